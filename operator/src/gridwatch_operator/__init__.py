@@ -1,0 +1,1 @@
+"""Gridwatch operator: reconciles EnergySite resources into per-site Helm releases."""

@@ -1,0 +1,1 @@
+"""Gridwatch data plane: simulator, processor, API and analytics workloads."""

@@ -1,0 +1,1 @@
+"""REST and WebSocket API over the live state in Redis."""

@@ -1,0 +1,54 @@
+"""Dependency aliases for routes: settings, repository, live hub, write authorization."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from gridwatch.api.live import LiveHub
+from gridwatch.api.repository import Repository
+from gridwatch.api.settings import ApiSettings
+
+
+def get_settings(request: Request) -> ApiSettings:
+    """The app's settings."""
+    settings: ApiSettings = request.app.state.settings
+    return settings
+
+
+def get_repo(request: Request) -> Repository:
+    """The app's Redis repository."""
+    repo: Repository = request.app.state.repo
+    return repo
+
+
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+RepoDep = Annotated[Repository, Depends(get_repo)]
+_bearer = HTTPBearer(auto_error=False)
+
+
+def require_token(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Allow a write only with the configured bearer token (401 without one, 403 when wrong)."""
+    expected = settings.token.get_secret_value()
+    if credentials is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a bearer token is required for this operation",
+                            headers={"WWW-Authenticate": "Bearer"})
+    if not expected:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "writes are disabled: GRIDWATCH_API_TOKEN is not set")
+    if not secrets.compare_digest(credentials.credentials, expected):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "the bearer token is not valid")
+
+
+WriteAuth = Depends(require_token)
+
+
+def get_hub(request: Request) -> LiveHub:
+    """The app's live hub."""
+    hub: LiveHub = request.app.state.hub
+    return hub

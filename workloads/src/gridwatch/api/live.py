@@ -1,0 +1,147 @@
+"""Live fan-out: one Redis pub/sub subscription per API replica, pushed to every WebSocket client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+import msgspec
+import redis.asyncio as aioredis
+import structlog
+from redis.exceptions import RedisError
+
+from gridwatch.api import metrics
+from gridwatch.api.repository import Repository
+
+log = structlog.get_logger(__name__)
+Event = dict[str, Any]
+
+
+class Client:
+    """One WebSocket client's outbound queue; a slow client loses its oldest updates, not the others."""
+
+    def __init__(self, maxsize: int = 64) -> None:
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize)
+
+    def offer(self, data: bytes) -> None:
+        """Queue a message, dropping the oldest when full."""
+        if self.queue.full():
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+        self.queue.put_nowait(data)
+
+
+class LiveHub:
+    """Subscribes to the site's channel, batches changes and broadcasts periodic updates and bursts."""
+
+    def __init__(self, client: aioredis.Redis, repo: Repository, channel: str, interval_s: float,
+                 labels: dict[str, str]) -> None:
+        self.redis = client
+        self.repo = repo
+        self.channel = channel
+        self.interval_s = interval_s
+        self.labels = labels
+        self.clients: set[Client] = set()
+        self.changed: dict[str, Event] = {}
+        self.readings = 0
+        self.anomalies = 0
+        self.producer_connected: bool | None = None
+        self.redis_up = True
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        """Start the subscriber and the ticker."""
+        self._tasks = [asyncio.create_task(self._subscribe(), name="live-subscribe"),
+                       asyncio.create_task(self._tick(), name="live-tick")]
+
+    async def stop(self) -> None:
+        """Cancel background tasks."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def add(self) -> Client:
+        """Register a client."""
+        client = Client()
+        self.clients.add(client)
+        metrics.WS_CLIENTS.labels(**self.labels).set(len(self.clients))
+        return client
+
+    def remove(self, client: Client) -> None:
+        """Forget a client."""
+        self.clients.discard(client)
+        metrics.WS_CLIENTS.labels(**self.labels).set(len(self.clients))
+
+    def broadcast(self, event: Event) -> None:
+        """Send an event to every client."""
+        if not self.clients:
+            return
+        data = msgspec.json.encode(event)
+        for client in list(self.clients):
+            client.offer(data)
+        metrics.WS_MESSAGES.labels(**self.labels, type=str(event.get("type"))).inc(len(self.clients))
+
+    async def _subscribe(self) -> None:
+        delay = 0.5
+        while True:
+            pubsub = self.redis.pubsub()
+            try:
+                await pubsub.subscribe(self.channel)
+                delay = 0.5
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        self._on_batch(msgspec.json.decode(message["data"]))
+            except (RedisError, OSError) as exc:
+                log.warning("live subscription lost; retrying", error=str(exc), delay=delay)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    def _on_batch(self, batch: Event) -> None:
+        self.readings += int(batch.get("readings", 0))
+        self.anomalies += int(batch.get("anomalies", 0))
+        for change in batch.get("changed", []):
+            self.changed[change["id"]] = change
+        alerts = batch.get("alerts") or []
+        if alerts:
+            self.broadcast({"type": "critical_alerts", "ts": time.time(), "alerts": alerts})
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await self._push_update()
+            except (RedisError, OSError) as exc:
+                if self.redis_up:
+                    self.broadcast({"type": "error", "detail": f"Redis is unavailable: {exc}"})
+                self.redis_up = False
+            except Exception:  # keep pushing whatever one tick did
+                log.exception("live update failed")
+
+    async def _push_update(self) -> None:
+        producer = await self.repo.producer_status()
+        self.redis_up = True
+        connected = bool(producer["connected"])
+        if self.producer_connected is not None and connected != self.producer_connected:
+            kind = "producer_connected" if connected else "producer_disconnected"
+            self.broadcast({"type": kind, "ts": time.time(), "producer": producer})
+        self.producer_connected = connected
+        if not self.clients:
+            self.changed.clear()
+            self.readings = self.anomalies = 0
+            return
+        stats = await self.repo.stats()
+        update = {
+            "type": "update", "ts": time.time(), "stats": stats, "producer": producer,
+            "readings": self.readings, "anomalies": self.anomalies,
+            "changed": list(self.changed.values())[:500],
+        }
+        self.changed.clear()
+        self.readings = self.anomalies = 0
+        self.broadcast(update)

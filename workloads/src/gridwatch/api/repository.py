@@ -1,0 +1,97 @@
+"""Reads of a site's live state from Redis, shaped for the API."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, cast
+
+import msgspec
+import redis.asyncio as aioredis
+
+from gridwatch.common.rediskeys import Keys
+from gridwatch.common.schema import SensorType, Status
+from gridwatch.common.state import SensorState, beat_decoder, state_decoder
+
+
+class Repository:
+    """Query helpers over one site's Redis keys."""
+
+    def __init__(self, client: aioredis.Redis, site: str, producer_timeout_s: float) -> None:
+        self.client = client
+        self.keys = Keys(site)
+        self.site = site
+        self.producer_timeout_s = producer_timeout_s
+
+    async def sensor_ids(self, status: Status | None, sensor_type: SensorType | None) -> list[str]:
+        """Ids matching the filters, sorted."""
+        k = self.keys
+        sets = []
+        if status is not None:
+            sets.append(k.status(status.value))
+        if sensor_type is not None:
+            sets.append(k.type(sensor_type.value))
+        raw = cast("list[bytes]", list(await self.client.zrange(k.index, 0, -1) if not sets
+                                       else await self.client.sinter(sets)))
+        return sorted(x.decode() for x in raw)
+
+    async def sensors(self, ids: list[str]) -> list[SensorState]:
+        """States of the given sensors, in the same order, skipping unknown ones."""
+        if not ids:
+            return []
+        raw = await self.client.hmget(self.keys.sensors, ids)
+        return [state_decoder.decode(b) for b in raw if b is not None]
+
+    async def sensor(self, sensor_id: str) -> SensorState | None:
+        """State of one sensor, or None."""
+        raw = await self.client.hget(self.keys.sensors, sensor_id)
+        return None if raw is None else state_decoder.decode(raw)
+
+    async def stats(self) -> dict[str, Any]:
+        """Site aggregates: power, energy, anomalies, status bins and riskiest sensors."""
+        k = self.keys
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hgetall(k.aggregates)
+        pipe.zcard(k.index)
+        for st in Status:
+            pipe.scard(k.status(st.value))
+        pipe.zrevrange(k.failure, 0, 9, withscores=True)
+        agg, total, normal, warning, critical, top = await pipe.execute()
+        a = {key.decode(): float(value) for key, value in agg.items()}
+        return {
+            "site": self.site,
+            "total_sensors": int(total),
+            "total_power_kw": round(a.get("total_power_kw", 0.0), 3),
+            "energy_kwh": round(a.get("energy_kwh", 0.0), 4),
+            "readings_total": int(a.get("readings_total", 0)),
+            "anomalies_total": int(a.get("anomalies_total", 0)),
+            "status_counts": {"normal": int(normal), "warning": int(warning), "critical": int(critical)},
+            "active_anomalies": int(warning) + int(critical),
+            "top_failure_probabilities": [{"id": i.decode(), "failure_probability": s} for i, s in top],
+            "last_reading_ts": a.get("last_reading_ts"),
+            "updated_at": a.get("updated_at"),
+        }
+
+    async def producer_status(self) -> dict[str, Any]:
+        """Last heartbeat of every producer and whether any is connected."""
+        raw = await self.client.hgetall(self.keys.producers)
+        now = time.time()
+        producers = []
+        for blob in raw.values():
+            beat = beat_decoder.decode(blob)
+            age = now - beat.received_at
+            producers.append({**msgspec.to_builtins(beat), "age_seconds": round(age, 3),
+                              "connected": age <= self.producer_timeout_s})
+        producers.sort(key=lambda p: p["producer"])
+        last = max((p["received_at"] for p in producers), default=None)
+        return {
+            "connected": any(p["connected"] for p in producers),
+            "last_heartbeat": last,
+            "timeout_seconds": self.producer_timeout_s,
+            "producers": producers,
+        }
+
+    async def top_sensors(self, limit: int) -> list[SensorState]:
+        """The `limit` sensors with the highest failure probability."""
+        raw = cast("list[bytes]", await self.client.zrevrange(self.keys.failure, 0, max(limit - 1, 0)))
+        ids = [x.decode() for x in raw]
+        return await self.sensors(ids) if limit else []

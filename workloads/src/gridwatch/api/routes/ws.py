@@ -1,0 +1,57 @@
+"""WebSocket: a snapshot on connect, then periodic updates, critical-alert bursts and producer notices."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import msgspec
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from redis.exceptions import RedisError
+
+from gridwatch.api import metrics
+from gridwatch.api.live import LiveHub
+
+router = APIRouter(tags=["live"])
+
+
+@router.websocket("/ws")
+async def live(websocket: WebSocket) -> None:
+    """Stream live updates of the site to one client."""
+    hub: LiveHub = websocket.app.state.hub
+    settings = websocket.app.state.settings
+    await websocket.accept()
+    client = hub.add()
+    labels = hub.labels
+    try:
+        try:
+            repo = hub.repo
+            sensors = await repo.top_sensors(settings.ws_snapshot_limit)
+            snapshot = {"type": "snapshot", "ts": time.time(), "stats": await repo.stats(),
+                        "producer": await repo.producer_status(), "sensors": msgspec.to_builtins(sensors)}
+        except (RedisError, OSError) as exc:
+            snapshot = {"type": "error", "ts": time.time(), "detail": f"Redis is unavailable: {exc}"}
+        await websocket.send_text(msgspec.json.encode(snapshot).decode())
+        metrics.WS_MESSAGES.labels(**labels, type=str(snapshot["type"])).inc()
+        receiver = asyncio.create_task(_drain(websocket))
+        while not receiver.done():
+            getter = asyncio.create_task(client.queue.get())
+            done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            if getter in done:
+                await websocket.send_text(getter.result().decode())
+            else:
+                getter.cancel()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub.remove(client)
+        with contextlib.suppress(Exception):
+            await websocket.close()
+
+
+async def _drain(websocket: WebSocket) -> None:
+    """Read (and ignore) what the client sends, so a disconnect is noticed."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while True:
+            await websocket.receive_text()

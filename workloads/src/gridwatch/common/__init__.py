@@ -1,0 +1,1 @@
+"""Code shared by two or more workloads: settings, wire schema, Kafka/Redis helpers, logging."""

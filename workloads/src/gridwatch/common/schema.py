@@ -1,0 +1,181 @@
+"""The wire contract: every Kafka message Gridwatch sends, versioned and validated on decode."""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from typing import Annotated, Any, Final
+
+import msgspec
+
+SCHEMA_VERSION: Final = 1
+
+
+class SensorType(StrEnum):
+    """Measured quantity of a sensor; the value's unit is fixed per type."""
+
+    POWER = "power"
+    CURRENT = "current"
+    VOLTAGE = "voltage"
+    TEMPERATURE = "temperature"
+    PRESSURE = "pressure"
+    VIBRATION = "vibration"
+
+
+UNITS: Final[dict[SensorType, str]] = {
+    SensorType.POWER: "kW",
+    SensorType.CURRENT: "A",
+    SensorType.VOLTAGE: "V",
+    SensorType.TEMPERATURE: "°C",
+    SensorType.PRESSURE: "bar",
+    SensorType.VIBRATION: "mm/s",
+}
+SENSOR_TYPES: Final[tuple[SensorType, ...]] = tuple(SensorType)
+TYPE_CODE: Final[dict[str, int]] = {t.value: i for i, t in enumerate(SENSOR_TYPES)}
+
+
+class FaultKind(StrEnum):
+    """Injected fault scenarios; carried as ground-truth labels on simulated readings."""
+
+    SPIKE = "spike"
+    DRIFT = "drift"
+    STUCK = "stuck"
+    OVERHEAT = "overheat"
+    DROPOUT = "dropout"
+
+
+class Status(StrEnum):
+    """Health bin of a sensor, from its failure probability and current anomaly."""
+
+    NORMAL = "normal"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class Severity(StrEnum):
+    """Severity of an alert."""
+
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+SensorId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+Version = Annotated[int, msgspec.Meta(ge=1, le=SCHEMA_VERSION)]
+
+
+class SensorInfo(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Static description of one sensor, sent once per gateway batch column."""
+
+    machine: str
+    type: SensorType
+
+
+class ReadingBatch(msgspec.Struct, tag_field="msg", tag="readings", forbid_unknown_fields=True):
+    """Readings of one gateway, column-wise: entry i of every list belongs to reading i.
+
+    `fault_index`/`fault_kind` list the readings under an injected fault (simulator ground truth).
+    """
+
+    schema_version: Version
+    site: str
+    gateway: str
+    seq: Annotated[int, msgspec.Meta(ge=0)]
+    sensor_ids: list[SensorId]
+    machines: list[str]
+    types: list[SensorType]
+    ts: list[float]
+    values: list[float]
+    fault_index: list[int] = []
+    fault_kind: list[FaultKind] = []
+    traceparent: str | None = None
+
+
+class Heartbeat(msgspec.Struct, tag_field="msg", tag="heartbeat", forbid_unknown_fields=True):
+    """Liveness beacon of a producer so consumers can tell a live producer from a dead one."""
+
+    schema_version: Version
+    site: str
+    producer: str
+    ts: float
+    sensors: Annotated[int, msgspec.Meta(ge=0)]
+    readings_sent: Annotated[int, msgspec.Meta(ge=0)]
+    rate: float
+
+
+class EnrichedBatch(msgspec.Struct, tag_field="msg", tag="enriched", forbid_unknown_fields=True):
+    """Scored readings, column-wise, as the processor computed them."""
+
+    schema_version: Version
+    site: str
+    sensor_ids: list[SensorId]
+    types: list[SensorType]
+    ts: list[float]
+    values: list[float]
+    score: list[float]
+    anomaly: list[bool]
+    failure_probability: list[float]
+    status: list[Status]
+    label: list[str]
+
+
+class Alert(msgspec.Struct, tag_field="msg", tag="alert", forbid_unknown_fields=True):
+    """An anomaly event on one sensor raised by the processor."""
+
+    schema_version: Version
+    site: str
+    sensor_id: SensorId
+    machine: str
+    type: SensorType
+    ts: float
+    severity: Severity
+    kind: str
+    score: float
+    failure_probability: float
+    value: float
+    message: str
+
+
+Message = ReadingBatch | Heartbeat | EnrichedBatch | Alert
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)
+
+
+class InvalidMessage(ValueError):
+    """A message that cannot be decoded or breaks the contract; the text says why."""
+
+
+def encode(message: Message) -> bytes:
+    """Encode a message to msgpack bytes."""
+    return _encoder.encode(message)
+
+
+def decode(data: bytes) -> Message:
+    """Decode and validate a message; raise InvalidMessage with a readable reason."""
+    try:
+        message = _decoder.decode(data)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise InvalidMessage(str(exc)) from exc
+    if isinstance(message, ReadingBatch):
+        _check_batch(message)
+    return message
+
+
+def _check_batch(batch: ReadingBatch) -> None:
+    n = len(batch.sensor_ids)
+    columns: dict[str, list[Any]] = {
+        "machines": batch.machines, "types": batch.types, "ts": batch.ts, "values": batch.values,
+    }
+    for name, column in columns.items():
+        if len(column) != n:
+            raise InvalidMessage(f"column '{name}' has {len(column)} entries, sensor_ids has {n}")
+    if len(batch.fault_index) != len(batch.fault_kind):
+        raise InvalidMessage("fault_index and fault_kind differ in length")
+    for i in batch.fault_index:
+        if not 0 <= i < n:
+            raise InvalidMessage(f"fault_index {i} outside 0..{n - 1}")
+    if not all(math.isfinite(v) for v in batch.values):
+        raise InvalidMessage("values must be finite numbers")
+    if not all(math.isfinite(t) and t > 0 for t in batch.ts):
+        raise InvalidMessage("timestamps must be positive finite numbers")

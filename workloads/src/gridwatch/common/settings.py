@@ -1,0 +1,32 @@
+"""Environment-driven settings shared by every workload (prefix GRIDWATCH_)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    """Connection and identity settings every workload reads from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDWATCH_", extra="ignore", populate_by_name=True)
+
+    site: str = Field(default="local", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=53)
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = Field(default="", description="Topic prefix; defaults to the site name.")
+    partitions: int = Field(default=4, ge=1, le=1024)
+    replication_factor: int = Field(default=1, ge=1, le=5)
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    state_ttl_seconds: int = Field(default=3600, ge=60)
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    metrics_host: str = "0.0.0.0"
+    metrics_port: int = Field(default=9100, ge=0, le=65535)
+
+    @property
+    def prefix(self) -> str:
+        """Topic prefix in effect (the site name unless set)."""
+        return self.topic_prefix or self.site
+
+    def topic(self, kind: str) -> str:
+        """Full topic name for a kind: readings, enriched, alerts, forecasts, dispatch, dlq."""
+        return f"{self.prefix}.{kind}"

@@ -1,0 +1,287 @@
+"""The processor's loop: consume a batch, dead-letter bad input, score, write Redis, emit, then commit."""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Any
+
+import msgspec
+import numpy as np
+import redis
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+
+from gridwatch.common import kafka
+from gridwatch.common.bulkhist import BulkHistogram
+from gridwatch.common.logging import configure_logging
+from gridwatch.common.probes import ProbeServer
+from gridwatch.common.schema import (
+    SCHEMA_VERSION,
+    SENSOR_TYPES,
+    TYPE_CODE,
+    Alert,
+    EnrichedBatch,
+    Heartbeat,
+    InvalidMessage,
+    ReadingBatch,
+    SensorType,
+    Severity,
+    decode,
+    encode,
+)
+from gridwatch.common.shutdown import StopFlag
+from gridwatch.common.state import ProducerBeat
+from gridwatch.processor import metrics
+from gridwatch.processor.scoring import KINDS, STATUSES, BatchResult, Scorer, ScoringConfig
+from gridwatch.processor.settings import ProcessorSettings
+from gridwatch.processor.store import Pending, StateStore
+
+
+def scoring_config(s: ProcessorSettings) -> ScoringConfig:
+    """Scoring parameters from the settings."""
+    return ScoringConfig(
+        alpha=s.alpha, warmup=s.warmup, z_screen=s.z_screen, z_anomaly=s.z_anomaly,
+        hazard_weight=s.hazard_weight, hazard_tau_s=s.hazard_tau_s,
+        warning_probability=s.warning_probability, critical_probability=s.critical_probability,
+        forest_trees=s.forest_trees, forest_train_rows=s.forest_train_rows,
+        forest_retrain_rows=s.forest_retrain_rows,
+    )
+
+
+class Processor:
+    """Consumes `<prefix>.readings` at least once and keeps Redis state current."""
+
+    def __init__(self, settings: ProcessorSettings, stop: StopFlag) -> None:
+        self.settings = settings
+        self.stop = stop
+        self.log = configure_logging(settings.log_level, site=settings.site, component="processor")
+        self.labels = {"site": settings.site, "component": "processor"}
+        client_id = f"processor@{socket.gethostname()}"
+        self.consumer = Consumer(kafka.consumer_config(
+            settings.kafka_bootstrap, settings.consumer_group, client_id, **{"statistics.interval.ms": 5000},
+            stats_cb=self._on_stats,
+        ))
+        self.producer = Producer(kafka.producer_config(settings.kafka_bootstrap, client_id))
+        self.delivery = kafka.DeliveryTracker()
+        self.store = StateStore(redis.Redis.from_url(settings.redis_url, socket_timeout=5,
+                                                     socket_connect_timeout=3), settings.site,
+                                settings.state_ttl_seconds)
+        self.scorer = Scorer(scoring_config(settings))
+        self.topic = settings.topic("readings")
+        self.assigned = False
+        self.healthy_store = True
+        self.scores = BulkHistogram("gridwatch_processor_anomaly_score", "Distribution of anomaly scores",
+                                    self.labels, metrics.SCORE_BUCKETS)
+
+    # --- Kafka callbacks -------------------------------------------------------------------
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.assigned = True
+        self.scorer.reset()  # state of sensors that moved is reloaded from Redis on first sight
+        self.log.info("partitions assigned", partitions=[p.partition for p in partitions])
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.scorer.reset()
+        self.log.info("partitions revoked", partitions=[p.partition for p in partitions])
+
+    def _on_stats(self, stats_json: str) -> None:
+        stats = msgspec.json.decode(stats_json)
+        for topic, tstats in stats.get("topics", {}).items():
+            if topic != self.topic:
+                continue
+            for pid, pstats in tstats.get("partitions", {}).items():
+                lag = pstats.get("consumer_lag", -1)
+                if int(pid) >= 0 and lag >= 0:
+                    metrics.LAG.labels(**self.labels, partition=pid).set(lag)
+
+    # --- loop ----------------------------------------------------------------------------
+    def run(self) -> None:
+        """Consume until stopped; on exit commit what was written and close cleanly."""
+        s = self.settings
+        outcome = kafka.ensure_topics(s.kafka_bootstrap, [s.topic(k) for k in kafka.TOPIC_KINDS],
+                                      s.partitions, s.replication_factor)
+        self.log.info("topics ready", topics=outcome, group=s.consumer_group)
+        self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        try:
+            while self.stop.running:
+                messages = self.consumer.consume(num_messages=s.batch_max_messages, timeout=s.poll_timeout_s)
+                if messages:
+                    self.handle(messages)
+                else:
+                    self.producer.poll(0)
+        finally:
+            self.producer.flush(30)
+            self.consumer.close()
+            self.log.info("processor stopped")
+
+    def handle(self, messages: list[Message]) -> None:
+        """Process one consumed batch end to end, committing only after every write succeeded."""
+        started = time.perf_counter()
+        dlq = self.settings.topic("dlq")
+        batches: list[ReadingBatch] = []
+        beats: list[ProducerBeat] = []
+        now = time.time()
+        for msg in messages:
+            err = msg.error()
+            if err is not None:
+                if err.code() != KafkaError._PARTITION_EOF:
+                    self.log.warning("consume error", error=str(err))
+                continue
+            try:
+                decoded = decode(msg.value() or b"")
+            except InvalidMessage as exc:
+                self._dead_letter(dlq, msg, f"invalid message: {exc}")
+                continue
+            if isinstance(decoded, ReadingBatch):
+                if decoded.site != self.settings.site:
+                    self._dead_letter(dlq, msg, f"reading batch for site '{decoded.site}' on this site's topic")
+                    continue
+                batches.append(decoded)
+            elif isinstance(decoded, Heartbeat):
+                beats.append(ProducerBeat(decoded.producer, decoded.ts, now, decoded.sensors,
+                                          decoded.readings_sent, decoded.rate))
+            else:
+                self._dead_letter(dlq, msg, f"unexpected message type '{type(decoded).__name__}' on readings")
+        pending, result, labels = self._score(batches, now)
+        pending.beats = beats
+        live = self._live_update(pending, now)
+        self._write(pending, live)
+        if result is not None and self.settings.publish_enriched:
+            self._emit(result, labels)
+        for alert in pending.alerts:
+            kafka.produce(self.producer, self.settings.topic("alerts"), encode(alert), alert.sensor_id.encode())
+            metrics.ALERTS.labels(**self.labels, severity=alert.severity.value).inc()
+        remaining = self.producer.flush(30)
+        if remaining:
+            raise RuntimeError(f"{remaining} messages not delivered to Kafka; not committing")
+        self.consumer.commit(asynchronous=False)
+        if result is not None and result.size:
+            metrics.LATENCY.labels(**self.labels).observe(max(0.0, time.time() - float(np.median(result.ts))))
+        metrics.BATCH.labels(**self.labels).observe(time.perf_counter() - started)
+
+    def _dead_letter(self, dlq: str, msg: Message, reason: str) -> None:
+        kafka.dead_letter(self.producer, dlq, msg, reason)
+        metrics.DLQ.labels(**self.labels, reason=reason.split(":", maxsplit=1)[0][:40]).inc()
+
+    def _score(self, batches: list[ReadingBatch], now: float) -> tuple[Pending, BatchResult | None, list[str]]:
+        if not batches:
+            return Pending(), None, []
+        ids: list[str] = []
+        machines: list[str] = []
+        types: list[int] = []
+        ts: list[float] = []
+        values: list[float] = []
+        labels: list[str] = []
+        for b in batches:
+            offset = len(ids)
+            ids.extend(b.sensor_ids)
+            machines.extend(b.machines)
+            types.extend(TYPE_CODE[t] for t in b.types)
+            ts.extend(b.ts)
+            values.extend(b.values)
+            labels.extend([""] * len(b.sensor_ids))
+            for i, kind in zip(b.fault_index, b.fault_kind, strict=True):
+                labels[offset + i] = kind.value
+        table = self.scorer.table
+        sensor, new = table.lookup(ids, machines, types)
+        self.store.restore(table, new)
+        result = self.scorer.score(sensor, np.asarray(ts), np.asarray(values))
+        pending = self.store.build(table, result, now)
+        pending.new_sensors = [(table.ids[n], SensorType(_type_name(table.type_code[n])).value) for n in new]
+        pending.alerts = self._alerts(result, pending)
+        metrics.READINGS.labels(**self.labels).inc(result.size)
+        metrics.REPLAYS.labels(**self.labels).inc(result.skipped)
+        metrics.SENSORS.labels(**self.labels).set(len(table.ids))
+        if result.anomaly.any():
+            kinds, counts = np.unique(result.kind[result.anomaly], return_counts=True)
+            for k, c in zip(kinds.tolist(), counts.tolist(), strict=True):
+                metrics.ANOMALIES.labels(**self.labels, kind=KINDS[k]).inc(c)
+        self.scores.observe_many(result.score)
+        return pending, result, labels
+
+    def _alerts(self, result: BatchResult, pending: Pending) -> list[Alert]:
+        """One alert per sensor whose status escalated in this batch."""
+        alerts: list[Alert] = []
+        by_id = {s.id: s for s in pending.states}
+        for sid, old, new in pending.status_moves:
+            if new <= max(old, 0):
+                continue
+            st = by_id[sid]
+            severity = Severity.CRITICAL if new == 2 else Severity.WARNING
+            alerts.append(Alert(
+                schema_version=SCHEMA_VERSION, site=self.settings.site, sensor_id=sid, machine=st.machine,
+                type=st.type, ts=st.ts, severity=severity, kind=st.kind or "deviation", score=st.score,
+                failure_probability=st.failure_probability, value=st.value,
+                message=(f"{st.type.value} sensor {sid} on {st.machine} is {STATUSES[new].value}: "
+                         f"{st.kind or 'deviation'}, failure probability {st.failure_probability:.2f}"),
+            ))
+        return alerts
+
+    def _live_update(self, pending: Pending, now: float) -> dict[str, Any]:
+        changed = [
+            {"id": s.id, "status": s.status.value, "value": s.value, "failure_probability": s.failure_probability,
+             "kind": s.kind}
+            for s in pending.states if s.anomaly or s.status.value != "normal"
+        ][:200]
+        return {
+            "type": "batch", "ts": now, "readings": pending.readings, "anomalies": pending.anomalies,
+            "changed": changed,
+            "alerts": [msgspec.to_builtins(a) for a in pending.alerts if a.severity is Severity.CRITICAL][:50],
+            "producers": [msgspec.to_builtins(b) for b in pending.beats],
+        }
+
+    def _write(self, pending: Pending, live: dict[str, Any]) -> None:
+        """Write to Redis, retrying with backoff while it is down; nothing is committed meanwhile."""
+        delay = 0.2
+        while True:
+            try:
+                self.store.write(pending, live)
+                if not self.healthy_store:
+                    self.log.info("redis is back")
+                self.healthy_store = True
+                return
+            except redis.RedisError as exc:
+                metrics.STORE_ERRORS.labels(**self.labels).inc()
+                if self.healthy_store:
+                    self.log.error("redis write failed; retrying", error=str(exc))
+                self.healthy_store = False
+                if self.stop.wait(delay):
+                    raise
+                delay = min(delay * 2, 5.0)
+
+    def _emit(self, result: BatchResult, labels: list[str]) -> None:
+        table = self.scorer.table
+        topic = self.settings.topic("enriched")
+        chunk = 5000
+        ids = [table.ids[n] for n in result.sensor.tolist()]
+        types = [SENSOR_TYPES[c] for c in table.type_code[result.sensor].tolist()]
+        label_of = [labels[i] for i in result.source.tolist()]
+        status = [STATUSES[c] for c in result.status.tolist()]
+        for start in range(0, result.size, chunk):
+            sl = slice(start, start + chunk)
+            batch = EnrichedBatch(
+                schema_version=SCHEMA_VERSION, site=self.settings.site, sensor_ids=ids[sl],
+                types=types[sl], ts=result.ts[sl].tolist(),
+                values=result.value[sl].tolist(), score=result.score[sl].round(4).tolist(),
+                anomaly=result.anomaly[sl].tolist(), failure_probability=result.probability[sl].round(4).tolist(),
+                status=status[sl], label=label_of[sl],
+            )
+            kafka.produce(self.producer, topic, encode(batch))
+
+    def ready(self) -> bool:
+        """Ready when partitions are assigned and Redis answers."""
+        return self.healthy_store and self.store.ping()
+
+
+def _type_name(code: int | np.integer[Any]) -> str:
+    return SENSOR_TYPES[int(code)].value
+
+
+def main(settings: ProcessorSettings) -> None:
+    """Entry point for `gridwatch processor`."""
+    stop = StopFlag().install()
+    processor = Processor(settings, stop)
+    probes = ProbeServer(settings.metrics_host, settings.metrics_port, ready=processor.ready).start()
+    try:
+        processor.run()
+    finally:
+        probes.stop()

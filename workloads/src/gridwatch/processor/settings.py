@@ -1,0 +1,33 @@
+"""Processor settings, read from GRIDWATCH_PROC_* and the common GRIDWATCH_* variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from gridwatch.common.settings import CommonSettings
+
+
+class ProcessorSettings(CommonSettings):
+    """Batching, scoring thresholds and failure-probability parameters."""
+
+    batch_max_messages: int = Field(default=500, ge=1, le=100_000, alias="GRIDWATCH_PROC_BATCH_MAX_MESSAGES")
+    poll_timeout_s: float = Field(default=0.2, gt=0, le=10, alias="GRIDWATCH_PROC_POLL_TIMEOUT_S")
+    group: str = Field(default="", alias="GRIDWATCH_PROC_GROUP",
+                       description="Consumer group; default <prefix>.processor")
+    alpha: float = Field(default=0.05, gt=0, lt=1, alias="GRIDWATCH_PROC_BASELINE_ALPHA")
+    warmup: int = Field(default=20, ge=2, alias="GRIDWATCH_PROC_WARMUP")
+    z_screen: float = Field(default=3.0, gt=0, alias="GRIDWATCH_PROC_Z_SCREEN")
+    z_anomaly: float = Field(default=4.5, gt=0, alias="GRIDWATCH_PROC_Z_ANOMALY")
+    hazard_weight: float = Field(default=0.35, gt=0, alias="GRIDWATCH_PROC_HAZARD_WEIGHT")
+    hazard_tau_s: float = Field(default=30.0, gt=0, alias="GRIDWATCH_PROC_HAZARD_TAU_S")
+    warning_probability: float = Field(default=0.3, gt=0, lt=1, alias="GRIDWATCH_PROC_WARNING_PROBABILITY")
+    critical_probability: float = Field(default=0.8, gt=0, lt=1, alias="GRIDWATCH_PROC_CRITICAL_PROBABILITY")
+    forest_trees: int = Field(default=100, ge=10, le=1000, alias="GRIDWATCH_PROC_FOREST_TREES")
+    forest_train_rows: int = Field(default=20_000, ge=256, alias="GRIDWATCH_PROC_FOREST_TRAIN_ROWS")
+    forest_retrain_rows: int = Field(default=2_000_000, ge=1000, alias="GRIDWATCH_PROC_FOREST_RETRAIN_ROWS")
+    publish_enriched: bool = Field(default=True, alias="GRIDWATCH_PROC_PUBLISH_ENRICHED")
+
+    @property
+    def consumer_group(self) -> str:
+        """Consumer group in effect."""
+        return self.group or f"{self.prefix}.processor"

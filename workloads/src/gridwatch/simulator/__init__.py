@@ -1,0 +1,1 @@
+"""Sensor simulator: industrial machines, injected labelled faults, batched Kafka producer."""
