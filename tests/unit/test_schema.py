@@ -6,7 +6,6 @@ import math
 
 import msgspec
 import pytest
-
 from gridwatch.common.schema import (
     SCHEMA_VERSION,
     Alert,
@@ -14,6 +13,7 @@ from gridwatch.common.schema import (
     FaultKind,
     Heartbeat,
     InvalidMessage,
+    Message,
     ReadingBatch,
     SensorType,
     Severity,
@@ -25,25 +25,53 @@ from gridwatch.common.schema import (
 
 def batch(**overrides: object) -> ReadingBatch:
     fields: dict[str, object] = {
-        "schema_version": SCHEMA_VERSION, "site": "s", "gateway": "gw0", "seq": 1,
-        "sensor_ids": ["m1-power", "m1-voltage"], "machines": ["m1", "m1"],
-        "types": [SensorType.POWER, SensorType.VOLTAGE], "ts": [1.0, 1.0], "values": [10.0, 400.0],
-        "fault_index": [1], "fault_kind": [FaultKind.STUCK],
+        "schema_version": SCHEMA_VERSION,
+        "site": "s",
+        "gateway": "gw0",
+        "seq": 1,
+        "sensor_ids": ["m1-power", "m1-voltage"],
+        "machines": ["m1", "m1"],
+        "types": [SensorType.POWER, SensorType.VOLTAGE],
+        "ts": [1.0, 1.0],
+        "values": [10.0, 400.0],
+        "fault_index": [1],
+        "fault_kind": [FaultKind.STUCK],
     }
     fields.update(overrides)
     return ReadingBatch(**fields)  # type: ignore[arg-type]
 
 
 def test_every_message_round_trips() -> None:
-    messages = [
+    messages: list[Message] = [
         batch(),
         Heartbeat(schema_version=1, site="s", producer="p", ts=2.0, sensors=3, readings_sent=9, rate=1.5),
-        EnrichedBatch(schema_version=1, site="s", sensor_ids=["a"], types=[SensorType.PRESSURE], ts=[1.0],
-                      values=[2.0], score=[0.1], anomaly=[False], failure_probability=[0.0],
-                      status=[Status.NORMAL], label=[""]),
-        Alert(schema_version=1, site="s", sensor_id="a", machine="m", type=SensorType.TEMPERATURE, ts=1.0,
-              severity=Severity.CRITICAL, kind="overheat", score=0.9, failure_probability=0.85, value=99.0,
-              message="hot"),
+        EnrichedBatch(
+            schema_version=1,
+            site="s",
+            sensor_ids=["a"],
+            types=[SensorType.PRESSURE],
+            ts=[1.0],
+            values=[2.0],
+            score=[0.1],
+            anomaly=[False],
+            failure_probability=[0.0],
+            status=[Status.NORMAL],
+            label=[""],
+        ),
+        Alert(
+            schema_version=1,
+            site="s",
+            sensor_id="a",
+            machine="m",
+            type=SensorType.TEMPERATURE,
+            ts=1.0,
+            severity=Severity.CRITICAL,
+            kind="overheat",
+            score=0.9,
+            failure_probability=0.85,
+            value=99.0,
+            message="hot",
+        ),
     ]
     for message in messages:
         assert decode(encode(message)) == message

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import numpy as np
-
 from gridwatch.common.schema import TYPE_CODE
 from gridwatch.processor.scoring import (
     Scorer,
@@ -81,7 +80,7 @@ def test_replayed_readings_are_skipped() -> None:
 
 
 def test_several_readings_of_one_sensor_in_a_batch_are_applied_in_time_order() -> None:
-    scorer, idx = _scorer_with(1)
+    scorer, _idx = _scorer_with(1)
     sensor = np.array([0, 0, 0, 0])
     r = scorer.score(sensor, np.array([4.0, 2.0, 3.0, 1.0]), np.array([40.0, 20.0, 30.0, 10.0]))
     assert r.ts.tolist() == [1.0, 2.0, 3.0, 4.0]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import numpy as np
-
 from gridwatch.common.schema import FaultKind, SensorType, decode, encode
 from gridwatch.simulator.faults import KINDS
 from gridwatch.simulator.generator import Generator
@@ -39,7 +38,7 @@ def test_same_seed_same_readings_and_labels() -> None:
 def test_default_layout_has_300_sensors_of_six_types() -> None:
     gen = Generator(settings())
     assert gen.layout.size == 300
-    assert {t for t in gen.layout.types} == set(SensorType)
+    assert set(gen.layout.types) == set(SensorType)
     assert len(set(gen.layout.sensor_ids)) == 300
 
 

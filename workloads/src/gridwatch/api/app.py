@@ -28,8 +28,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=3, socket_connect_timeout=2,
-                                         health_check_interval=10)
+        client = aioredis.Redis.from_url(
+            settings.redis_url, socket_timeout=3, socket_connect_timeout=2, health_check_interval=10
+        )
         repo = Repository(client, settings.site, settings.producer_timeout_s)
         hub = LiveHub(client, repo, repo.keys.channel, settings.ws_update_interval_s, labels)
         app.state.settings = settings
@@ -49,8 +50,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
         lifespan=lifespan,
     )
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
-                           allow_headers=["*"])
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"]
+        )
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -63,20 +65,19 @@ def create_app(settings: ApiSettings) -> FastAPI:
             return response
         finally:
             if route != "/metrics":
-                metrics.REQUESTS.labels(**labels, route=route, method=request.method,
-                                        status=str(status)).observe(time.perf_counter() - started)
+                metrics.REQUESTS.labels(**labels, route=route, method=request.method, status=str(status)).observe(
+                    time.perf_counter() - started
+                )
 
     @app.exception_handler(RedisError)
     async def redis_down(request: Request, exc: RedisError) -> JSONResponse:
         metrics.REDIS_ERRORS.labels(**labels).inc()
-        return JSONResponse({"detail": f"Redis is unavailable: {exc}"}, status_code=503,
-                            headers={"Retry-After": "2"})
+        return JSONResponse({"detail": f"Redis is unavailable: {exc}"}, status_code=503, headers={"Retry-After": "2"})
 
     @app.exception_handler(ConnectionError)
     async def redis_socket_down(request: Request, exc: ConnectionError) -> JSONResponse:
         metrics.REDIS_ERRORS.labels(**labels).inc()
-        return JSONResponse({"detail": f"Redis is unavailable: {exc}"}, status_code=503,
-                            headers={"Retry-After": "2"})
+        return JSONResponse({"detail": f"Redis is unavailable: {exc}"}, status_code=503, headers={"Retry-After": "2"})
 
     for router in (health.router, sensors.router, dashboard.router, ws.router):
         app.include_router(router)
@@ -102,5 +103,11 @@ def main(settings: ApiSettings) -> None:
     from gridwatch.common.logging import configure_logging
 
     configure_logging(settings.log_level, site=settings.site, component="api")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
-                access_log=False, timeout_graceful_shutdown=10)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )

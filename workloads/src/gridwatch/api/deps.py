@@ -37,8 +37,11 @@ def require_token(
     """Allow a write only with the configured bearer token (401 without one, 403 when wrong)."""
     expected = settings.token.get_secret_value()
     if credentials is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a bearer token is required for this operation",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "a bearer token is required for this operation",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     if not expected:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "writes are disabled: GRIDWATCH_API_TOKEN is not set")
     if not secrets.compare_digest(credentials.credentials, expected):

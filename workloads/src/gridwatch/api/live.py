@@ -36,8 +36,9 @@ class Client:
 class LiveHub:
     """Subscribes to the site's channel, batches changes and broadcasts periodic updates and bursts."""
 
-    def __init__(self, client: aioredis.Redis, repo: Repository, channel: str, interval_s: float,
-                 labels: dict[str, str]) -> None:
+    def __init__(
+        self, client: aioredis.Redis, repo: Repository, channel: str, interval_s: float, labels: dict[str, str]
+    ) -> None:
         self.redis = client
         self.repo = repo
         self.channel = channel
@@ -53,8 +54,10 @@ class LiveHub:
 
     def start(self) -> None:
         """Start the subscriber and the ticker."""
-        self._tasks = [asyncio.create_task(self._subscribe(), name="live-subscribe"),
-                       asyncio.create_task(self._tick(), name="live-tick")]
+        self._tasks = [
+            asyncio.create_task(self._subscribe(), name="live-subscribe"),
+            asyncio.create_task(self._tick(), name="live-tick"),
+        ]
 
     async def stop(self) -> None:
         """Cancel background tasks."""
@@ -138,8 +141,12 @@ class LiveHub:
             return
         stats = await self.repo.stats()
         update = {
-            "type": "update", "ts": time.time(), "stats": stats, "producer": producer,
-            "readings": self.readings, "anomalies": self.anomalies,
+            "type": "update",
+            "ts": time.time(),
+            "stats": stats,
+            "producer": producer,
+            "readings": self.readings,
+            "anomalies": self.anomalies,
             "changed": list(self.changed.values())[:500],
         }
         self.changed.clear()

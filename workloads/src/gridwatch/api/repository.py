@@ -30,8 +30,10 @@ class Repository:
             sets.append(k.status(status.value))
         if sensor_type is not None:
             sets.append(k.type(sensor_type.value))
-        raw = cast("list[bytes]", list(await self.client.zrange(k.index, 0, -1) if not sets
-                                       else await self.client.sinter(sets)))
+        raw = cast(
+            "list[bytes]",
+            list(await self.client.zrange(k.index, 0, -1) if not sets else await self.client.sinter(sets)),
+        )
         return sorted(x.decode() for x in raw)
 
     async def sensors(self, ids: list[str]) -> list[SensorState]:
@@ -79,8 +81,9 @@ class Repository:
         for blob in raw.values():
             beat = beat_decoder.decode(blob)
             age = now - beat.received_at
-            producers.append({**msgspec.to_builtins(beat), "age_seconds": round(age, 3),
-                              "connected": age <= self.producer_timeout_s})
+            producers.append(
+                {**msgspec.to_builtins(beat), "age_seconds": round(age, 3), "connected": age <= self.producer_timeout_s}
+            )
         producers.sort(key=lambda p: p["producer"])
         last = max((p["received_at"] for p in producers), default=None)
         return {

@@ -42,7 +42,6 @@ def consumer_config(bootstrap: str, group: str, client_id: str, **extra: Any) ->
         "group.id": group,
         "client.id": client_id,
         "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
         "auto.offset.reset": "earliest",
         "partition.assignment.strategy": "cooperative-sticky",
         "fetch.max.bytes": 16_000_000,

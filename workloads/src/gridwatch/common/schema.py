@@ -165,7 +165,10 @@ def decode(data: bytes) -> Message:
 def _check_batch(batch: ReadingBatch) -> None:
     n = len(batch.sensor_ids)
     columns: dict[str, list[Any]] = {
-        "machines": batch.machines, "types": batch.types, "ts": batch.ts, "values": batch.values,
+        "machines": batch.machines,
+        "types": batch.types,
+        "ts": batch.ts,
+        "values": batch.values,
     }
     for name, column in columns.items():
         if len(column) != n:

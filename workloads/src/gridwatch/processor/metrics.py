@@ -11,11 +11,15 @@ ANOMALIES = Counter("gridwatch_processor_anomalies_total", "Anomalous readings b
 DLQ = Counter("gridwatch_processor_dlq_messages_total", "Messages sent to the dead-letter topic", (*LABELS, "reason"))
 ALERTS = Counter("gridwatch_processor_alerts_total", "Alerts published", (*LABELS, "severity"))
 BATCH = Histogram(
-    "gridwatch_processor_batch_seconds", "Time to process one consumed batch", LABELS,
+    "gridwatch_processor_batch_seconds",
+    "Time to process one consumed batch",
+    LABELS,
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 LATENCY = Histogram(
-    "gridwatch_processor_end_to_end_latency_seconds", "Reading timestamp to state written in Redis", LABELS,
+    "gridwatch_processor_end_to_end_latency_seconds",
+    "Reading timestamp to state written in Redis",
+    LABELS,
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
 )
 SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)

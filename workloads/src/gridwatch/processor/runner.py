@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import numpy as np
 import redis
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from gridwatch.common import kafka
 from gridwatch.common.bulkhist import BulkHistogram
@@ -40,10 +40,16 @@ from gridwatch.processor.store import Pending, StateStore
 def scoring_config(s: ProcessorSettings) -> ScoringConfig:
     """Scoring parameters from the settings."""
     return ScoringConfig(
-        alpha=s.alpha, warmup=s.warmup, z_screen=s.z_screen, z_anomaly=s.z_anomaly,
-        hazard_weight=s.hazard_weight, hazard_tau_s=s.hazard_tau_s,
-        warning_probability=s.warning_probability, critical_probability=s.critical_probability,
-        forest_trees=s.forest_trees, forest_train_rows=s.forest_train_rows,
+        alpha=s.alpha,
+        warmup=s.warmup,
+        z_screen=s.z_screen,
+        z_anomaly=s.z_anomaly,
+        hazard_weight=s.hazard_weight,
+        hazard_tau_s=s.hazard_tau_s,
+        warning_probability=s.warning_probability,
+        critical_probability=s.critical_probability,
+        forest_trees=s.forest_trees,
+        forest_train_rows=s.forest_train_rows,
         forest_retrain_rows=s.forest_retrain_rows,
     )
 
@@ -57,21 +63,29 @@ class Processor:
         self.log = configure_logging(settings.log_level, site=settings.site, component="processor")
         self.labels = {"site": settings.site, "component": "processor"}
         client_id = f"processor@{socket.gethostname()}"
-        self.consumer = Consumer(kafka.consumer_config(
-            settings.kafka_bootstrap, settings.consumer_group, client_id, **{"statistics.interval.ms": 5000},
-            stats_cb=self._on_stats,
-        ))
+        self.consumer = Consumer(
+            kafka.consumer_config(
+                settings.kafka_bootstrap,
+                settings.consumer_group,
+                client_id,
+                **{"statistics.interval.ms": 5000},
+                stats_cb=self._on_stats,
+            )
+        )
         self.producer = Producer(kafka.producer_config(settings.kafka_bootstrap, client_id))
         self.delivery = kafka.DeliveryTracker()
-        self.store = StateStore(redis.Redis.from_url(settings.redis_url, socket_timeout=5,
-                                                     socket_connect_timeout=3), settings.site,
-                                settings.state_ttl_seconds)
+        self.store = StateStore(
+            redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3),
+            settings.site,
+            settings.state_ttl_seconds,
+        )
         self.scorer = Scorer(scoring_config(settings))
         self.topic = settings.topic("readings")
         self.assigned = False
         self.healthy_store = True
-        self.scores = BulkHistogram("gridwatch_processor_anomaly_score", "Distribution of anomaly scores",
-                                    self.labels, metrics.SCORE_BUCKETS)
+        self.scores = BulkHistogram(
+            "gridwatch_processor_anomaly_score", "Distribution of anomaly scores", self.labels, metrics.SCORE_BUCKETS
+        )
 
     # --- Kafka callbacks -------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -97,8 +111,9 @@ class Processor:
     def run(self) -> None:
         """Consume until stopped; on exit commit what was written and close cleanly."""
         s = self.settings
-        outcome = kafka.ensure_topics(s.kafka_bootstrap, [s.topic(k) for k in kafka.TOPIC_KINDS],
-                                      s.partitions, s.replication_factor)
+        outcome = kafka.ensure_topics(
+            s.kafka_bootstrap, [s.topic(k) for k in kafka.TOPIC_KINDS], s.partitions, s.replication_factor
+        )
         self.log.info("topics ready", topics=outcome, group=s.consumer_group)
         self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
@@ -137,8 +152,11 @@ class Processor:
                     continue
                 batches.append(decoded)
             elif isinstance(decoded, Heartbeat):
-                beats.append(ProducerBeat(decoded.producer, decoded.ts, now, decoded.sensors,
-                                          decoded.readings_sent, decoded.rate))
+                beats.append(
+                    ProducerBeat(
+                        decoded.producer, decoded.ts, now, decoded.sensors, decoded.readings_sent, decoded.rate
+                    )
+                )
             else:
                 self._dead_letter(dlq, msg, f"unexpected message type '{type(decoded).__name__}' on readings")
         pending, result, labels = self._score(batches, now)
@@ -153,10 +171,18 @@ class Processor:
         remaining = self.producer.flush(30)
         if remaining:
             raise RuntimeError(f"{remaining} messages not delivered to Kafka; not committing")
-        self.consumer.commit(asynchronous=False)
+        self._commit()
         if result is not None and result.size:
             metrics.LATENCY.labels(**self.labels).observe(max(0.0, time.time() - float(np.median(result.ts))))
         metrics.BATCH.labels(**self.labels).observe(time.perf_counter() - started)
+
+    def _commit(self) -> None:
+        """Commit consumed positions; a failed commit only means a safe replay later."""
+        try:
+            self.consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError._NO_OFFSET:
+                self.log.warning("commit failed; the batch will be replayed and skipped as duplicates", error=str(exc))
 
     def _dead_letter(self, dlq: str, msg: Message, reason: str) -> None:
         kafka.dead_letter(self.producer, dlq, msg, reason)
@@ -207,23 +233,44 @@ class Processor:
                 continue
             st = by_id[sid]
             severity = Severity.CRITICAL if new == 2 else Severity.WARNING
-            alerts.append(Alert(
-                schema_version=SCHEMA_VERSION, site=self.settings.site, sensor_id=sid, machine=st.machine,
-                type=st.type, ts=st.ts, severity=severity, kind=st.kind or "deviation", score=st.score,
-                failure_probability=st.failure_probability, value=st.value,
-                message=(f"{st.type.value} sensor {sid} on {st.machine} is {STATUSES[new].value}: "
-                         f"{st.kind or 'deviation'}, failure probability {st.failure_probability:.2f}"),
-            ))
+            alerts.append(
+                Alert(
+                    schema_version=SCHEMA_VERSION,
+                    site=self.settings.site,
+                    sensor_id=sid,
+                    machine=st.machine,
+                    type=st.type,
+                    ts=st.ts,
+                    severity=severity,
+                    kind=st.kind or "deviation",
+                    score=st.score,
+                    failure_probability=st.failure_probability,
+                    value=st.value,
+                    message=(
+                        f"{st.type.value} sensor {sid} on {st.machine} is {STATUSES[new].value}: "
+                        f"{st.kind or 'deviation'}, failure probability {st.failure_probability:.2f}"
+                    ),
+                )
+            )
         return alerts
 
     def _live_update(self, pending: Pending, now: float) -> dict[str, Any]:
         changed = [
-            {"id": s.id, "status": s.status.value, "value": s.value, "failure_probability": s.failure_probability,
-             "kind": s.kind}
-            for s in pending.states if s.anomaly or s.status.value != "normal"
+            {
+                "id": s.id,
+                "status": s.status.value,
+                "value": s.value,
+                "failure_probability": s.failure_probability,
+                "kind": s.kind,
+            }
+            for s in pending.states
+            if s.anomaly or s.status.value != "normal"
         ][:200]
         return {
-            "type": "batch", "ts": now, "readings": pending.readings, "anomalies": pending.anomalies,
+            "type": "batch",
+            "ts": now,
+            "readings": pending.readings,
+            "anomalies": pending.anomalies,
             "changed": changed,
             "alerts": [msgspec.to_builtins(a) for a in pending.alerts if a.severity is Severity.CRITICAL][:50],
             "producers": [msgspec.to_builtins(b) for b in pending.beats],
@@ -259,11 +306,17 @@ class Processor:
         for start in range(0, result.size, chunk):
             sl = slice(start, start + chunk)
             batch = EnrichedBatch(
-                schema_version=SCHEMA_VERSION, site=self.settings.site, sensor_ids=ids[sl],
-                types=types[sl], ts=result.ts[sl].tolist(),
-                values=result.value[sl].tolist(), score=result.score[sl].round(4).tolist(),
-                anomaly=result.anomaly[sl].tolist(), failure_probability=result.probability[sl].round(4).tolist(),
-                status=status[sl], label=label_of[sl],
+                schema_version=SCHEMA_VERSION,
+                site=self.settings.site,
+                sensor_ids=ids[sl],
+                types=types[sl],
+                ts=result.ts[sl].tolist(),
+                values=result.value[sl].tolist(),
+                score=result.score[sl].round(4).tolist(),
+                anomaly=result.anomaly[sl].tolist(),
+                failure_probability=result.probability[sl].round(4).tolist(),
+                status=status[sl],
+                label=label_of[sl],
             )
             kafka.produce(self.producer, topic, encode(batch))
 

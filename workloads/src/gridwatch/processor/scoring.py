@@ -80,8 +80,14 @@ class SensorTable:
             new = np.zeros(cap)
             new[: arr.size] = arr
             setattr(self, name, new)
-        for name, fill in (("count", 0), ("stuck_run", 0), ("anomaly_run", 0), ("anomalies", 0),
-                           ("type_code", 0), ("status", -1)):
+        for name, fill in (
+            ("count", 0),
+            ("stuck_run", 0),
+            ("anomaly_run", 0),
+            ("anomalies", 0),
+            ("type_code", 0),
+            ("status", -1),
+        ):
             arr = getattr(self, name)
             newi = np.full(cap, fill, dtype=np.int64)
             newi[: arr.size] = arr
@@ -237,8 +243,9 @@ class Scorer:
             kind[p] = np.where(~an, 0, self._classify(p, s, value, z, dz, stuck, run))
         for p in slices:
             t.energy_kwh[sensor[p]] += energy_delta[p]
-        return BatchResult(order, sensor, ts, value, z, score, anomaly, kind, probability, status,
-                           energy_delta, power_delta, n_in - n)
+        return BatchResult(
+            order, sensor, ts, value, z, score, anomaly, kind, probability, status, energy_delta, power_delta, n_in - n
+        )
 
     def _classify(self, p: I64, s: I64, value: F64, z: F64, dz: F64, stuck: B, run: I64) -> I64:
         t = self.table
@@ -267,8 +274,9 @@ class Scorer:
 
     def fit(self, rows: F64) -> None:
         """Fit the Isolation Forest on feature rows (z, Δz, stuck) of warmed-up sensors."""
-        forest = IsolationForest(n_estimators=self.config.forest_trees, max_samples=256,
-                                 contamination=0.002, random_state=self.config.seed)
+        forest = IsolationForest(
+            n_estimators=self.config.forest_trees, max_samples=256, contamination=0.002, random_state=self.config.seed
+        )
         forest.fit(rows)
         self.forest = forest
         self.forest_threshold = float(-forest.offset_)

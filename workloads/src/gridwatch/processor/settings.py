@@ -12,8 +12,9 @@ class ProcessorSettings(CommonSettings):
 
     batch_max_messages: int = Field(default=500, ge=1, le=100_000, alias="GRIDWATCH_PROC_BATCH_MAX_MESSAGES")
     poll_timeout_s: float = Field(default=0.2, gt=0, le=10, alias="GRIDWATCH_PROC_POLL_TIMEOUT_S")
-    group: str = Field(default="", alias="GRIDWATCH_PROC_GROUP",
-                       description="Consumer group; default <prefix>.processor")
+    group: str = Field(
+        default="", alias="GRIDWATCH_PROC_GROUP", description="Consumer group; default <prefix>.processor"
+    )
     alpha: float = Field(default=0.05, gt=0, lt=1, alias="GRIDWATCH_PROC_BASELINE_ALPHA")
     warmup: int = Field(default=20, ge=2, alias="GRIDWATCH_PROC_WARMUP")
     z_screen: float = Field(default=3.0, gt=0, alias="GRIDWATCH_PROC_Z_SCREEN")

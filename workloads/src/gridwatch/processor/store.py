@@ -80,15 +80,28 @@ class StateStore:
                 pending.status_moves.append((ids[n], previous, code))
                 table.status[n] = code
             sensor_type = SENSOR_TYPES[int(table.type_code[n])]
-            pending.states.append(SensorState(
-                id=ids[n], machine=machines[n], type=sensor_type, unit=UNITS[sensor_type],
-                value=float(result.value[i]), ts=float(result.ts[i]), score=round(float(result.score[i]), 4),
-                anomaly=bool(result.anomaly[i]), failure_probability=round(float(result.probability[i]), 4),
-                status=STATUSES[code], kind=KINDS[int(result.kind[i])], readings=int(table.count[n]),
-                anomalies=int(table.anomalies[n]), energy_kwh=float(table.energy_kwh[n]),
-                baseline_mean=float(table.mean[n]), baseline_std=math.sqrt(float(table.var[n])),
-                hazard=float(table.hazard[n]), updated_at=now,
-            ))
+            pending.states.append(
+                SensorState(
+                    id=ids[n],
+                    machine=machines[n],
+                    type=sensor_type,
+                    unit=UNITS[sensor_type],
+                    value=float(result.value[i]),
+                    ts=float(result.ts[i]),
+                    score=round(float(result.score[i]), 4),
+                    anomaly=bool(result.anomaly[i]),
+                    failure_probability=round(float(result.probability[i]), 4),
+                    status=STATUSES[code],
+                    kind=KINDS[int(result.kind[i])],
+                    readings=int(table.count[n]),
+                    anomalies=int(table.anomalies[n]),
+                    energy_kwh=float(table.energy_kwh[n]),
+                    baseline_mean=float(table.mean[n]),
+                    baseline_std=math.sqrt(float(table.var[n])),
+                    hazard=float(table.hazard[n]),
+                    updated_at=now,
+                )
+            )
         return pending
 
     def write(self, pending: Pending, live: dict[str, object]) -> None:
@@ -122,8 +135,15 @@ class StateStore:
         if pending.alerts:
             pipe.lpush(k.alerts, *[_json.encode(a) for a in pending.alerts])
             pipe.ltrim(k.alerts, 0, 999)
-        for key in (k.sensors, k.failure, k.aggregates, k.producers, k.index, k.alerts,
-                    *(k.status(st.value) for st in STATUSES)):
+        for key in (
+            k.sensors,
+            k.failure,
+            k.aggregates,
+            k.producers,
+            k.index,
+            k.alerts,
+            *(k.status(st.value) for st in STATUSES),
+        ):
             pipe.expire(key, self.ttl)
         pipe.publish(k.channel, _json.encode(live))
         pipe.execute()

@@ -38,12 +38,11 @@ class Generator:
         self.dt = settings.sample_interval_ms / 1000.0
         self.tick = 0
         spg = settings.sensors_per_gateway
-        self.gateways = [(g, slice(s, min(s + spg, self.layout.size))) for g, s in
-                         enumerate(range(0, self.layout.size, spg))]
-        self._ids = [self.layout.sensor_ids[s] for _, s in self.gateways]
-        self._machines = [
-            [self.layout.machine_ids[m] for m in self.layout.machine_of[s]] for _, s in self.gateways
+        self.gateways = [
+            (g, slice(s, min(s + spg, self.layout.size))) for g, s in enumerate(range(0, self.layout.size, spg))
         ]
+        self._ids = [self.layout.sensor_ids[s] for _, s in self.gateways]
+        self._machines = [[self.layout.machine_ids[m] for m in self.layout.machine_of[s]] for _, s in self.gateways]
         self._types = [self.layout.types[s] for _, s in self.gateways]
         self.seq = 0
 
@@ -58,24 +57,26 @@ class Generator:
     def batches(self, tick: Tick, timestamp: float) -> Iterator[tuple[str, ReadingBatch]]:
         """Split one tick into per-gateway batches, each stamped with `timestamp`."""
         site = self.settings.site
-        for (g, span), ids, machines, types in zip(self.gateways, self._ids, self._machines, self._types,
-                                                  strict=True):
+        for (g, span), ids, machines, types in zip(self.gateways, self._ids, self._machines, self._types, strict=True):
             values = tick.values[span]
             labels = tick.labels[span]
             faulty = np.flatnonzero(labels >= 0)
             gateway = f"gw{g:04d}"
-            yield gateway, ReadingBatch(
-                schema_version=SCHEMA_VERSION,
-                site=site,
-                gateway=gateway,
-                seq=self.seq,
-                sensor_ids=ids,
-                machines=machines,
-                types=types,
-                ts=[timestamp] * len(ids),
-                values=values.tolist(),
-                fault_index=faulty.tolist(),
-                fault_kind=[KINDS[k] for k in labels[faulty]],
+            yield (
+                gateway,
+                ReadingBatch(
+                    schema_version=SCHEMA_VERSION,
+                    site=site,
+                    gateway=gateway,
+                    seq=self.seq,
+                    sensor_ids=ids,
+                    machines=machines,
+                    types=types,
+                    ts=[timestamp] * len(ids),
+                    values=values.tolist(),
+                    fault_index=faulty.tolist(),
+                    fault_kind=[KINDS[k] for k in labels[faulty]],
+                ),
             )
             self.seq += 1
 

@@ -50,19 +50,26 @@ class Simulator:
             readings_sent=self.sent,
             rate=rate,
         )
-        kafka.produce(self.producer, self.topic, encode(beat), self.settings.producer_id.encode(),
-                      on_delivery=self._on_delivery)
+        kafka.produce(
+            self.producer, self.topic, encode(beat), self.settings.producer_id.encode(), on_delivery=self._on_delivery
+        )
 
     def run(self) -> int:
         """Produce until stopped; returns the number of readings produced."""
         s = self.settings
-        outcome = kafka.ensure_topics(s.kafka_bootstrap, [s.topic(k) for k in kafka.TOPIC_KINDS],
-                                      s.partitions, s.replication_factor)
+        outcome = kafka.ensure_topics(
+            s.kafka_bootstrap, [s.topic(k) for k in kafka.TOPIC_KINDS], s.partitions, s.replication_factor
+        )
         self.log.info("topics ready", topics=outcome)
         metrics.SENSORS.labels(**self.labels).set(self.generator.layout.size)
         tick_seconds = self.generator.layout.size / s.readings_per_second
-        self.log.info("simulating", sensors=self.generator.layout.size, rate=s.readings_per_second,
-                      gateways=len(self.generator.gateways), tick_seconds=tick_seconds)
+        self.log.info(
+            "simulating",
+            sensors=self.generator.layout.size,
+            rate=s.readings_per_second,
+            gateways=len(self.generator.gateways),
+            tick_seconds=tick_seconds,
+        )
         started = time.monotonic()
         next_tick = started
         next_beat = started
@@ -83,8 +90,9 @@ class Simulator:
                 tick = self.generator.next_tick()
                 last_ts = max(time.time(), last_ts + 1e-6)
                 for gateway, batch in self.generator.batches(tick, last_ts):
-                    kafka.produce(self.producer, self.topic, encode(batch), gateway.encode(),
-                                  on_delivery=self._on_delivery)
+                    kafka.produce(
+                        self.producer, self.topic, encode(batch), gateway.encode(), on_delivery=self._on_delivery
+                    )
                 n = tick.values.size
                 self.sent += n
                 window_sent += n

@@ -25,9 +25,7 @@ async def producer_status(repo: RepoDep) -> dict[str, Any]:
 
 
 @router.get("/energy-data/realtime", operation_id="realtime")
-async def realtime(
-    repo: RepoDep, limit: Annotated[int, Query(ge=0, le=10_000)] = 200
-) -> dict[str, Any]:
+async def realtime(repo: RepoDep, limit: Annotated[int, Query(ge=0, le=10_000)] = 200) -> dict[str, Any]:
     """Sensors (riskiest first, up to `limit`), site stats and producer status in one call."""
     sensors = await repo.top_sensors(limit)
     return {

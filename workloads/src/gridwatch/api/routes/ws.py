@@ -28,8 +28,13 @@ async def live(websocket: WebSocket) -> None:
         try:
             repo = hub.repo
             sensors = await repo.top_sensors(settings.ws_snapshot_limit)
-            snapshot = {"type": "snapshot", "ts": time.time(), "stats": await repo.stats(),
-                        "producer": await repo.producer_status(), "sensors": msgspec.to_builtins(sensors)}
+            snapshot = {
+                "type": "snapshot",
+                "ts": time.time(),
+                "stats": await repo.stats(),
+                "producer": await repo.producer_status(),
+                "sensors": msgspec.to_builtins(sensors),
+            }
         except (RedisError, OSError) as exc:
             snapshot = {"type": "error", "ts": time.time(), "detail": f"Redis is unavailable: {exc}"}
         await websocket.send_text(msgspec.json.encode(snapshot).decode())

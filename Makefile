@@ -1,0 +1,44 @@
+# Gridwatch developer commands. `make up` runs the platform locally, `make test` runs every test.
+SHELL := /bin/bash
+UV ?= uv
+PY := $(UV) run --frozen
+export UV_LINK_MODE ?= copy
+
+.PHONY: help setup up up-detached down test test-unit test-integration test-e2e lint format bench bench-smoke clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
+
+setup: ## Install system packages (Debian) and the Python environment
+	bash .ci/install.sh
+
+up: setup ## Run Kafka, Redis and every workload locally; Ctrl-C stops everything
+	$(PY) python -m tests.infra.up up
+
+up-detached: setup ## Like `make up`, in the background (logs in .gridwatch/up.log); stop with `make down`
+	mkdir -p .gridwatch && nohup $(PY) python -m tests.infra.up up > .gridwatch/up.log 2>&1 &
+	@for i in $$(seq 1 240); do grep -q "Gridwatch is up" .gridwatch/up.log 2>/dev/null && break; sleep 1; done; cat .gridwatch/up.log
+
+down: ## Stop a background `make up`
+	$(PY) python -m tests.infra.up down
+
+lint: ## ruff and mypy --strict
+	$(PY) ruff check workloads operator tests
+	$(PY) ruff format --check workloads operator tests
+	$(PY) mypy workloads/src operator/src tests
+
+format: ## Apply ruff's fixes and formatting
+	$(PY) ruff check --fix workloads operator tests
+	$(PY) ruff format workloads operator tests
+
+test-unit: ## Unit tests (no servers)
+	$(PY) pytest tests/unit
+
+test-integration: ## Integration tests against real Kafka and Redis
+	$(PY) pytest tests/integration
+
+test: setup lint ## Everything CI runs: lint, unit, integration and e2e tests
+	$(PY) pytest tests
+
+clean: ## Remove local state
+	rm -rf .gridwatch
