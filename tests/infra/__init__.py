@@ -1,0 +1,1 @@
+"""Shared test infrastructure: real local components (Kafka, Redis, Postgres, Prometheus, control plane)."""
