@@ -647,7 +647,7 @@ class Postgres(Service):
                     link.unlink()
                 with contextlib.suppress(OSError):
                     link.symlink_to(self._fallback)
-                atexit.register(shutil.rmtree, self._fallback, True)
+                atexit.register(self._remove_fallback)
         if (self.data_dir / "PG_VERSION").exists():
             return
         if self.data_dir.exists():
@@ -674,6 +674,14 @@ class Postgres(Service):
         )  # fmt: skip
         if res.returncode != 0 or b"ERROR" in res.stdout + res.stderr:
             raise ServiceError(f"creating database {self.database} failed:\n{(res.stdout + res.stderr).decode()}")
+
+    def _remove_fallback(self) -> None:
+        """At exit: stop the server, then delete the private /tmp data dir."""
+        self.stop()
+        if self._fallback is not None:
+            shutil.rmtree(self._fallback, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                (self.workdir / "pgdata").unlink()
 
     def _command(self) -> list[str]:
         return [
