@@ -4,7 +4,7 @@ UV ?= uv
 PY := $(UV) run --frozen
 export UV_LINK_MODE ?= copy
 
-.PHONY: help setup up up-detached down test test-unit test-integration test-e2e lint format bench bench-smoke clean
+.PHONY: k8s help setup up up-detached down test test-unit test-integration test-e2e lint format bench bench-smoke clean dashboards
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -37,8 +37,22 @@ test-unit: ## Unit tests (no servers)
 test-integration: ## Integration tests against real Kafka and Redis
 	$(PY) pytest tests/integration
 
-test: setup lint ## Everything CI runs: lint, unit, integration and e2e tests
+test: setup lint k8s ## Everything CI runs: lint, unit, integration and e2e tests
 	$(PY) pytest tests
+
+k8s: ## Build (once, cached in ~/.cache/gridwatch/k8s) the test control plane: kube-apiserver, etcd, kwok, helm ...
+	bash tests/infra/k8s/build.sh
+
+bench: setup ## Benchmarks on real Kafka and Redis (a few minutes): writes docs/benchmarks.md and docs/benchmarks.json
+	@command -v wrk >/dev/null || { [ "$$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } \
+		|| echo "[bench] wrk not installed: the API phase uses the Python load generator"
+	$(PY) python -m tests.bench run --full --out docs/benchmarks.md --json docs/benchmarks.json
+
+bench-smoke: ## The benchmark harness at tiny sizes (part of `make test`; checks results, not timings)
+	$(PY) pytest tests/integration/test_bench_smoke.py
+
+dashboards: ## Regenerate the Grafana dashboards (charts/energy-site/dashboards/*.json) from gridwatch.dashboards
+	$(PY) python -m gridwatch.dashboards.render --out charts/energy-site/dashboards
 
 clean: ## Remove local state
 	rm -rf .gridwatch
