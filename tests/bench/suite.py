@@ -1,0 +1,167 @@
+"""The benchmark run: sizes for `--full` and `--smoke`, the phases in order, and the raw results."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.bench import apiload, fanout, latency, profile, seed_baseline, throughput
+from tests.bench.prefill import Prefilled, prefill
+from tests.bench.stack import BenchStack
+
+log = logging.getLogger("bench")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big each phase is."""
+
+    name: str
+    throughput: tuple[tuple[int, int], ...]  # (sensors, ticks) per pre-filled topic
+    compare_sensors: int  # the data set the seed baseline and the API phase reuse
+    scale_sensors: int  # the data set the scale phase drains again with 1, 2, ... replicas
+    seed_readings: int
+    latency_rates: tuple[int, ...]
+    latency_warmup_s: float
+    latency_window_s: float
+    api_rate: float
+    api_seconds: float
+    ws_clients: int
+    ws_rate: int
+    ws_seconds: float
+    ws_ramp_s: float
+    replicas: tuple[int, ...]
+    profile: bool
+
+
+FULL = Sizes(
+    name="full",
+    throughput=((1_000, 300), (10_000, 100), (100_000, 25)),
+    compare_sensors=10_000,
+    scale_sensors=100_000,
+    seed_readings=2_000,
+    latency_rates=(10_000, 20_000, 50_000),
+    latency_warmup_s=10.0,
+    latency_window_s=20.0,
+    api_rate=200.0,
+    api_seconds=20.0,
+    ws_clients=500,
+    ws_rate=5_000,
+    ws_seconds=20.0,
+    ws_ramp_s=5.0,
+    replicas=(1, 2),
+    profile=True,
+)
+SMOKE = Sizes(
+    name="smoke",
+    throughput=((300, 30),),
+    compare_sensors=300,
+    scale_sensors=300,
+    seed_readings=40,
+    latency_rates=(1_500,),
+    latency_warmup_s=3.0,
+    latency_window_s=4.0,
+    api_rate=40.0,
+    api_seconds=2.0,
+    ws_clients=10,
+    ws_rate=1_000,
+    ws_seconds=3.0,
+    ws_ramp_s=1.0,
+    replicas=(1, 2),
+    profile=False,
+)
+
+
+@dataclass
+class Results:
+    """Everything one run measured, as written to the JSON file."""
+
+    mode: str
+    started: str
+    seconds: float = 0.0
+    prefill: list[dict[str, Any]] = field(default_factory=list)
+    throughput: list[dict[str, Any]] = field(default_factory=list)
+    seed_baseline: dict[str, Any] = field(default_factory=dict)
+    api: list[dict[str, Any]] = field(default_factory=list)
+    scale: list[dict[str, Any]] = field(default_factory=list)
+    latency: list[dict[str, Any]] = field(default_factory=list)
+    websocket: dict[str, Any] = field(default_factory=dict)
+    profile: dict[str, float] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+def _phase(results: Results, name: str, fn: Callable[[], None]) -> None:
+    """Run one phase; a failure is recorded and the run goes on with the next phase."""
+    log.info("bench: %s", name)
+    started = time.monotonic()
+    try:
+        fn()
+    except Exception as exc:
+        log.exception("bench phase %s failed", name)
+        results.errors.append(f"{name}: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
+    log.info("bench: %s done in %.1fs", name, time.monotonic() - started)
+
+
+def run(sizes: Sizes, stack: BenchStack, workdir: Path) -> Results:
+    """Run every phase on a started stack."""
+    results = Results(mode=sizes.name, started=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+    t0 = time.monotonic()
+    filled: dict[int, Prefilled] = {}
+    tag = time.strftime("%H%M%S")
+
+    def do_prefill() -> None:
+        for sensors, ticks in sizes.throughput:
+            seed = sizes.seed_readings if sensors == sizes.compare_sensors else 0
+            f = prefill(stack.kafka.bootstrap, f"tp{sensors}-{tag}", sensors, ticks, seed_readings=seed)
+            filled[sensors] = f
+            results.prefill.append(asdict(f))
+
+    def do_throughput() -> None:
+        for sensors in sorted(filled):
+            results.throughput.append(asdict(throughput.drain(stack, filled[sensors], workdir)))
+
+    def do_seed() -> None:
+        results.seed_baseline = asdict(seed_baseline.run(stack, filled[sizes.compare_sensors], workdir))
+
+    def do_api() -> None:
+        compare = filled[sizes.compare_sensors]  # its drain above left every sensor's state in Redis
+        loads = apiload.measure(stack, compare.site, compare.sensors, workdir, sizes.api_rate, sizes.api_seconds)
+        results.api = [asdict(x) for x in loads]
+
+    def do_scale() -> None:
+        data = filled[sizes.scale_sensors]
+        for replicas in sizes.replicas:
+            cpus = [stack.measured_cpu, stack.other_cpu][:replicas] if replicas <= 2 else None
+            results.scale.append(asdict(throughput.drain(stack, data, workdir, replicas=replicas, cpus=cpus)))
+
+    def do_latency() -> None:
+        for rate in sizes.latency_rates:
+            m = latency.measure(stack, rate, workdir, sizes.latency_warmup_s, sizes.latency_window_s)
+            results.latency.append(asdict(m))
+
+    def do_ws() -> None:
+        m = fanout.measure(stack, sizes.ws_clients, sizes.ws_rate, sizes.ws_seconds, workdir, sizes.ws_ramp_s)
+        results.websocket = asdict(m)
+
+    def do_profile() -> None:
+        biggest = filled[max(filled)]
+        raw = workdir / "profile-processor.txt"
+        throughput.drain(stack, biggest, workdir, profile_to=raw)
+        results.profile = {"sensors": float(biggest.sensors), **profile.stages(raw)}
+
+    _phase(results, "prefill", do_prefill)
+    _phase(results, "throughput", do_throughput)
+    _phase(results, "seed baseline", do_seed)
+    _phase(results, "api", do_api)
+    _phase(results, "scale", do_scale)
+    _phase(results, "latency", do_latency)
+    _phase(results, "websocket fan-out", do_ws)
+    if sizes.profile and profile.available():
+        _phase(results, "profile", do_profile)
+    results.seconds = round(time.monotonic() - t0, 1)
+    return results
