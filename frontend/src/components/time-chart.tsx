@@ -1,0 +1,146 @@
+// A uPlot line chart over epoch-second timestamps: canvas-drawn, so thousands of live points stay cheap.
+import { useEffect, useRef } from 'react';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+
+import { useEffectiveTheme } from '@/hooks/use-theme';
+
+export interface ChartSeries {
+  label: string;
+  values: ArrayLike<number | null>;
+  /** CSS custom property holding the colour, e.g. `--chart-1`. */
+  colorVar: string;
+  unit?: string;
+  fill?: boolean;
+}
+
+export interface TimeChartProps {
+  /** Epoch seconds, ascending. */
+  ts: ArrayLike<number>;
+  series: ChartSeries[];
+  /** Accessible name; the chart is announced as one image with this label. */
+  label: string;
+  height?: number;
+  /** Draw as a bare sparkline: no axes, no cursor. */
+  sparkline?: boolean;
+  /** Step-style bars for counts such as anomalies per bucket. */
+  bars?: boolean;
+}
+
+function cssVar(name: string, fallback: string): string {
+  const value = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  return value || fallback;
+}
+
+function withAlpha(color: string, alpha: number): string {
+  const match = /^#([0-9a-f]{6})$/i.exec(color);
+  if (!match || !match[1]) return color;
+  const n = parseInt(match[1], 16);
+  return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
+}
+
+/** Axis label for epoch seconds: seconds for short spans, dates for long ones. */
+export function formatTick(seconds: number, span: number): string {
+  const date = new Date(seconds * 1000);
+  if (span > 2 * 86_400) return date.toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
+  if (span > 3 * 3600) return date.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', hour12: false });
+  return date.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: span > 600 ? undefined : '2-digit', hour12: false });
+}
+
+function buildOptions(props: TimeChartProps, width: number): uPlot.Options {
+  const { series, height = 240, sparkline = false, bars = false } = props;
+  const axisColor = cssVar('--text-muted', '#555');
+  const gridColor = cssVar('--border', '#ddd');
+  const timeAxis: uPlot.Axis = {
+    stroke: axisColor,
+    grid: { stroke: gridColor, width: 1 },
+    ticks: { stroke: gridColor, width: 1 },
+    values: (_u, splits) => {
+      const span = splits.length > 1 ? (splits[splits.length - 1] ?? 0) - (splits[0] ?? 0) : 0;
+      return splits.map((v) => formatTick(v, span));
+    },
+    // Whole seconds at least: the API pushes every few seconds, sub-second ticks only repeat labels.
+    incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400, 172_800, 604_800],
+    size: 36,
+  };
+  const axis = (unit?: string): uPlot.Axis => ({
+    stroke: axisColor,
+    grid: { stroke: gridColor, width: 1 },
+    ticks: { stroke: gridColor, width: 1 },
+    values: unit ? (_u, splits) => splits.map((v) => `${v} ${unit}`) : undefined,
+    size: unit ? 70 : 50,
+  });
+  return {
+    width,
+    height,
+    legend: { show: false },
+    cursor: sparkline ? { show: false } : { drag: { x: true, y: false } },
+    scales: { x: { time: true } },
+    axes: sparkline ? [{ show: false }, { show: false }] : [timeAxis, axis(series[0]?.unit)],
+    series: [
+      {},
+      ...series.map((s) => {
+        const stroke = cssVar(s.colorVar, '#2563eb');
+        return {
+          label: s.label,
+          stroke,
+          width: sparkline ? 1.5 : 2,
+          fill: s.fill ? withAlpha(stroke, 0.15) : undefined,
+          points: { show: false },
+          paths: bars ? uPlot.paths.stepped?.({ align: 1 }) : undefined,
+          spanGaps: true,
+        } satisfies uPlot.Series;
+      }),
+    ],
+  };
+}
+
+function toData(props: TimeChartProps): uPlot.AlignedData {
+  return [props.ts as number[], ...props.series.map((s) => s.values as (number | null)[])];
+}
+
+export function TimeChart(props: TimeChartProps) {
+  const { label, height = 240, sparkline = false, series } = props;
+  const container = useRef<HTMLDivElement>(null);
+  const chart = useRef<uPlot | null>(null);
+  const theme = useEffectiveTheme();
+  const shape = `${series.map((s) => `${s.label}:${s.colorVar}:${s.unit ?? ''}`).join('|')}|${height}|${sparkline}|${props.bars ?? false}|${theme}`;
+  const latest = useRef(props);
+  latest.current = props;
+
+  // (Re)create the chart when its shape or the theme changes.
+  useEffect(() => {
+    const el = container.current;
+    if (!el) return;
+    const plot = new uPlot(buildOptions(latest.current, el.clientWidth || 600), toData(latest.current), el);
+    chart.current = plot;
+    let observer: ResizeObserver | undefined;
+    if (typeof ResizeObserver !== 'undefined') {
+      observer = new ResizeObserver((entries) => {
+        const width = Math.floor(entries[0]?.contentRect.width ?? 0);
+        if (width > 0) plot.setSize({ width, height: latest.current.height ?? 240 });
+      });
+      observer.observe(el);
+    }
+    return () => {
+      observer?.disconnect();
+      plot.destroy();
+      chart.current = null;
+    };
+  }, [shape]);
+
+  // New data: redraw in place, no re-creation.
+  useEffect(() => {
+    chart.current?.setData(toData(props));
+  });
+
+  return (
+    <div
+      ref={container}
+      className={sparkline ? 'chart chart--sparkline' : 'chart'}
+      role="img"
+      aria-label={label}
+      style={{ minHeight: height }}
+    />
+  );
+}

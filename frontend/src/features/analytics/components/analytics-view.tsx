@@ -1,0 +1,194 @@
+// Analytics: history of one sensor or one sensor type over a chosen range, with the metric to aggregate.
+import { useEffect, useMemo, useState } from 'react';
+import { useSearchParams } from 'react-router';
+
+import { useHistory } from '@/features/analytics/api/get-history';
+import {
+  RANGE_PRESETS,
+  type RangeId,
+  RangePicker,
+  type RangeValue,
+  autoStep,
+  resolveRange,
+} from '@/features/analytics/components/range-picker';
+import { PageHeader } from '@/components/page-header';
+import { ErrorMessage, Loading } from '@/components/query-state';
+import { StatCard } from '@/components/stat-card';
+import { TimeChart } from '@/components/time-chart';
+import { formatDateTime, formatInteger, formatNumber } from '@/lib/format';
+import { HISTORY_METRICS, type HistoryMetric, SENSOR_TYPES, type SensorType } from '@/types/api';
+
+const METRIC_LABELS: Record<HistoryMetric, string> = {
+  mean: 'Mean value',
+  min: 'Minimum',
+  max: 'Maximum',
+  last: 'Last value',
+  energy_kwh: 'Energy (kWh)',
+  anomalies: 'Anomalies',
+  readings: 'Readings',
+};
+
+function useNow(intervalMs: number): number {
+  const [now, setNow] = useState(() => Math.floor(Date.now() / 1000));
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Math.floor(Date.now() / 1000)), intervalMs);
+    return () => clearInterval(timer);
+  }, [intervalMs]);
+  return now;
+}
+
+export function AnalyticsView() {
+  const [params, setParams] = useSearchParams();
+  const sensor = params.get('sensor') ?? '';
+  const scope: 'sensor' | 'type' = sensor || params.get('scope') === 'sensor' ? 'sensor' : 'type';
+  const type = SENSOR_TYPES.includes(params.get('type') as SensorType) ? (params.get('type') as SensorType) : 'power';
+  const metric = HISTORY_METRICS.includes(params.get('metric') as HistoryMetric)
+    ? (params.get('metric') as HistoryMetric)
+    : 'mean';
+  const rangeParam = params.get('range');
+  const range: RangeId =
+    rangeParam === 'custom' || RANGE_PRESETS.some((p) => p.id === rangeParam) ? (rangeParam as RangeId) : '1h';
+  const fromParam = Number(params.get('from'));
+  const toParam = Number(params.get('to'));
+  const rangeValue: RangeValue = {
+    range,
+    from: Number.isFinite(fromParam) && fromParam > 0 ? fromParam : null,
+    to: Number.isFinite(toParam) && toParam > 0 ? toParam : null,
+  };
+  const now = useNow(30_000);
+  const span = resolveRange(rangeValue, now);
+  const step = autoStep(span.to - span.from);
+  const [sensorText, setSensorText] = useState(sensor);
+  useEffect(() => setSensorText(sensor), [sensor]);
+
+  const history = useHistory({
+    sensor: scope === 'sensor' ? sensor || null : null,
+    type: scope === 'type' ? type : null,
+    metric,
+    from: span.from,
+    to: span.to,
+    step,
+  });
+
+  const set = (patch: Record<string, string | number | null>) =>
+    setParams(
+      (prev) => {
+        const next = new URLSearchParams(prev);
+        for (const [key, value] of Object.entries(patch)) {
+          if (value === null || value === '') next.delete(key);
+          else next.set(key, String(value));
+        }
+        return next;
+      },
+      { replace: true },
+    );
+
+  const points = useMemo(() => history.data?.points ?? [], [history.data]);
+  const summary = useMemo(() => {
+    if (points.length === 0) return null;
+    const values = points.map((p) => p.value);
+    const total = values.reduce((a, b) => a + b, 0);
+    return { min: Math.min(...values), max: Math.max(...values), mean: total / values.length, total };
+  }, [points]);
+  const subject = scope === 'sensor' ? (sensor ? `sensor ${sensor}` : 'a sensor') : `all ${type} sensors`;
+
+  return (
+    <>
+      <PageHeader title="Analytics" description="History from the rollups, per sensor or per sensor type." />
+      <form className="filters" aria-label="History query" onSubmit={(e) => e.preventDefault()}>
+        <fieldset className="segmented-field">
+          <legend>Per</legend>
+          <div className="segmented">
+            <label className={scope === 'type' ? 'segmented__item is-active' : 'segmented__item'}>
+              <input type="radio" name="scope" checked={scope === 'type'} onChange={() => set({ scope: 'type', sensor: null })} />
+              Sensor type
+            </label>
+            <label className={scope === 'sensor' ? 'segmented__item is-active' : 'segmented__item'}>
+              <input type="radio" name="scope" checked={scope === 'sensor'} onChange={() => set({ scope: 'sensor' })} />
+              Sensor
+            </label>
+          </div>
+        </fieldset>
+        {scope === 'type' ? (
+          <label className="field">
+            <span>Type</span>
+            <select value={type} onChange={(e) => set({ type: e.target.value })}>
+              {SENSOR_TYPES.map((t) => (
+                <option key={t} value={t}>
+                  {t}
+                </option>
+              ))}
+            </select>
+          </label>
+        ) : (
+          <label className="field">
+            <span>Sensor id</span>
+            <input
+              type="text"
+              value={sensorText}
+              placeholder="e.g. m001-power-0"
+              onChange={(e) => setSensorText(e.target.value)}
+              onBlur={() => set({ sensor: sensorText.trim() || null })}
+              onKeyDown={(e) => {
+                if (e.key === 'Enter') set({ sensor: sensorText.trim() || null });
+              }}
+            />
+          </label>
+        )}
+        <label className="field">
+          <span>Metric</span>
+          <select value={metric} onChange={(e) => set({ metric: e.target.value })}>
+            {HISTORY_METRICS.map((m) => (
+              <option key={m} value={m}>
+                {METRIC_LABELS[m]}
+              </option>
+            ))}
+          </select>
+        </label>
+        <RangePicker
+          value={rangeValue}
+          now={now}
+          onChange={(v) => set({ range: v.range, from: v.range === 'custom' ? v.from : null, to: v.range === 'custom' ? v.to : null })}
+        />
+      </form>
+      <p className="muted">
+        {formatDateTime(span.from)} – {formatDateTime(span.to)}, one bucket per {formatInteger(step)} s
+      </p>
+      {scope === 'sensor' && !sensor ? <p className="notice">Enter a sensor id to see its history.</p> : null}
+      {history.error ? <ErrorMessage error={history.error} what="the history" /> : null}
+      {history.isLoading ? <Loading what="history" /> : null}
+      {history.data ? (
+        <>
+          <div className="stat-grid">
+            <StatCard label="Buckets" value={formatInteger(points.length)} />
+            <StatCard label="Minimum" value={formatNumber(summary?.min, 2)} />
+            <StatCard label="Maximum" value={formatNumber(summary?.max, 2)} />
+            <StatCard
+              label={metric === 'energy_kwh' || metric === 'anomalies' || metric === 'readings' ? 'Total' : 'Average'}
+              value={formatNumber(
+                metric === 'energy_kwh' || metric === 'anomalies' || metric === 'readings' ? summary?.total : summary?.mean,
+                2,
+              )}
+            />
+          </div>
+          <section className="card" aria-labelledby="history-title">
+            <h2 id="history-title">
+              {METRIC_LABELS[metric]} of {subject}
+            </h2>
+            {points.length > 0 ? (
+              <TimeChart
+                ts={points.map((p) => p.ts)}
+                series={[{ label: METRIC_LABELS[metric], values: points.map((p) => p.value), colorVar: '--chart-1', fill: true }]}
+                label={`${METRIC_LABELS[metric]} of ${subject}, ${points.length} buckets`}
+                height={320}
+                bars={metric === 'anomalies' || metric === 'readings' || metric === 'energy_kwh'}
+              />
+            ) : (
+              <p className="muted">No data in this range.</p>
+            )}
+          </section>
+        </>
+      ) : null}
+    </>
+  );
+}

@@ -1,0 +1,21 @@
+// GET /api/dashboard/stats: site aggregates (the live feed refreshes them; this is the first paint and fallback).
+import { queryOptions, useQuery } from '@tanstack/react-query';
+
+import { apiFetch } from '@/lib/api-client';
+import type { DashboardStats } from '@/types/api';
+
+export function getDashboardStats(signal?: AbortSignal): Promise<DashboardStats> {
+  return apiFetch<DashboardStats>('/api/dashboard/stats', { signal });
+}
+
+export function dashboardStatsQueryOptions() {
+  return queryOptions({
+    queryKey: ['dashboard', 'stats'],
+    queryFn: ({ signal }) => getDashboardStats(signal),
+    refetchInterval: 10_000,
+  });
+}
+
+export function useDashboardStats() {
+  return useQuery(dashboardStatsQueryOptions());
+}

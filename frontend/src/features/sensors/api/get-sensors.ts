@@ -1,0 +1,37 @@
+// GET /api/sensors: every sensor matching the filters (up to 10,000), for the virtualized table.
+import { keepPreviousData, queryOptions, useQuery } from '@tanstack/react-query';
+
+import { apiFetch, apiUrl } from '@/lib/api-client';
+import type { SensorPage, SensorStatus, SensorType } from '@/types/api';
+
+export interface SensorFilters {
+  status?: SensorStatus | null;
+  type?: SensorType | null;
+  q?: string | null;
+}
+
+export const SENSOR_PAGE_LIMIT = 10_000;
+
+export function getSensors(filters: SensorFilters, signal?: AbortSignal): Promise<SensorPage> {
+  const url = apiUrl('/api/sensors', {
+    status: filters.status,
+    type: filters.type,
+    q: filters.q?.trim(),
+    limit: SENSOR_PAGE_LIMIT,
+    offset: 0,
+  });
+  return apiFetch<SensorPage>(url, { signal });
+}
+
+export function sensorsQueryOptions(filters: SensorFilters) {
+  return queryOptions({
+    queryKey: ['sensors', 'list', { status: filters.status ?? null, type: filters.type ?? null, q: filters.q?.trim() ?? '' }],
+    queryFn: ({ signal }) => getSensors(filters, signal),
+    placeholderData: keepPreviousData,
+    refetchInterval: 15_000,
+  });
+}
+
+export function useSensors(filters: SensorFilters) {
+  return useQuery(sensorsQueryOptions(filters));
+}

@@ -1,0 +1,143 @@
+// Site: the operator's status of this EnergySite (components desired vs ready, lag, scaling), or local mode.
+import { useSite } from '@/features/site/api/get-site';
+import { PageHeader } from '@/components/page-header';
+import { ErrorMessage, Loading } from '@/components/query-state';
+import { StatCard } from '@/components/stat-card';
+import { StatusBadge } from '@/components/status-badge';
+import { formatDateTime, formatInteger } from '@/lib/format';
+import type { ComponentStatus } from '@/types/api';
+
+function ComponentRow({ name, status }: { name: string; status: ComponentStatus }) {
+  const ok = status.ready >= status.desired;
+  const share = status.desired > 0 ? Math.min(100, (status.ready / status.desired) * 100) : 100;
+  return (
+    <tr>
+      <th scope="row">{name}</th>
+      <td className="num">{formatInteger(status.desired)}</td>
+      <td className="num">{formatInteger(status.ready)}</td>
+      <td>
+        <span className="meter" aria-hidden="true">
+          <span className={ok ? 'meter__fill' : 'meter__fill meter__fill--warning'} style={{ width: `${share}%` }} />
+        </span>
+        <StatusBadge status={ok ? 'ok' : 'warning'} />
+      </td>
+    </tr>
+  );
+}
+
+export function SiteView() {
+  const query = useSite();
+  const site = query.data;
+  return (
+    <>
+      <PageHeader title="Site" description="What the Gridwatch operator reports about this EnergySite." />
+      {query.error ? <ErrorMessage error={query.error} what="the site status" /> : null}
+      {query.isPending ? <Loading what="the site status" /> : null}
+      {site?.mode === 'local' ? (
+        <section className="card" aria-labelledby="site-local-title">
+          <h2 id="site-local-title">Local mode</h2>
+          <p className="notice" data-testid="site-mode">
+            {site.message || 'not running on Kubernetes'}
+          </p>
+          <p className="muted">
+            The workloads run as local processes (<code>make up</code>), so there is no operator, no replicas to scale and no
+            consumer-lag autoscaling. Deploy an EnergySite to a cluster to see them here.
+          </p>
+        </section>
+      ) : null}
+      {site?.mode === 'kubernetes' ? (
+        <>
+          <div className="stat-grid">
+            <StatCard label="EnergySite" value={site.name} hint={`namespace ${site.namespace}`} />
+            <StatCard
+              label="Consumer lag"
+              value={site.consumerLag === null || site.consumerLag === undefined ? '—' : formatInteger(site.consumerLag)}
+              hint="messages the processors have not consumed yet"
+              testId="site-lag"
+            />
+            <StatCard label="Helm revision" value={site.helmRevision ?? '—'} />
+          </div>
+          <div className="dashboard-grid">
+            <section className="card" aria-labelledby="components-title">
+              <h2 id="components-title">Components</h2>
+              <table className="data-table">
+                <thead>
+                  <tr>
+                    <th scope="col">Component</th>
+                    <th scope="col" className="num">
+                      Desired
+                    </th>
+                    <th scope="col" className="num">
+                      Ready
+                    </th>
+                    <th scope="col">State</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {Object.entries(site.components ?? {}).map(([name, status]) => (
+                    <ComponentRow key={name} name={name} status={status} />
+                  ))}
+                </tbody>
+              </table>
+            </section>
+            <section className="card" aria-labelledby="scaling-title">
+              <h2 id="scaling-title">Last scaling decision</h2>
+              {site.lastScalingDecision ? (
+                <dl className="kv">
+                  <div>
+                    <dt>When</dt>
+                    <dd>{formatDateTime(site.lastScalingDecision.time ?? null)}</dd>
+                  </div>
+                  <div>
+                    <dt>Replicas</dt>
+                    <dd>
+                      {site.lastScalingDecision.from ?? '—'} → {site.lastScalingDecision.to ?? '—'}
+                    </dd>
+                  </div>
+                  <div>
+                    <dt>Why</dt>
+                    <dd>{site.lastScalingDecision.reason ?? '—'}</dd>
+                  </div>
+                </dl>
+              ) : (
+                <p className="muted">The autoscaler has not changed the processor count yet.</p>
+              )}
+            </section>
+            <section className="card card--wide" aria-labelledby="conditions-title">
+              <h2 id="conditions-title">Conditions</h2>
+              <table className="data-table">
+                <thead>
+                  <tr>
+                    <th scope="col">Type</th>
+                    <th scope="col">Status</th>
+                    <th scope="col">Reason</th>
+                    <th scope="col">Message</th>
+                    <th scope="col">Since</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {(site.conditions ?? []).map((c) => (
+                    <tr key={c.type}>
+                      <th scope="row">{c.type}</th>
+                      <td>
+                        <StatusBadge
+                          status={
+                            (c.type === 'Degraded' ? c.status === 'False' : c.status === 'True') ? 'ok' : 'warning'
+                          }
+                        />{' '}
+                        {c.status}
+                      </td>
+                      <td>{c.reason ?? '—'}</td>
+                      <td>{c.message ?? ''}</td>
+                      <td>{formatDateTime(c.lastTransitionTime ?? null)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </section>
+          </div>
+        </>
+      ) : null}
+    </>
+  );
+}

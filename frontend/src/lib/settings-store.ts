@@ -1,0 +1,85 @@
+// Operator settings kept in localStorage: API token, tariff, currency and theme; observable by React.
+import { useSyncExternalStore } from 'react';
+
+export type ThemeChoice = 'system' | 'light' | 'dark';
+
+export interface Settings {
+  /** Bearer token for writes (alert ack/clear). */
+  token: string;
+  /** Energy price per kWh used for the dashboard's cost. */
+  tariff: number;
+  /** ISO currency code; empty = take it from the optimization suggestions. */
+  currency: string;
+  theme: ThemeChoice;
+}
+
+export const DEFAULT_SETTINGS: Settings = { token: '', tariff: 0.15, currency: '', theme: 'system' };
+export const SETTINGS_KEY = 'gridwatch.settings';
+
+type Listener = () => void;
+const listeners = new Set<Listener>();
+let cached: Settings | null = null;
+
+function read(): Settings {
+  try {
+    const raw = window.localStorage.getItem(SETTINGS_KEY);
+    if (!raw) return DEFAULT_SETTINGS;
+    const parsed = JSON.parse(raw) as Partial<Settings>;
+    return {
+      token: typeof parsed.token === 'string' ? parsed.token : DEFAULT_SETTINGS.token,
+      tariff: typeof parsed.tariff === 'number' && parsed.tariff >= 0 ? parsed.tariff : DEFAULT_SETTINGS.tariff,
+      currency: typeof parsed.currency === 'string' ? parsed.currency : DEFAULT_SETTINGS.currency,
+      theme: parsed.theme === 'light' || parsed.theme === 'dark' ? parsed.theme : 'system',
+    };
+  } catch {
+    return DEFAULT_SETTINGS;
+  }
+}
+
+export function getSettings(): Settings {
+  cached ??= read();
+  return cached;
+}
+
+export function saveSettings(patch: Partial<Settings>): Settings {
+  const next = { ...getSettings(), ...patch };
+  cached = next;
+  try {
+    window.localStorage.setItem(SETTINGS_KEY, JSON.stringify(next));
+  } catch {
+    // storage full or disabled: the settings still apply to this tab
+  }
+  for (const listener of listeners) listener();
+  return next;
+}
+
+function subscribe(listener: Listener): () => void {
+  listeners.add(listener);
+  const onStorage = (event: StorageEvent) => {
+    if (event.key === SETTINGS_KEY) {
+      cached = null;
+      listener();
+    }
+  };
+  window.addEventListener('storage', onStorage);
+  return () => {
+    listeners.delete(listener);
+    window.removeEventListener('storage', onStorage);
+  };
+}
+
+/** Forget the cached copy (tests change localStorage directly). */
+export function resetSettingsCache(): void {
+  cached = null;
+}
+
+export function useSettings(): Settings {
+  return useSyncExternalStore(subscribe, getSettings, () => DEFAULT_SETTINGS);
+}
+
+export const OPEN_SETTINGS_EVENT = 'gridwatch:open-settings';
+
+/** Ask the app shell to open the settings dialog (any view may need the token). */
+export function openSettings(): void {
+  window.dispatchEvent(new Event(OPEN_SETTINGS_EVENT));
+}

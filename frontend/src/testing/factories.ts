@@ -1,0 +1,67 @@
+// Test data shaped like the API's answers.
+import type { DashboardStats, ProducerStatus, SensorState, SensorStatus, SensorType } from '@/types/api';
+
+const TYPES: SensorType[] = ['power', 'current', 'voltage', 'temperature', 'pressure', 'vibration'];
+
+export function sensor(i: number, overrides: Partial<SensorState> = {}): SensorState {
+  const type = TYPES[i % TYPES.length] ?? 'power';
+  const status: SensorStatus = i % 50 === 0 ? 'critical' : i % 10 === 0 ? 'warning' : 'normal';
+  return {
+    id: `m${String(Math.floor(i / 6)).padStart(5, '0')}-${type}-${i}`,
+    machine: `m${String(Math.floor(i / 6)).padStart(5, '0')}`,
+    type,
+    unit: 'kW',
+    value: 10 + (i % 7),
+    ts: 1_700_000_000 + i,
+    score: (i % 100) / 100,
+    anomaly: status !== 'normal',
+    failure_probability: (i % 97) / 97,
+    status,
+    kind: status === 'normal' ? '' : 'drift',
+    readings: 100,
+    anomalies: status === 'normal' ? 0 : 3,
+    energy_kwh: 1.5,
+    baseline_mean: 10,
+    baseline_std: 1,
+    hazard: 0.01,
+    updated_at: 1_700_000_000 + i,
+    ...overrides,
+  };
+}
+
+export function stats(overrides: Partial<DashboardStats> = {}): DashboardStats {
+  return {
+    site: 'test',
+    total_sensors: 300,
+    total_power_kw: 1234.5,
+    energy_kwh: 100,
+    readings_total: 50_000,
+    anomalies_total: 120,
+    status_counts: { normal: 280, warning: 15, critical: 5 },
+    active_anomalies: 20,
+    top_failure_probabilities: [{ id: 'm00001-power-0', failure_probability: 0.93 }],
+    last_reading_ts: 1_700_000_000,
+    updated_at: 1_700_000_000,
+    ...overrides,
+  };
+}
+
+export function producer(connected = true): ProducerStatus {
+  return {
+    connected,
+    last_heartbeat: 1_700_000_000,
+    timeout_seconds: 10,
+    producers: [
+      {
+        producer: 'simulator',
+        ts: 1_700_000_000,
+        received_at: 1_700_000_000,
+        sensors: 300,
+        readings_sent: 1000,
+        rate: 300,
+        age_seconds: 1,
+        connected,
+      },
+    ],
+  };
+}

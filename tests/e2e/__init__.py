@@ -1,0 +1,1 @@
+"""End-to-end tests: the Kubernetes control plane and the browser."""

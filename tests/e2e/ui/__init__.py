@@ -1,0 +1,1 @@
+"""Browser tests of the web UI against the live local stack."""

@@ -1,0 +1,204 @@
+"""The live local stack for browser tests and screenshots: services, workloads, the built UI and a control port."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+
+from tests.infra.services import Stack
+from tests.utils.workloads import Workload, free_port, wait_for
+
+ROOT = Path(__file__).resolve().parents[3]
+FRONTEND = ROOT / "frontend"
+CHROMIUM = os.environ.get("GRIDWATCH_CHROMIUM", "/usr/bin/chromium")
+TOKEN = "e2e-operator-token"
+# Workloads behind the UI, in start order; the simulator goes last so nothing misses the first readings.
+WORKLOADS = ("processor", "history", "alerts", "api", "simulator")
+
+
+def ensure_ui_built() -> None:
+    """npm ci + npm run build when frontend/dist is missing or stale."""
+    if shutil.which("npm") is None or shutil.which("node") is None:
+        raise RuntimeError("node and npm are needed for the web UI: run `make setup`")
+    subprocess.run(["node", str(FRONTEND / "scripts" / "ensure-build.mjs")], check=True, cwd=ROOT)
+
+
+def ensure_node_modules() -> None:
+    """npm ci when the UI's dependencies are missing (the browser tests run from frontend/)."""
+    if not (FRONTEND / "node_modules" / ".package-lock.json").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], check=True, cwd=FRONTEND)
+
+
+class UiStack:
+    """Kafka, Redis and PostgreSQL plus every workload the UI reads, with the API serving frontend/dist."""
+
+    def __init__(self, workdir: Path, *, site: str = "ui", sensors: int = 400) -> None:
+        self.workdir = workdir
+        self.logs = workdir / "logs"
+        self.site = site
+        self.sensors = sensors
+        self.api_port = free_port()
+        self.services = Stack(workdir / "services", only=("kafka", "redis", "postgres"))
+        self.workloads: dict[str, Workload] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def base_url(self) -> str:
+        """Where the UI and the API answer."""
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def env(self, name: str) -> dict[str, str]:
+        """Environment of one workload."""
+        return {
+            **self.services.env(),
+            "GRIDWATCH_SITE": self.site,
+            "GRIDWATCH_PARTITIONS": "2",
+            "GRIDWATCH_LOG_LEVEL": "INFO",
+            "GRIDWATCH_METRICS_PORT": str(free_port()),
+            "GRIDWATCH_SIM_SENSORS": str(self.sensors),
+            "GRIDWATCH_SIM_ANOMALY_RATE": "0.05",
+            "GRIDWATCH_API_PORT": str(self.api_port),
+            "GRIDWATCH_API_TOKEN": TOKEN,
+            "GRIDWATCH_API_STATIC_DIR": str(FRONTEND / "dist"),
+            "GRIDWATCH_API_WS_UPDATE_INTERVAL_S": "1.5",
+        }
+
+    def start(self) -> UiStack:
+        """Start services and workloads; return once the API serves sensors."""
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.services.start()
+        for name in WORKLOADS:
+            self.workloads[name] = Workload(name, self.env(name), self.logs).start()
+        self.wait_api()
+        wait_for(self._has_sensors, 120, "the processor to score every simulated sensor")
+        return self
+
+    def _has_sensors(self) -> bool:
+        stats = httpx.get(f"{self.base_url}/api/dashboard/stats", timeout=3).json()
+        return int(stats["total_sensors"]) >= self.sensors
+
+    def wait_api(self) -> None:
+        """Block until the API answers /health."""
+        wait_for(lambda: httpx.get(f"{self.base_url}/health", timeout=2).status_code == 200, 60, "the API")
+
+    def stop_api(self) -> None:
+        """Stop the API process (SIGTERM), as a crash or a rollout would."""
+        with self._lock:
+            self.workloads["api"].stop()
+
+    def start_api(self) -> None:
+        """Start a fresh API process on the same port."""
+        with self._lock:
+            self.workloads["api"] = Workload("api", self.env("api"), self.logs).start()
+        self.wait_api()
+
+    def stop(self) -> None:
+        """Stop workloads, then services."""
+        for workload in reversed(list(self.workloads.values())):
+            workload.stop()
+        self.services.stop()
+
+    def logs_tail(self, lines: int = 30) -> str:
+        """The last lines of every workload's log, for a failing test's report."""
+        out = []
+        for name, workload in self.workloads.items():
+            text = workload.log().splitlines()[-lines:] if workload.log_path.exists() else []
+            out.append(f"--- {name} ({workload.log_path})\n" + "\n".join(text))
+        return "\n".join(out)
+
+
+class _ControlHandler(BaseHTTPRequestHandler):
+    stack: UiStack
+
+    def do_POST(self) -> None:
+        actions = {"/api/stop": self.stack.stop_api, "/api/start": self.stack.start_api}
+        action = actions.get(self.path)
+        if action is None:
+            self.send_error(404)
+            return
+        action()
+        body = json.dumps({"ok": True}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@contextmanager
+def control_server(stack: UiStack) -> Iterator[str]:
+    """A loopback HTTP endpoint the browser tests call to stop and restart the API."""
+    handler = type("Handler", (_ControlHandler,), {"stack": stack})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def run_playwright(stack: UiStack, control_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run `npx playwright test ARGS` against the stack; output is captured for the report."""
+    env = {
+        **os.environ,
+        "GRIDWATCH_UI_BASE_URL": stack.base_url,
+        "GRIDWATCH_E2E_CONTROL_URL": control_url,
+        "GRIDWATCH_E2E_TOKEN": TOKEN,
+        "GRIDWATCH_CHROMIUM": CHROMIUM,
+    }
+    return subprocess.run(
+        ["npx", "--no-install", "playwright", "test", *args],
+        cwd=FRONTEND,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+
+
+def main() -> int:
+    """`make screenshots`: start the stack, refresh docs/screenshots/, stop."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--sensors", type=int, default=600)
+    parser.add_argument("--keep", action="store_true", help="keep the state dir for inspection")
+    args = parser.parse_args()
+    ensure_ui_built()
+    ensure_node_modules()
+    workdir = Path(tempfile.mkdtemp(prefix="gridwatch-ui-"))
+    stack = UiStack(workdir, sensors=args.sensors)
+    try:
+        print(f"[screenshots] starting the local stack under {workdir} ...", flush=True)
+        stack.start()
+        with control_server(stack) as control:
+            result = run_playwright(stack, control, "--project=screenshots")
+        sys.stdout.write(result.stdout)
+        sys.stderr.write(result.stderr)
+        if result.returncode != 0:
+            print(stack.logs_tail(), file=sys.stderr)
+        return result.returncode
+    finally:
+        stack.stop()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
