@@ -1,10 +1,26 @@
-"""Prometheus metrics of the API."""
+"""Prometheus metrics of the API, including the site's live state read from Redis for the site dashboard."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-LABELS = ("site", "component")
+import structlog
+from fastapi import Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from redis.exceptions import RedisError
+
+from gridwatch.common.metrics import LABELS, announce
+
+log = structlog.get_logger(__name__)
+
 REQUESTS = Histogram(
     "gridwatch_api_request_seconds",
     "HTTP request latency by route and status",
@@ -14,3 +30,140 @@ REQUESTS = Histogram(
 WS_CLIENTS = Gauge("gridwatch_api_websocket_clients", "Connected WebSocket clients", LABELS)
 WS_MESSAGES = Counter("gridwatch_api_websocket_messages_total", "Messages sent to WebSocket clients", (*LABELS, "type"))
 REDIS_ERRORS = Counter("gridwatch_api_redis_errors_total", "Requests that failed because Redis was down", LABELS)
+WS_TYPES = ("snapshot", "update", "critical_alerts", "producer_connected", "producer_disconnected", "error")
+
+
+def exposition() -> Response:
+    """GET /metrics: the process registry in Prometheus text format (served as a route, so no redirect)."""
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+def init(site: str) -> dict[str, str]:
+    """Create every series at its starting value so rates and alerts see them from the first scrape."""
+    labels = announce(site, "api")
+    WS_CLIENTS.labels(**labels).set(0)
+    REDIS_ERRORS.labels(**labels)
+    for kind in WS_TYPES:
+        WS_MESSAGES.labels(**labels, type=kind)
+    return labels
+
+
+class StatsSource(Protocol):
+    """What SiteStats reads: the repository's aggregate queries."""
+
+    async def stats(self) -> dict[str, Any]: ...
+
+    async def producer_status(self) -> dict[str, Any]: ...
+
+
+class SiteStats:
+    """Refreshes one site's live state (power, energy, sensors by status, riskiest sensors, producers).
+
+    An asyncio task reads Redis every `interval_s` and hands the snapshot to the process-wide collector;
+    scrapes only read snapshots, so /metrics never waits on Redis.
+    """
+
+    def __init__(self, labels: dict[str, str], interval_s: float = 5.0) -> None:
+        self.labels = labels
+        self.interval_s = interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def refresh(self, source: StatsSource) -> None:
+        """Read the aggregates once and keep them for the next scrapes."""
+        stats = await source.stats()
+        producers = await source.producer_status()
+        _COLLECTOR.put(self.labels, Snapshot(time.time(), stats, producers))
+
+    def start(self, source: StatsSource) -> None:
+        """Refresh in the background until stop()."""
+        self._task = asyncio.create_task(self._loop(source), name="site-stats")
+
+    async def stop(self) -> None:
+        """Cancel the refresh task and stop exporting this site."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        _COLLECTOR.drop(self.labels)
+
+    async def _loop(self, source: StatsSource) -> None:
+        while True:
+            try:
+                await self.refresh(source)
+            except (RedisError, OSError) as exc:
+                log.debug("site stats refresh failed", error=str(exc))
+            await asyncio.sleep(self.interval_s)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Aggregates of one site as read at `taken_at`."""
+
+    taken_at: float
+    stats: dict[str, Any]
+    producers: dict[str, Any]
+
+
+class SiteStatsCollector(Collector):
+    """Exports the latest snapshot of every site served by this process; drops snapshots older than max_age_s."""
+
+    def __init__(self, max_age_s: float = 60.0) -> None:
+        self.max_age_s = max_age_s
+        self._snapshots: dict[tuple[tuple[str, str], ...], Snapshot] = {}
+        self._lock = threading.Lock()
+
+    def put(self, labels: dict[str, str], snapshot: Snapshot) -> None:
+        """Keep the newest snapshot of a site."""
+        with self._lock:
+            self._snapshots[tuple(labels.items())] = snapshot
+
+    def drop(self, labels: dict[str, str]) -> None:
+        """Stop exporting a site."""
+        with self._lock:
+            self._snapshots.pop(tuple(labels.items()), None)
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        now = time.time()
+        with self._lock:
+            fresh = [(dict(k), s) for k, s in self._snapshots.items() if now - s.taken_at <= self.max_age_s]
+        names = list(LABELS)
+        power = GaugeMetricFamily(
+            "gridwatch_api_site_power_kw", "Site power: sum of the latest power readings", labels=names
+        )
+        energy = GaugeMetricFamily(
+            "gridwatch_api_site_energy_kwh", "Energy the site consumed since its state began", labels=names
+        )
+        producers = GaugeMetricFamily(
+            "gridwatch_api_site_producers_connected", "Producers whose heartbeat is recent", labels=names
+        )
+        taken = GaugeMetricFamily(
+            "gridwatch_api_site_state_timestamp_seconds", "When the site's state was read (unix time)", labels=names
+        )
+        sensors = GaugeMetricFamily(
+            "gridwatch_api_site_sensors", "Sensors in each status bin", labels=[*names, "status"]
+        )
+        risk = GaugeMetricFamily(
+            "gridwatch_api_site_failure_probability",
+            "Failure probability of the site's riskiest sensors (top 10)",
+            labels=[*names, "sensor"],
+        )
+        for labels, snap in fresh:
+            values = [labels[n] for n in names]
+            power.add_metric(values, float(snap.stats["total_power_kw"]))
+            energy.add_metric(values, float(snap.stats["energy_kwh"]))
+            producers.add_metric(values, float(sum(1 for p in snap.producers["producers"] if p["connected"])))
+            taken.add_metric(values, snap.taken_at)
+            for status, count in snap.stats["status_counts"].items():
+                sensors.add_metric([*values, status], float(count))
+            for entry in snap.stats["top_failure_probabilities"]:
+                risk.add_metric([*values, entry["id"]], float(entry["failure_probability"]))
+        if fresh:
+            yield from (power, energy, producers, taken, sensors, risk)
+
+
+_COLLECTOR = SiteStatsCollector()
+REGISTRY.register(_COLLECTOR)

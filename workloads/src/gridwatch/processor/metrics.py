@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
 from prometheus_client import Counter, Gauge, Histogram
 
-LABELS = ("site", "component")
+from gridwatch.common.bulkhist import BulkHistogram
+from gridwatch.common.metrics import LABELS, announce
+from gridwatch.common.schema import Severity
+
 READINGS = Counter("gridwatch_processor_readings_total", "Readings scored and written", LABELS)
 REPLAYS = Counter("gridwatch_processor_replayed_readings_total", "Readings skipped as replays", LABELS)
 ANOMALIES = Counter("gridwatch_processor_anomalies_total", "Anomalous readings by kind", (*LABELS, "kind"))
@@ -16,13 +27,137 @@ BATCH = Histogram(
     LABELS,
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
-LATENCY = Histogram(
-    "gridwatch_processor_end_to_end_latency_seconds",
-    "Reading timestamp to state written in Redis",
-    LABELS,
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
-)
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
 SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 LAG = Gauge("gridwatch_processor_consumer_lag", "Messages behind the log end", (*LABELS, "partition"))
 SENSORS = Gauge("gridwatch_processor_sensors", "Sensors tracked by this replica", LABELS)
 STORE_ERRORS = Counter("gridwatch_processor_store_errors_total", "Failed Redis writes (retried)", LABELS)
+HEARTBEAT = Gauge(
+    "gridwatch_processor_producer_heartbeat_timestamp_seconds",
+    "When this replica last received a heartbeat of a producer (unix time)",
+    (*LABELS, "producer"),
+)
+
+# Anomaly kinds the scorer reports (processor.scoring.KINDS without the empty "no anomaly" kind).
+ANOMALY_KINDS = ("spike", "drift", "stuck", "overheat", "dropout", "deviation")
+# Why a message went to the DLQ: a fixed set so the reason label cannot explode.
+DLQ_REASONS = ("invalid", "wrong_site", "unexpected_type", "other")
+
+# A producer silent this long is taken as retired: its heartbeat series goes, so ProducerDown resolves.
+FORGET_PRODUCER_S = 3600.0
+_beats: dict[tuple[str, str, str], float] = {}
+_beats_lock = threading.Lock()
+_bulk: dict[tuple[str, tuple[tuple[str, str], ...]], BulkHistogram] = {}
+_bulk_lock = threading.Lock()
+
+
+def init(site: str) -> dict[str, str]:
+    """Create every series at its starting value so rates, increases and alerts see them from the start."""
+    labels = announce(site, "processor")
+    for counter in (READINGS, REPLAYS, STORE_ERRORS):
+        counter.labels(**labels)
+    for kind in ANOMALY_KINDS:
+        ANOMALIES.labels(**labels, kind=kind)
+    for reason in DLQ_REASONS:
+        DLQ.labels(**labels, reason=reason)
+    for severity in (Severity.WARNING, Severity.CRITICAL):
+        ALERTS.labels(**labels, severity=severity.value)
+    SENSORS.labels(**labels).set(0)
+    return labels
+
+
+def dlq_reason(reason: str) -> str:
+    """Map a dead-letter reason text to one of DLQ_REASONS."""
+    text = reason.lower()
+    if text.startswith("invalid"):
+        return "invalid"
+    if "site" in text:
+        return "wrong_site"
+    if text.startswith("unexpected"):
+        return "unexpected_type"
+    return "other"
+
+
+def _bulk_histogram(name: str, documentation: str, labels: dict[str, str], buckets: Sequence[float]) -> BulkHistogram:
+    """One BulkHistogram per name and label values, registered once (a second Processor reuses it)."""
+    key = (name, tuple(sorted(labels.items())))
+    with _bulk_lock:
+        hist = _bulk.get(key)
+        if hist is None:
+            hist = _bulk[key] = BulkHistogram(name, documentation, labels, buckets)
+        return hist
+
+
+def score_histogram(labels: dict[str, str]) -> BulkHistogram:
+    """Distribution of anomaly scores, one observation per reading."""
+    return _bulk_histogram("gridwatch_processor_anomaly_score", "Distribution of anomaly scores", labels, SCORE_BUCKETS)
+
+
+def latency_histogram(labels: dict[str, str]) -> BulkHistogram:
+    """Reading timestamp to Redis write completed, one observation per reading."""
+    return _bulk_histogram(
+        "gridwatch_processor_end_to_end_latency_seconds",
+        "Reading timestamp to its state written in Redis, per reading",
+        labels,
+        LATENCY_BUCKETS,
+    )
+
+
+def observe_written(
+    latency: BulkHistogram,
+    labels: dict[str, str],
+    reading_ts: npt.NDArray[np.float64] | None,
+    producers: Iterable[str],
+    written_at: float,
+) -> None:
+    """Record what one batch's completed Redis write means: per-reading latency and producer liveness."""
+    if reading_ts is not None and reading_ts.size:
+        latency.observe_many(np.maximum(written_at - reading_ts, 0.0))
+    with _beats_lock:
+        for producer in producers:
+            HEARTBEAT.labels(**labels, producer=producer).set(written_at)
+            _beats[(labels["site"], labels["component"], producer)] = written_at
+        if _beats and written_at - min(_beats.values()) > FORGET_PRODUCER_S:
+            for key in [k for k, seen in _beats.items() if written_at - seen > FORGET_PRODUCER_S]:
+                del _beats[key]
+                with contextlib.suppress(KeyError):
+                    HEARTBEAT.remove(*key)
+
+
+class LagTracker:
+    """Turns librdkafka statistics into per-partition consumer lag, dropping partitions no longer assigned."""
+
+    def __init__(self, topic: str, labels: dict[str, str]) -> None:
+        self.topic = topic
+        self.labels = labels
+        self.partitions: set[str] = set()
+        self._lock = threading.Lock()
+
+    def on_stats(self, stats_json: str) -> None:
+        """stats_cb: set the lag of every assigned partition of the topic whose lag is known."""
+        stats: dict[str, Any] = msgspec.json.decode(stats_json)
+        current: dict[str, int] = {}
+        partitions = stats.get("topics", {}).get(self.topic, {}).get("partitions", {})
+        for pid, pstats in partitions.items():
+            if int(pid) < 0 or pstats.get("fetch_state") in (None, "none", "stopped"):
+                continue
+            lag = int(pstats.get("consumer_lag", -1))
+            if lag >= 0:
+                current[pid] = lag
+        with self._lock:
+            for pid in self.partitions - current.keys():
+                self._remove(pid)
+            for pid, lag in current.items():
+                LAG.labels(**self.labels, partition=pid).set(lag)
+            self.partitions = set(current)
+
+    def clear(self) -> None:
+        """Forget every partition (after a revoke)."""
+        with self._lock:
+            for pid in self.partitions:
+                self._remove(pid)
+            self.partitions = set()
+
+    def _remove(self, pid: str) -> None:
+        with contextlib.suppress(KeyError):
+            LAG.remove(self.labels["site"], self.labels["component"], pid)

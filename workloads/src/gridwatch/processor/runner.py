@@ -11,8 +11,7 @@ import numpy as np
 import redis
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from gridwatch.common import kafka
-from gridwatch.common.bulkhist import BulkHistogram
+from gridwatch.common import kafka, tracing
 from gridwatch.common.logging import configure_logging
 from gridwatch.common.probes import ProbeServer
 from gridwatch.common.schema import (
@@ -61,7 +60,7 @@ class Processor:
         self.settings = settings
         self.stop = stop
         self.log = configure_logging(settings.log_level, site=settings.site, component="processor")
-        self.labels = {"site": settings.site, "component": "processor"}
+        self.labels = metrics.init(settings.site)
         client_id = f"processor@{socket.gethostname()}"
         self.consumer = Consumer(
             kafka.consumer_config(
@@ -83,9 +82,9 @@ class Processor:
         self.topic = settings.topic("readings")
         self.assigned = False
         self.healthy_store = True
-        self.scores = BulkHistogram(
-            "gridwatch_processor_anomaly_score", "Distribution of anomaly scores", self.labels, metrics.SCORE_BUCKETS
-        )
+        self.scores = metrics.score_histogram(self.labels)
+        self.latency = metrics.latency_histogram(self.labels)
+        self.lag = metrics.LagTracker(self.topic, self.labels)
 
     # --- Kafka callbacks -------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -95,17 +94,11 @@ class Processor:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.scorer.reset()
+        self.lag.clear()
         self.log.info("partitions revoked", partitions=[p.partition for p in partitions])
 
     def _on_stats(self, stats_json: str) -> None:
-        stats = msgspec.json.decode(stats_json)
-        for topic, tstats in stats.get("topics", {}).items():
-            if topic != self.topic:
-                continue
-            for pid, pstats in tstats.get("partitions", {}).items():
-                lag = pstats.get("consumer_lag", -1)
-                if int(pid) >= 0 and lag >= 0:
-                    metrics.LAG.labels(**self.labels, partition=pid).set(lag)
+        self.lag.on_stats(stats_json)
 
     # --- loop ----------------------------------------------------------------------------
     def run(self) -> None:
@@ -120,7 +113,8 @@ class Processor:
             while self.stop.running:
                 messages = self.consumer.consume(num_messages=s.batch_max_messages, timeout=s.poll_timeout_s)
                 if messages:
-                    self.handle(messages)
+                    with tracing.consume_span(self.topic, messages):
+                        self.handle(messages)
                 else:
                     self.producer.poll(0)
         finally:
@@ -163,6 +157,9 @@ class Processor:
         pending.beats = beats
         live = self._live_update(pending, now)
         self._write(pending, live)
+        metrics.observe_written(
+            self.latency, self.labels, None if result is None else result.ts, [b.producer for b in beats], time.time()
+        )
         if result is not None and self.settings.publish_enriched:
             self._emit(result, labels)
         for alert in pending.alerts:
@@ -172,8 +169,6 @@ class Processor:
         if remaining:
             raise RuntimeError(f"{remaining} messages not delivered to Kafka; not committing")
         self._commit()
-        if result is not None and result.size:
-            metrics.LATENCY.labels(**self.labels).observe(max(0.0, time.time() - float(np.median(result.ts))))
         metrics.BATCH.labels(**self.labels).observe(time.perf_counter() - started)
 
     def _commit(self) -> None:
@@ -186,7 +181,7 @@ class Processor:
 
     def _dead_letter(self, dlq: str, msg: Message, reason: str) -> None:
         kafka.dead_letter(self.producer, dlq, msg, reason)
-        metrics.DLQ.labels(**self.labels, reason=reason.split(":", maxsplit=1)[0][:40]).inc()
+        metrics.DLQ.labels(**self.labels, reason=metrics.dlq_reason(reason)).inc()
 
     def _score(self, batches: list[ReadingBatch], now: float) -> tuple[Pending, BatchResult | None, list[str]]:
         if not batches:
@@ -332,6 +327,7 @@ def _type_name(code: int | np.integer[Any]) -> str:
 def main(settings: ProcessorSettings) -> None:
     """Entry point for `gridwatch processor`."""
     stop = StopFlag().install()
+    tracing.configure("gridwatch-processor")
     processor = Processor(settings, stop)
     probes = ProbeServer(settings.metrics_host, settings.metrics_port, ready=processor.ready).start()
     try:

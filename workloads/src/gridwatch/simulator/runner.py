@@ -7,7 +7,7 @@ import time
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from gridwatch.common import kafka
+from gridwatch.common import kafka, tracing
 from gridwatch.common.logging import configure_logging
 from gridwatch.common.probes import ProbeServer
 from gridwatch.common.schema import SCHEMA_VERSION, Heartbeat, encode
@@ -25,7 +25,7 @@ class Simulator:
         self.stop = stop
         self.log = configure_logging(settings.log_level, site=settings.site, component="simulator")
         self.generator = Generator(settings)
-        self.labels = {"site": settings.site, "component": "simulator"}
+        self.labels = metrics.init(settings.site, settings.readings_per_second)
         self.producer = Producer(
             kafka.producer_config(settings.kafka_bootstrap, f"{settings.producer_id}@{socket.gethostname()}")
         )
@@ -78,6 +78,7 @@ class Simulator:
         last_ts = 0.0
         readings = metrics.READINGS.labels(**self.labels)
         faulty = metrics.FAULTY.labels(**self.labels)
+        batches = metrics.BATCHES.labels(**self.labels)
         try:
             while self.stop.running and (s.max_ticks == 0 or self.generator.tick < s.max_ticks):
                 now = time.monotonic()
@@ -90,9 +91,21 @@ class Simulator:
                 tick = self.generator.next_tick()
                 last_ts = max(time.time(), last_ts + 1e-6)
                 for gateway, batch in self.generator.batches(tick, last_ts):
-                    kafka.produce(
-                        self.producer, self.topic, encode(batch), gateway.encode(), on_delivery=self._on_delivery
-                    )
+                    attrs = {
+                        "gridwatch.gateway": gateway,
+                        "gridwatch.seq": batch.seq,
+                        "gridwatch.readings": len(batch.ts),
+                    }
+                    with tracing.produce_span(self.topic, gateway, attrs) as trace_kwargs:
+                        kafka.produce(
+                            self.producer,
+                            self.topic,
+                            encode(batch),
+                            gateway.encode(),
+                            on_delivery=self._on_delivery,
+                            **trace_kwargs,
+                        )
+                    batches.inc()
                 n = tick.values.size
                 self.sent += n
                 window_sent += n
@@ -115,6 +128,7 @@ class Simulator:
 def main(settings: SimulatorSettings) -> None:
     """Entry point for `gridwatch simulator`."""
     stop = StopFlag().install()
+    tracing.configure("gridwatch-simulator")
     simulator = Simulator(settings, stop)
     probes = ProbeServer(settings.metrics_host, settings.metrics_port, ready=lambda: simulator.connected).start()
     try:

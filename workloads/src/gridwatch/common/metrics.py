@@ -1,0 +1,28 @@
+"""Metrics every workload shares: the info series that names a scrape target's site and component."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from prometheus_client import Gauge
+
+LABELS = ("site", "component")
+BUILD_INFO = Gauge(
+    "gridwatch_build_info",
+    "Always 1; its labels tell which site and component a scrape target serves, and the version",
+    (*LABELS, "version"),
+)
+
+
+def package_version() -> str:
+    """Installed version of the gridwatch package."""
+    try:
+        return version("gridwatch")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def announce(site: str, component: str) -> dict[str, str]:
+    """Publish the info series of one workload and return its `site`/`component` labels."""
+    BUILD_INFO.labels(site=site, component=component, version=package_version()).set(1)
+    return {"site": site, "component": component}
