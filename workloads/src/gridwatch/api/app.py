@@ -13,7 +13,9 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import make_asgi_app
 from redis.exceptions import RedisError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import Scope
 
 from gridwatch.api import metrics
 from gridwatch.api.live import LiveHub
@@ -83,8 +85,24 @@ def create_app(settings: ApiSettings) -> FastAPI:
         app.include_router(router)
     app.mount("/metrics", make_asgi_app())
     if settings.static_dir is not None and settings.static_dir.is_dir():
-        app.mount("/", StaticFiles(directory=settings.static_dir, html=True), name="ui")
+        app.mount("/", SpaStaticFiles(directory=settings.static_dir, html=True), name="ui")
     return app
+
+
+class SpaStaticFiles(StaticFiles):
+    """The built UI; unknown paths outside the API answer with index.html so deep links like /sensors/x work."""
+
+    NOT_UI = ("api", "assets", "metrics", "ws", "docs", "redoc", "openapi.json", "health")
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        try:
+            return await super().get_response(path, scope)
+        except StarletteHTTPException as exc:
+            if exc.status_code != 404 or path.split("/", 1)[0] in self.NOT_UI:
+                raise
+            response = await super().get_response("index.html", scope)
+            response.headers["Cache-Control"] = "no-cache"
+            return response
 
 
 def _route_template(app: FastAPI, request: Request) -> str:
