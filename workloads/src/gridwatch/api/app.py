@@ -11,7 +11,6 @@ from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import make_asgi_app
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -22,11 +21,13 @@ from gridwatch.api.live import LiveHub
 from gridwatch.api.repository import Repository
 from gridwatch.api.routes import dashboard, health, sensors, ws
 from gridwatch.api.settings import ApiSettings
+from gridwatch.common import tracing
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
     """Build the API for one site."""
-    labels = {"site": settings.site, "component": "api"}
+    labels = metrics.init(settings.site)
+    site_stats = metrics.SiteStats(labels)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -39,9 +40,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
         app.state.repo = repo
         app.state.hub = hub
         hub.start()
+        site_stats.start(repo)
         try:
             yield
         finally:
+            await site_stats.stop()
             await hub.stop()
             await client.aclose()
 
@@ -83,7 +86,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     for router in (health.router, sensors.router, dashboard.router, ws.router):
         app.include_router(router)
-    app.mount("/metrics", make_asgi_app())
+    app.add_api_route("/metrics", metrics.exposition, include_in_schema=False)
+    tracing.instrument_fastapi(app)
     if settings.static_dir is not None and settings.static_dir.is_dir():
         app.mount("/", SpaStaticFiles(directory=settings.static_dir, html=True), name="ui")
     return app
@@ -121,6 +125,7 @@ def main(settings: ApiSettings) -> None:
     from gridwatch.common.logging import configure_logging
 
     configure_logging(settings.log_level, site=settings.site, component="api")
+    tracing.configure("gridwatch-api")
     uvicorn.run(
         create_app(settings),
         host=settings.host,
