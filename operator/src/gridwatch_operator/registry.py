@@ -1,0 +1,40 @@
+"""Per-site in-memory state shared by handlers and timers: a lock and the release's Deployments."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class SiteState:
+    """What the operator remembers about one site between handler calls."""
+
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    revision: int | None = None
+    deployments: dict[str, dict[str, Any]] | None = None
+    scaled_replicas: int | None = None
+    deleting: bool = False
+
+
+class Registry:
+    """Sites by (namespace, name). Helm runs for a site only while holding its lock, so a timer
+    never compares live objects against a manifest that an upgrade is replacing."""
+
+    def __init__(self) -> None:
+        self._sites: dict[tuple[str, str], SiteState] = {}
+        self._lock = threading.Lock()
+
+    def get(self, namespace: str, name: str) -> SiteState:
+        """The site's state, created on first use."""
+        with self._lock:
+            return self._sites.setdefault((namespace, name), SiteState())
+
+    def drop(self, namespace: str, name: str) -> None:
+        """Forget a deleted site."""
+        with self._lock:
+            self._sites.pop((namespace, name), None)
+
+    def __len__(self) -> int:
+        return len(self._sites)

@@ -1,0 +1,172 @@
+"""EnergySite spec -> Helm values of charts/energy-site (a pure mapping)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+JSON = dict[str, Any]
+
+
+def split_image(image: str) -> JSON:
+    """`repo[:tag][@sha256:...]` -> the chart's image values (a port in the registry host is not a tag)."""
+    repository, _, digest = image.partition("@")
+    tag = ""
+    last = repository.rsplit("/", 1)[-1]
+    if ":" in last:
+        repository, tag = repository.rsplit(":", 1)
+    return {"repository": repository, "tag": tag, "digest": digest}
+
+
+def _secret(ref: Mapping[str, Any] | None, default_key: str) -> JSON:
+    if not ref:
+        return {"name": "", "key": default_key}
+    return {"name": str(ref["name"]), "key": str(ref.get("key") or default_key)}
+
+
+def _get(spec: Mapping[str, Any], *path: str) -> Any:
+    node: Any = spec
+    for key in path:
+        if not isinstance(node, Mapping) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def processor_replicas(spec: Mapping[str, Any], status: Mapping[str, Any]) -> int:
+    """Processor replicas in effect: the autoscaler's choice (within bounds), else spec.processor.replicas."""
+    auto = _get(spec, "processor", "autoscaling") or {}
+    if auto.get("enabled"):
+        low, high = int(auto.get("minReplicas", 1)), int(auto.get("maxReplicas", 4))
+        chosen = _get(status, "scaling", "replicas")
+        replicas = int(chosen) if isinstance(chosen, int) else low
+        return max(low, min(high, replicas))
+    return int(_get(spec, "processor", "replicas") or 1)
+
+
+def helm_values(
+    name: str,
+    spec: Mapping[str, Any],
+    status: Mapping[str, Any],
+    *,
+    default_image: str,
+    pull_policy: str = "IfNotPresent",
+) -> JSON:
+    """Values for the site's release. Absent spec fields fall back to the CRD's defaults (the API
+    server applies those, so they are only absent in unit tests and hand-written specs)."""
+    sensors = spec.get("sensors") or {}
+    simulator = spec.get("simulator") or {}
+    api = spec.get("api") or {}
+    api_auto = api.get("autoscaling") or {}
+    kafka = spec.get("kafka") or {}
+    redis = spec.get("redis") or {}
+    history = spec.get("history") or {}
+    analytics = spec.get("analytics") or {}
+    anomaly = analytics.get("anomaly") or {}
+    battery = analytics.get("battery") or {}
+    tariff = analytics.get("tariff") or {}
+    alerts = spec.get("alerts") or {}
+
+    image = split_image(str(spec.get("image") or default_image))
+    image["pullPolicy"] = pull_policy
+    return {
+        "site": name,
+        "image": image,
+        "kafka": {
+            "bootstrapServers": str(kafka.get("bootstrapServers", "kafka.kafka.svc:9092")),
+            "partitions": int(kafka.get("partitions", 4)),
+            "replicationFactor": int(kafka.get("replicationFactor", 1)),
+            "topicPrefix": str(kafka.get("topicPrefix", "")),
+        },
+        "redis": {
+            "host": str(redis.get("host", "redis")),
+            "port": int(redis.get("port", 6379)),
+            "db": int(redis.get("db", 0)),
+            "tls": bool(redis.get("tls", False)),
+            "passwordSecret": _secret(redis.get("passwordSecretRef"), "password"),
+        },
+        "history": {
+            "enabled": bool(history.get("enabled", False)),
+            "host": str(history.get("host", "")),
+            "port": int(history.get("port", 5432)),
+            "database": str(history.get("database", "gridwatch")),
+            "user": str(history.get("user", "gridwatch")),
+            "sslMode": str(history.get("sslMode", "prefer")),
+            "passwordSecret": _secret(history.get("passwordSecretRef"), "password"),
+        },
+        "sensors": {
+            "count": int(sensors.get("count", 300)),
+            "sampleIntervalMs": int(sensors.get("sampleIntervalMs", 1000)),
+            "anomalyRate": float(sensors.get("anomalyRate", 0.02)),
+            "mix": list(sensors.get("mix") or ["power", "current", "voltage", "temperature", "pressure", "vibration"]),
+            "seed": int(sensors.get("seed", 42)),
+        },
+        "analytics": {
+            "anomaly": {
+                "zScreen": float(anomaly.get("zScreen", 3.0)),
+                "zAnomaly": float(anomaly.get("zAnomaly", 4.5)),
+                "warningProbability": float(anomaly.get("warningProbability", 0.3)),
+                "criticalProbability": float(anomaly.get("criticalProbability", 0.8)),
+            },
+            "forecastHorizonMinutes": int(analytics.get("forecastHorizonMinutes", 60)),
+            "battery": {
+                "capacityKWh": float(battery.get("capacityKWh", 500)),
+                "powerKW": float(battery.get("powerKW", 250)),
+                "efficiency": float(battery.get("efficiency", 0.9)),
+                "socMin": float(battery.get("socMin", 0.1)),
+                "socMax": float(battery.get("socMax", 0.9)),
+            },
+            "tariff": {
+                "currency": str(tariff.get("currency", "EUR")),
+                "peakPricePerKWh": float(tariff.get("peakPricePerKWh", 0.32)),
+                "offPeakPricePerKWh": float(tariff.get("offPeakPricePerKWh", 0.18)),
+                "exportPricePerKWh": float(tariff.get("exportPricePerKWh", 0.07)),
+                "peakStartHour": int(tariff.get("peakStartHour", 17)),
+                "peakEndHour": int(tariff.get("peakEndHour", 21)),
+            },
+        },
+        "alerts": {
+            "rules": [
+                {
+                    "name": str(rule["name"]),
+                    "sensorType": str(rule.get("sensorType", "any")),
+                    "probabilityAbove": float(rule["probabilityAbove"]),
+                    "forSeconds": int(rule.get("forSeconds", 0)),
+                    "severity": str(rule.get("severity", "warning")),
+                }
+                for rule in alerts.get("rules") or []
+            ],
+            "routes": [
+                {
+                    "name": str(route["name"]),
+                    "minSeverity": str(route.get("minSeverity", "warning")),
+                    "webhookSecret": _secret(route.get("webhookSecretRef"), "url"),
+                }
+                for route in alerts.get("routes") or []
+            ],
+        },
+        "simulator": {
+            "enabled": bool(simulator.get("enabled", True)),
+            "replicas": int(simulator.get("replicas", 1)),
+        },
+        "processor": {"replicas": processor_replicas(spec, status)},
+        "api": {
+            "replicas": int(api.get("replicas", 2)),
+            "autoscaling": {
+                "enabled": bool(api_auto.get("enabled", False)),
+                "minReplicas": int(api_auto.get("minReplicas", 2)),
+                "maxReplicas": int(api_auto.get("maxReplicas", 6)),
+                "targetCPUUtilizationPercentage": int(api_auto.get("targetCPUUtilizationPercentage", 70)),
+            },
+        },
+    }
+
+
+def desired_replicas(values: Mapping[str, Any]) -> dict[str, int | None]:
+    """Replicas each component's Deployment should have (None: left to the API's HPA)."""
+    out: dict[str, int | None] = {}
+    if values["simulator"]["enabled"]:
+        out["simulator"] = int(values["simulator"]["replicas"])
+    out["processor"] = int(values["processor"]["replicas"])
+    out["api"] = None if values["api"]["autoscaling"]["enabled"] else int(values["api"]["replicas"])
+    return out
