@@ -56,3 +56,21 @@ dashboards: ## Regenerate the Grafana dashboards (charts/energy-site/dashboards/
 
 clean: ## Remove local state
 	rm -rf .gridwatch
+
+.PHONY: crds helm-lint images
+HELM ?= $(shell command -v helm 2>/dev/null || echo $(HOME)/.cache/gridwatch/k8s/v1.37.2/bin/helm)
+
+crds: ## Copy crds/energysite.yaml (the source of truth) into the operator chart
+	cp crds/energysite.yaml charts/gridwatch-operator/crds/energysite.yaml
+
+helm-lint: ## helm lint --strict both charts with every ci/*-values.yaml
+	@for chart in charts/energy-site charts/gridwatch-operator; do \
+		for values in $$chart/ci/*-values.yaml; do \
+			$(HELM) lint --strict $$chart -f $$values >/dev/null || { $(HELM) lint --strict $$chart -f $$values; exit 1; }; \
+			echo "helm lint $$chart -f $$values: ok"; \
+		done; \
+	done
+
+images: ## Build the workloads and operator images (needs Docker)
+	docker build -f workloads/Dockerfile -t ghcr.io/gridwatch/gridwatch:dev .
+	docker build -f operator/Dockerfile -t ghcr.io/gridwatch/gridwatch-operator:dev .

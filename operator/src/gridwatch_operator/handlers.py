@@ -76,7 +76,9 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Log
     settings.watching.connect_timeout = 30
     memo["runtime"] = Runtime(
         settings=SETTINGS,
-        helm=Helm(SETTINGS.chart_path, SETTINGS.helm_binary, SETTINGS.helm_timeout_seconds),
+        helm=Helm(
+            SETTINGS.chart_path, SETTINGS.helm_binary, SETTINGS.helm_timeout_seconds, driver=SETTINGS.helm_driver
+        ),
         kafka=Kafka(SETTINGS.kafka_timeout_seconds),
         registry=Registry(),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -102,11 +103,19 @@ def _release(data: Mapping[str, Any]) -> Release:
 class Helm:
     """Runs helm for one chart."""
 
-    def __init__(self, chart: Path, binary: str = "helm", timeout: float = 120, history_max: int = 10) -> None:
+    def __init__(
+        self,
+        chart: Path,
+        binary: str = "helm",
+        timeout: float = 120,
+        history_max: int = 10,
+        driver: str = "configmap",
+    ) -> None:
         self.chart = chart
         self.binary = binary
         self.timeout = timeout
         self.history_max = history_max
+        self.env = {**os.environ, "HELM_DRIVER": driver}
 
     def _run(self, args: Sequence[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         try:
@@ -116,6 +125,7 @@ class Helm:
                 capture_output=True,
                 text=True,
                 check=False,
+                env=self.env,
                 timeout=self.timeout + 30,
             )
         except FileNotFoundError as exc:

@@ -29,6 +29,11 @@ class OperatorSettings(BaseSettings):
     chart_path: Path = Field(default_factory=_default_chart, description="charts/energy-site directory")
     helm_binary: str = Field(default="helm", description="helm executable (name on PATH or path)")
     helm_timeout_seconds: int = Field(default=120, ge=5, le=3600)
+    helm_driver: str = Field(
+        default="configmap",
+        pattern=r"^(configmap|secret)$",
+        description="helm storage driver; configmap keeps the operator away from Secrets",
+    )
     workloads_image: str = Field(
         default="ghcr.io/gridwatch/gridwatch:0.1.0",
         min_length=1,
