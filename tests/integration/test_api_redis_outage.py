@@ -18,7 +18,7 @@ def test_api_503_while_redis_is_down_and_recovers(base_env: dict[str, str], tmp_
     ).start()
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: httpx.get(f"{base}/readyz").status_code == 200, 30, f"API ready\n{api.log()}")
+        wait_for(lambda: httpx.get(f"{base}/readyz").status_code == 200, 30, "API ready", logs=(api,))
         assert httpx.get(f"{base}/api/dashboard/stats").status_code == 200
         redis_server.stop()
         for path in ("/api/dashboard/stats", "/api/sensors", "/api/sensors/x", "/api/producer/status"):
@@ -30,7 +30,7 @@ def test_api_503_while_redis_is_down_and_recovers(base_env: dict[str, str], tmp_
         assert health["redis"] == "down"
         assert httpx.get(f"{base}/livez").status_code == 200
         redis_server.start()
-        wait_for(lambda: httpx.get(f"{base}/api/dashboard/stats").status_code == 200, 30, "recovery")
+        wait_for(lambda: httpx.get(f"{base}/api/dashboard/stats").status_code == 200, 30, "recovery", logs=(api,))
         assert httpx.get(f"{base}/readyz").status_code == 200
     finally:
         api.stop()

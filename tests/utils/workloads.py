@@ -69,8 +69,14 @@ class Workload:
         return self.log_path.read_text(errors="replace")
 
 
-def wait_for(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.25) -> None:
-    """Poll `check` until true or fail with `what`."""
+def wait_for(
+    check: Callable[[], bool],
+    timeout: float,
+    what: str,
+    interval: float = 0.25,
+    logs: tuple[Workload, ...] = (),
+) -> None:
+    """Poll `check` until true or fail with `what` and the tail of the given workloads' logs."""
     deadline = time.monotonic() + timeout
     last: BaseException | None = None
     while time.monotonic() < deadline:
@@ -80,4 +86,5 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str, interval: flo
         except (httpx.HTTPError, OSError, ValueError, KeyError) as exc:
             last = exc
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last})")
+    tails = "".join(f"\n--- {w.name} log ---\n{w.log()[-3000:]}" for w in logs)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last}){tails}")

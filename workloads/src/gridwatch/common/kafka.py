@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -16,6 +17,8 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 
 TOPIC_KINDS = ("readings", "enriched", "alerts", "forecasts", "dispatch", "dlq")
 log = structlog.get_logger(__name__)
+# librdkafka's own log lines go through stdlib logging, so they come out as JSON like everything else
+RDKAFKA_LOGGER = logging.getLogger("rdkafka")
 
 
 def producer_config(bootstrap: str, client_id: str, **extra: Any) -> dict[str, Any]:
@@ -30,6 +33,7 @@ def producer_config(bootstrap: str, client_id: str, **extra: Any) -> dict[str, A
         "batch.size": 1_000_000,
         "queue.buffering.max.kbytes": 512 * 1024,
         "message.max.bytes": 4_000_000,
+        "logger": RDKAFKA_LOGGER,
     }
     config.update(extra)
     return config
@@ -48,6 +52,7 @@ def consumer_config(bootstrap: str, group: str, client_id: str, **extra: Any) ->
         "max.partition.fetch.bytes": 4_000_000,
         "session.timeout.ms": 10_000,
         "heartbeat.interval.ms": 1_000,
+        "logger": RDKAFKA_LOGGER,
     }
     config.update(extra)
     return config
@@ -64,7 +69,7 @@ def ensure_topics(
 
     Returns a map topic -> what happened ("created", "exists", "raised from N", "kept N > asked").
     """
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": RDKAFKA_LOGGER})  # type: ignore[dict-item]
     deadline = time.monotonic() + timeout
     wanted = list(names)
     while True:
