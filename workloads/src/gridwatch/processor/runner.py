@@ -35,6 +35,9 @@ from gridwatch.processor.scoring import KINDS, STATUSES, BatchResult, Scorer, Sc
 from gridwatch.processor.settings import ProcessorSettings
 from gridwatch.processor.store import Pending, StateStore
 
+MAX_CLOCK_SKEW_S = 300.0
+MAX_AGE_S = 7 * 86400.0
+
 
 def scoring_config(s: ProcessorSettings) -> ScoringConfig:
     """Scoring parameters from the settings."""
@@ -144,6 +147,10 @@ class Processor:
                 if decoded.site != self.settings.site:
                     self._dead_letter(dlq, msg, f"reading batch for site '{decoded.site}' on this site's topic")
                     continue
+                if decoded.ts and (max(decoded.ts) > now + MAX_CLOCK_SKEW_S or min(decoded.ts) < now - MAX_AGE_S):
+                    # a reading from the future would make every later reading of its sensor look like a replay
+                    self._dead_letter(dlq, msg, "timestamp out of range: more than 5 minutes ahead or 7 days behind")
+                    continue
                 batches.append(decoded)
             elif isinstance(decoded, Heartbeat):
                 beats.append(
@@ -196,7 +203,7 @@ class Processor:
             offset = len(ids)
             ids.extend(b.sensor_ids)
             machines.extend(b.machines)
-            types.extend(TYPE_CODE[t] for t in b.types)
+            types.extend(map(TYPE_CODE.__getitem__, b.types))
             ts.extend(b.ts)
             values.extend(b.values)
             labels.extend([""] * len(b.sensor_ids))
@@ -294,10 +301,10 @@ class Processor:
         table = self.scorer.table
         topic = self.settings.topic("enriched")
         chunk = 5000
-        ids = [table.ids[n] for n in result.sensor.tolist()]
-        types = [SENSOR_TYPES[c] for c in table.type_code[result.sensor].tolist()]
-        label_of = [labels[i] for i in result.source.tolist()]
-        status = [STATUSES[c] for c in result.status.tolist()]
+        ids = list(map(table.ids.__getitem__, result.sensor.tolist()))
+        types = list(map(SENSOR_TYPES.__getitem__, table.type_code[result.sensor].tolist()))
+        label_of = list(map(labels.__getitem__, result.source.tolist()))
+        status = list(map(STATUSES.__getitem__, result.status.tolist()))
         for start in range(0, result.size, chunk):
             sl = slice(start, start + chunk)
             batch = EnrichedBatch(
