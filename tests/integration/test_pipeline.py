@@ -298,8 +298,12 @@ def test_sigkill_mid_stream_loses_no_reading(
     try:
         for fraction in (0.2, 0.5):
             target = fraction * total
+
+            def reached(t: float = target) -> bool:
+                return readings_in_redis(redis_client, site) >= t
+
             wait_for(
-                lambda t=target: readings_in_redis(redis_client, site) >= t,
+                reached,
                 90,
                 f"{fraction:.0%} processed",
                 logs=(proc, sim),
