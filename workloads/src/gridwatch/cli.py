@@ -30,6 +30,24 @@ def processor() -> None:
 
 
 @app.command()
+def history() -> None:
+    """Write one-minute rollups of enriched readings to PostgreSQL."""
+    from gridwatch.history.runner import main
+    from gridwatch.history.settings import HistorySettings
+
+    main(HistorySettings())
+
+
+@app.command()
+def alerts() -> None:
+    """Evaluate alert rules, keep the alert lifecycle in PostgreSQL and deliver notifications."""
+    from gridwatch.alerting.runner import main
+    from gridwatch.alerting.settings import AlertSettings
+
+    main(AlertSettings())
+
+
+@app.command()
 def api() -> None:
     """Serve the REST and WebSocket API."""
     from gridwatch.api.app import main

@@ -16,10 +16,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Scope
 
+from gridwatch.api import db as database
 from gridwatch.api import metrics
 from gridwatch.api.live import LiveHub
 from gridwatch.api.repository import Repository
+from gridwatch.api.routes import alerts as alert_routes
 from gridwatch.api.routes import dashboard, health, sensors, ws
+from gridwatch.api.routes import history as history_routes
+from gridwatch.api.routes import optimization as optimization_routes
 from gridwatch.api.settings import ApiSettings
 from gridwatch.common import tracing
 
@@ -39,12 +43,14 @@ def create_app(settings: ApiSettings) -> FastAPI:
         app.state.settings = settings
         app.state.repo = repo
         app.state.hub = hub
+        app.state.db = await database.open_database(settings)
         hub.start()
         site_stats.start(repo)
         try:
             yield
         finally:
             await site_stats.stop()
+            await database.close_database(app.state.db)
             await hub.stop()
             await client.aclose()
 
@@ -86,6 +92,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     for router in (health.router, sensors.router, dashboard.router, ws.router):
         app.include_router(router)
+    for router in (history_routes.router, alert_routes.router, optimization_routes.router):
+        app.include_router(router)
+    database.install(app, {"site": settings.site, "component": "api"})
     app.add_api_route("/metrics", metrics.exposition, include_in_schema=False)
     tracing.instrument_fastapi(app)
     if settings.static_dir is not None and settings.static_dir.is_dir():

@@ -1,0 +1,141 @@
+"""PostgreSQL for the API: an async pool opened in the lifespan, migrations, and 503s while it is down."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import psycopg
+import structlog
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from prometheus_client import Counter
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool
+
+from gridwatch.common.settings import CommonSettings
+from gridwatch.history.migrate import connect, migrate
+
+PG_ERRORS = Counter(
+    "gridwatch_api_postgres_errors_total", "Requests that failed because PostgreSQL was down", ("site", "component")
+)
+log = structlog.get_logger(__name__)
+
+
+class Database:
+    """An async connection pool plus a background task that applies the schema migrations."""
+
+    def __init__(self, conninfo: str, site: str) -> None:
+        self.conninfo = conninfo
+        self.site = site
+        self.pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] = AsyncConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=8,
+            open=False,
+            timeout=3.0,
+            reconnect_timeout=0,
+            kwargs={"autocommit": True, "connect_timeout": 3, "application_name": "gridwatch-api"},
+        )
+        self.migrated = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Open the pool without waiting for the server and migrate in the background until it succeeds."""
+        await self.pool.open(wait=False)
+        self._task = asyncio.create_task(self._migrate(), name="postgres-migrate")
+
+    async def _migrate(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                applied = await asyncio.to_thread(_migrate_once, self.conninfo)
+            except psycopg.Error as exc:
+                log.warning("postgres migrations pending; retrying", error=str(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            if applied:
+                log.info("migrations applied", migrations=applied)
+            self.migrated.set()
+            return
+
+    async def stop(self) -> None:
+        """Stop migrating and close the pool."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.pool.close()
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[TupleRow]]:
+        """A pooled autocommit connection."""
+        async with self.pool.connection() as conn:
+            yield conn
+
+    async def ping(self) -> bool:
+        """True when PostgreSQL answers."""
+        try:
+            async with self.pool.connection(timeout=2.0) as conn:
+                await conn.execute("SELECT 1")
+            return True
+        except psycopg.Error:
+            return False
+
+
+def _migrate_once(conninfo: str) -> list[str]:
+    with connect(conninfo, "api-migrate") as conn:
+        return migrate(conn)
+
+
+async def open_database(settings: CommonSettings) -> Database | None:
+    """The site's database when one is configured (GRIDWATCH_POSTGRES_DSN), started; else None."""
+    conninfo = settings.postgres_conninfo
+    if not conninfo:
+        return None
+    db = Database(conninfo, settings.site)
+    await db.start()
+    return db
+
+
+async def close_database(db: Database | None) -> None:
+    """Close what open_database opened."""
+    if db is not None:
+        await db.stop()
+
+
+def get_db(request: Request) -> Database:
+    """The app's database, or 503 when PostgreSQL is not configured."""
+    db: Database | None = getattr(request.app.state, "db", None)
+    if db is None:
+        raise HTTPException(503, "PostgreSQL is not configured: set GRIDWATCH_POSTGRES_DSN")
+    return db
+
+
+DbDep = Annotated[Database, Depends(get_db)]
+
+
+def install(app: FastAPI, labels: dict[str, str]) -> None:
+    """Answer 503 with a clear body while PostgreSQL is down or its schema is not migrated yet."""
+
+    async def down(request: Request, exc: Exception) -> JSONResponse:
+        PG_ERRORS.labels(**labels).inc()
+        return JSONResponse(
+            {"detail": f"PostgreSQL is unavailable: {exc}"}, status_code=503, headers={"Retry-After": "2"}
+        )
+
+    async def not_migrated(request: Request, exc: Exception) -> JSONResponse:
+        PG_ERRORS.labels(**labels).inc()
+        return JSONResponse(
+            {"detail": f"PostgreSQL schema is not ready yet: {exc}"}, status_code=503, headers={"Retry-After": "2"}
+        )
+
+    handlers: dict[type[Exception], Any] = {
+        psycopg.OperationalError: down,
+        psycopg.errors.UndefinedTable: not_migrated,
+    }
+    for exc_type, handler in handlers.items():
+        app.add_exception_handler(exc_type, handler)

@@ -1,0 +1,1 @@
+"""History workload: per-sensor one-minute rollups of enriched readings in PostgreSQL."""

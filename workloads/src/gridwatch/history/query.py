@@ -1,0 +1,136 @@
+"""Read side of the rollups: downsampled series per sensor, per type or per site, and period summaries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any, Final
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import TupleRow
+
+METRICS: Final = ("mean", "min", "max", "last", "energy_kwh", "anomalies", "readings")
+VALUE_METRICS: Final = frozenset({"mean", "min", "max", "last"})
+MAX_POINTS: Final = 10_000
+DEFAULT_POINTS: Final = 500
+
+_AGGREGATES: Final[dict[str, str]] = {
+    "mean": "sum(value_sum) / NULLIF(sum(readings), 0)",
+    "min": "min(value_min)",
+    "max": "max(value_max)",
+    "energy_kwh": "sum(inner_kws + edge_kws) / 3600.0",
+    "anomalies": "sum(anomalies)",
+    "readings": "sum(readings)",
+}
+_BUCKET: Final = "floor(extract(epoch FROM minute) / %(step)s) * %(step)s"
+
+
+def parse_time(text: str) -> float:
+    """Epoch seconds from epoch seconds or an ISO 8601 time (naive times are UTC); ValueError otherwise."""
+    text = text.strip()
+    try:
+        value = float(text)
+    except ValueError:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        value = when.timestamp()
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"time {text!r} is not a non-negative finite epoch")
+    return value
+
+
+def default_step(start: float, end: float, points: int = DEFAULT_POINTS) -> int:
+    """The smallest multiple of 60 s that gives at most `points` epoch-aligned buckets over [start, end)."""
+    span = max(end - start, 0.0)
+    return max(60, math.ceil(span / (points - 1) / 60.0) * 60)
+
+
+def bucket_count(start: float, end: float, step: int) -> int:
+    """Epoch-aligned buckets that [start, end) touches."""
+    if end <= start:
+        return 0
+    return int(math.floor((end - 1e-9) / step) - math.floor(start / step)) + 1
+
+
+def _filters(sensor: str | None, sensor_type: str | None) -> sql.Composable:
+    parts = [sql.SQL("site = %(site)s AND minute >= to_timestamp(%(start)s) AND minute < to_timestamp(%(end)s)")]
+    if sensor is not None:
+        parts.append(sql.SQL("sensor_id = %(sensor)s"))
+    if sensor_type is not None:
+        parts.append(sql.SQL("sensor_type = %(type)s"))
+    return sql.SQL(" AND ").join(parts)
+
+
+async def series(
+    conn: psycopg.AsyncConnection[TupleRow],
+    site: str,
+    metric: str,
+    start: float,
+    end: float,
+    step: int,
+    sensor: str | None = None,
+    sensor_type: str | None = None,
+) -> list[dict[str, float]]:
+    """Points {ts, value} of `metric` per `step`-second bucket (aligned to the epoch) with data in [start, end).
+
+    Over several sensors: mean is reading-weighted, min/max over every reading, last the average of each
+    sensor's last value in the bucket, and energy_kwh, anomalies and readings are sums.
+    """
+    where = _filters(sensor, sensor_type)
+    bucket = sql.SQL(_BUCKET)
+    if metric == "last":
+        query = sql.SQL(
+            "SELECT bucket, avg(last_value) FROM ("
+            " SELECT DISTINCT ON (bucket, sensor_id) {bucket} AS bucket, sensor_id, last_value"
+            " FROM gw_history_minute WHERE {where} ORDER BY bucket, sensor_id, last_ts DESC"
+            ") s GROUP BY bucket ORDER BY bucket"
+        ).format(bucket=bucket, where=where)
+    elif metric in _AGGREGATES:
+        query = sql.SQL(
+            "SELECT {bucket} AS bucket, {agg} FROM gw_history_minute WHERE {where} GROUP BY 1 ORDER BY 1"
+        ).format(bucket=bucket, agg=sql.SQL(_AGGREGATES[metric]), where=where)
+    else:
+        raise ValueError(f"unknown metric {metric!r}")
+    params: dict[str, Any] = {
+        "site": site,
+        "start": start,
+        "end": end,
+        "step": step,
+        "sensor": sensor,
+        "type": sensor_type,
+    }
+    cur = await conn.execute(query, params)
+    return [{"ts": float(b), "value": float(v)} for b, v in await cur.fetchall() if v is not None]
+
+
+async def summary(conn: psycopg.AsyncConnection[TupleRow], site: str, start: float, end: float) -> dict[str, Any]:
+    """Energy, anomalies, readings and sensors per sensor type over [start, end)."""
+    cur = await conn.execute(
+        """
+        SELECT sensor_type, sum(inner_kws + edge_kws) / 3600.0, sum(anomalies), sum(readings), count(DISTINCT sensor_id)
+        FROM gw_history_minute
+        WHERE site = %s AND minute >= to_timestamp(%s) AND minute < to_timestamp(%s)
+        GROUP BY sensor_type ORDER BY sensor_type
+        """,
+        (site, start, end),
+    )
+    types: list[dict[str, Any]] = [
+        {
+            "type": str(t),
+            "energy_kwh": round(float(e), 6),
+            "anomalies": int(a),
+            "readings": int(r),
+            "sensors": int(n),
+        }
+        for t, e, a, r, n in await cur.fetchall()
+    ]
+    return {
+        "from": start,
+        "to": end,
+        "types": types,
+        "total_energy_kwh": round(sum(t["energy_kwh"] for t in types), 6),
+        "total_anomalies": sum(t["anomalies"] for t in types),
+        "total_readings": sum(t["readings"] for t in types),
+    }

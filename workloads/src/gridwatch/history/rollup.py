@@ -1,0 +1,159 @@
+"""Turn enriched readings into per-(sensor, minute) partial aggregates that PostgreSQL merges."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gridwatch.common.schema import EnrichedBatch, SensorType
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+POWER = SensorType.POWER.value
+
+COLUMNS = (
+    "sensor_id",
+    "sensor_type",
+    "minute",
+    "readings",
+    "anomalies",
+    "value_sum",
+    "value_min",
+    "value_max",
+    "first_ts",
+    "first_value",
+    "last_ts",
+    "last_value",
+    "inner_kws",
+    "fp_sum",
+    "fp_max",
+    "score_max",
+)
+
+
+@dataclass(frozen=True)
+class Rollups:
+    """Column-wise partial aggregates, one entry per (sensor, minute) seen in a batch.
+
+    `inner_kws` integrates power between consecutive readings inside the entry only: reading i adds
+    v_i * min(t_i - t_(i-1), max_gap) kW*s when reading i-1 is in the same entry. The step from the
+    previous minute's last reading is added by the database, which knows that row.
+    """
+
+    sensor_id: list[str]
+    sensor_type: list[str]
+    minute: F64
+    readings: I64
+    anomalies: I64
+    value_sum: F64
+    value_min: F64
+    value_max: F64
+    first_ts: F64
+    first_value: F64
+    last_ts: F64
+    last_value: F64
+    inner_kws: F64
+    fp_sum: F64
+    fp_max: F64
+    score_max: F64
+    duplicates: int = 0
+
+    def __len__(self) -> int:
+        return len(self.sensor_id)
+
+    def rows(self) -> Iterator[tuple[Any, ...]]:
+        """Rows in COLUMNS order with Python scalars (minute as epoch seconds)."""
+        columns = [self.sensor_id, self.sensor_type] + [getattr(self, c).tolist() for c in COLUMNS[2:]]
+        return zip(*columns, strict=True)
+
+    @property
+    def days(self) -> set[int]:
+        """UTC days (epoch day numbers) the entries fall on."""
+        return set((self.minute // 86400).astype(np.int64).tolist())
+
+
+def rollup(batches: Sequence[EnrichedBatch], max_gap_s: float, min_ts: float = 0.0) -> Rollups:
+    """Aggregate readings per (sensor, minute); readings older than `min_ts` and exact repeats are dropped."""
+    index: dict[str, int] = {}
+    type_of: list[str] = []
+    codes_parts: list[I64] = []
+    for b in batches:
+        codes = np.empty(len(b.sensor_ids), dtype=np.int64)
+        for i, (sid, st) in enumerate(zip(b.sensor_ids, b.types, strict=True)):
+            known = index.get(sid)
+            if known is None:
+                known = index[sid] = len(type_of)
+                type_of.append(st.value)
+            codes[i] = known
+        codes_parts.append(codes)
+    if not type_of:
+        return _empty()
+    code = np.concatenate(codes_parts)
+    ts = np.concatenate([np.asarray(b.ts, dtype=np.float64) for b in batches])
+    value = np.concatenate([np.asarray(b.values, dtype=np.float64) for b in batches])
+    anomaly = np.concatenate([np.asarray(b.anomaly, dtype=np.int64) for b in batches])
+    fp = np.concatenate([np.asarray(b.failure_probability, dtype=np.float64) for b in batches])
+    score = np.concatenate([np.asarray(b.score, dtype=np.float64) for b in batches])
+    keep = ts >= min_ts
+    order = np.lexsort((ts, code))
+    order = order[keep[order]]
+    code, ts, value, anomaly, fp, score = code[order], ts[order], value[order], anomaly[order], fp[order], score[order]
+    n = code.size
+    if n == 0:
+        return _empty()
+    repeat = np.zeros(n, dtype=bool)
+    repeat[1:] = (code[1:] == code[:-1]) & (ts[1:] == ts[:-1])
+    duplicates = int(repeat.sum())
+    if duplicates:
+        unique = ~repeat
+        code, ts, value, anomaly, fp, score = (
+            code[unique],
+            ts[unique],
+            value[unique],
+            anomaly[unique],
+            fp[unique],
+            score[unique],
+        )
+        n = code.size
+    minute = np.floor(ts / 60.0) * 60.0
+    start = np.ones(n, dtype=bool)
+    start[1:] = (code[1:] != code[:-1]) | (minute[1:] != minute[:-1])
+    first = np.flatnonzero(start)
+    last = np.r_[first[1:] - 1, n - 1]
+    is_power = np.asarray([t == POWER for t in type_of], dtype=bool)[code]
+    piece = np.zeros(n)
+    inside = ~start & is_power
+    if n > 1:
+        dt = np.minimum(ts[1:] - ts[:-1], max_gap_s)
+        piece[1:] = np.where(inside[1:], value[1:] * dt, 0.0)
+    sensor_code = code[first].tolist()
+    ids = list(index)
+    return Rollups(
+        sensor_id=[ids[c] for c in sensor_code],
+        sensor_type=[type_of[c] for c in sensor_code],
+        minute=minute[first],
+        readings=np.diff(np.r_[first, n]).astype(np.int64),
+        anomalies=np.add.reduceat(anomaly, first),
+        value_sum=np.add.reduceat(value, first),
+        value_min=np.minimum.reduceat(value, first),
+        value_max=np.maximum.reduceat(value, first),
+        first_ts=ts[first],
+        first_value=value[first],
+        last_ts=ts[last],
+        last_value=value[last],
+        inner_kws=np.add.reduceat(piece, first),
+        fp_sum=np.add.reduceat(fp, first),
+        fp_max=np.maximum.reduceat(fp, first),
+        score_max=np.maximum.reduceat(score, first),
+        duplicates=duplicates,
+    )
+
+
+def _empty() -> Rollups:
+    f = np.zeros(0)
+    i = np.zeros(0, dtype=np.int64)
+    return Rollups([], [], f, i, i, f, f, f, f, f, f, f, f, f, f, f)

@@ -1,0 +1,236 @@
+"""The history writer's loop: consume enriched batches, upsert rollups with their offsets, then commit."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+
+import msgspec
+import psycopg
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from gridwatch.common import kafka
+from gridwatch.common.logging import configure_logging
+from gridwatch.common.probes import ProbeServer
+from gridwatch.common.schema import EnrichedBatch, InvalidMessage, decode
+from gridwatch.common.shutdown import StopFlag
+from gridwatch.history import metrics, partitions
+from gridwatch.history.migrate import connect, migrate
+from gridwatch.history.settings import HistorySettings
+from gridwatch.history.store import HistoryStore, Record
+
+
+class HistoryWriter:
+    """Consumes `<prefix>.enriched` at least once; the offset ledger in PostgreSQL makes the writes exactly once."""
+
+    def __init__(self, settings: HistorySettings, stop: StopFlag) -> None:
+        if not settings.postgres_conninfo:
+            raise SystemExit("gridwatch history needs GRIDWATCH_POSTGRES_DSN (or GRIDWATCH_HISTORY_HOST)")
+        self.settings = settings
+        self.stop = stop
+        self.log = configure_logging(settings.log_level, site=settings.site, component="history")
+        self.labels = {"site": settings.site, "component": "history"}
+        client_id = f"history@{socket.gethostname()}"
+        self.topic = settings.topic("enriched")
+        self.consumer = Consumer(
+            kafka.consumer_config(
+                settings.kafka_bootstrap,
+                settings.consumer_group,
+                client_id,
+                **{"statistics.interval.ms": 5000},
+                stats_cb=self._on_stats,
+            )
+        )
+        self.producer = Producer(kafka.producer_config(settings.kafka_bootstrap, client_id))
+        self.store: HistoryStore | None = None
+        self.kind = ""
+        self.days: set[int] = set()
+        self.healthy_db = False
+        self.assigned = False
+        self.next_maintenance = 0.0
+
+    # --- PostgreSQL --------------------------------------------------------------------------
+    def _db(self) -> HistoryStore:
+        if self.store is None:
+            conn = connect(self.settings.postgres_conninfo, "history")
+            applied = migrate(conn)
+            if applied:
+                self.log.info("migrations applied", migrations=applied)
+            self.kind = partitions.storage_kind(conn)
+            self.days = partitions.existing_days(conn) if self.kind == "partitioned" else set()
+            self.store = HistoryStore(conn, self.settings.site, self.settings.max_gap_s)
+            self.log.info("postgres ready", storage=self.kind)
+        return self.store
+
+    def _drop_db(self) -> None:
+        if self.store is not None:
+            with contextlib.suppress(psycopg.Error):
+                self.store.conn.close()
+        self.store = None
+
+    def _ensure_days(self, store: HistoryStore, days: set[int]) -> None:
+        if self.kind != "partitioned":
+            return
+        missing = days - self.days
+        if missing:
+            created = partitions.ensure_days(store.conn, missing)
+            if created:
+                metrics.PARTITIONS.labels(**self.labels).inc(len(created))
+                self.log.info("partitions created", partitions=created)
+            self.days |= missing
+
+    # --- Kafka callbacks -------------------------------------------------------------------
+    def _on_assign(self, consumer: Consumer, assigned: list[TopicPartition]) -> None:
+        self.assigned = True
+        self.log.info("partitions assigned", partitions=[p.partition for p in assigned])
+        try:
+            store = self._db()
+            for tp in assigned:
+                _, high = consumer.get_watermark_offsets(tp, timeout=5, cached=False)
+                if store.forget_ahead(tp.topic, tp.partition, high):
+                    self.log.warning(
+                        "offset ledger was past the log end (topic recreated?); reset", partition=tp.partition
+                    )
+        except (psycopg.Error, KafkaException) as exc:
+            self.log.warning("could not check the offset ledger on assignment", error=str(exc))
+            self._drop_db()
+
+    def _on_revoke(self, consumer: Consumer, revoked: list[TopicPartition]) -> None:
+        self.log.info("partitions revoked", partitions=[p.partition for p in revoked])
+
+    def _on_stats(self, stats_json: str) -> None:
+        stats = msgspec.json.decode(stats_json)
+        for pid, pstats in stats.get("topics", {}).get(self.topic, {}).get("partitions", {}).items():
+            lag = pstats.get("consumer_lag", -1)
+            if int(pid) >= 0 and lag >= 0:
+                metrics.LAG.labels(**self.labels, partition=pid).set(lag)
+
+    # --- loop --------------------------------------------------------------------------------
+    def run(self) -> None:
+        """Consume until stopped; on exit close the consumer (uncommitted batches are replayed, then skipped)."""
+        s = self.settings
+        outcome = kafka.ensure_topics(
+            s.kafka_bootstrap, [s.topic(k) for k in kafka.TOPIC_KINDS], s.partitions, s.replication_factor
+        )
+        self.log.info("topics ready", topics=outcome, group=s.consumer_group)
+        self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        try:
+            while self.stop.running:
+                messages = self.consumer.consume(num_messages=s.batch_max_messages, timeout=s.poll_timeout_s)
+                if messages:
+                    self.handle(messages)
+                else:
+                    self.producer.poll(0)
+                if time.monotonic() >= self.next_maintenance:
+                    self.maintain()
+        finally:
+            self.producer.flush(30)
+            self.consumer.close()
+            self._drop_db()
+            self.log.info("history writer stopped")
+
+    def handle(self, messages: list[Message]) -> None:
+        """Write one consumed batch in one transaction, then commit its offsets to Kafka."""
+        started = time.perf_counter()
+        records: list[Record] = []
+        for msg in messages:
+            err = msg.error()
+            if err is not None:
+                if err.code() != KafkaError._PARTITION_EOF:
+                    self.log.warning("consume error", error=str(err))
+                continue
+            try:
+                decoded = decode(msg.value() or b"")
+            except InvalidMessage as exc:
+                self._dead_letter(msg, f"invalid message: {exc}")
+                continue
+            if not isinstance(decoded, EnrichedBatch):
+                self._dead_letter(msg, f"unexpected message type '{type(decoded).__name__}' on enriched")
+            elif decoded.site != self.settings.site:
+                self._dead_letter(msg, f"enriched batch for site '{decoded.site}' on this site's topic")
+            else:
+                records.append(Record(int(msg.partition() or 0), int(msg.offset() or 0), decoded))
+        if records:
+            self._write(records)
+        if self.producer.flush(30):
+            raise RuntimeError("dead letters not delivered to Kafka; not committing")
+        try:
+            self.consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError._NO_OFFSET:
+                self.log.warning("commit failed; the ledger skips the replay", error=str(exc))
+        metrics.BATCH.labels(**self.labels).observe(time.perf_counter() - started)
+
+    def _write(self, records: list[Record]) -> None:
+        """Write with retries and backoff while PostgreSQL is down; nothing is committed to Kafka meanwhile."""
+        min_ts = time.time() - self.settings.retention_days * 86400.0
+        days: set[int] = set()
+        for r in records:
+            if r.batch.ts:
+                lo = partitions.day_of(max(min(r.batch.ts), min_ts))
+                days.update(range(lo, partitions.day_of(max(r.batch.ts)) + 1))
+        delay = 0.2
+        while True:
+            try:
+                store = self._db()
+                self._ensure_days(store, days)
+                result = store.write(self.topic, records, min_ts)
+            except psycopg.Error as exc:
+                metrics.DB_ERRORS.labels(**self.labels).inc()
+                if self.healthy_db or self.store is None:
+                    self.log.error("postgres write failed; retrying", error=str(exc))
+                self.healthy_db = False
+                self._drop_db()
+                if self.stop.wait(delay):
+                    raise
+                delay = min(delay * 2, 5.0)
+                continue
+            if not self.healthy_db:
+                self.log.info("postgres writes succeed")
+            self.healthy_db = True
+            break
+        metrics.READINGS.labels(**self.labels).inc(result.readings)
+        metrics.ROWS.labels(**self.labels).inc(result.rows)
+        metrics.SKIPPED.labels(**self.labels).inc(result.skipped)
+        metrics.DUPLICATES.labels(**self.labels).inc(result.duplicates)
+        if result.skipped:
+            self.log.info("skipped records already applied", skipped=result.skipped)
+
+    def maintain(self) -> None:
+        """Create partitions ahead and apply retention; failures are retried at the next interval."""
+        s = self.settings
+        self.next_maintenance = time.monotonic() + s.maintenance_interval_s
+        try:
+            store = self._db()
+            today = partitions.day_of(time.time())
+            self._ensure_days(store, set(range(today, today + s.partitions_ahead_days + 1)))
+            dropped = partitions.drop_before(store.conn, self.kind, time.time() - s.retention_days * 86400.0)
+        except psycopg.Error as exc:
+            self.log.warning("history maintenance failed; retrying later", error=str(exc))
+            self._drop_db()
+            self.next_maintenance = time.monotonic() + min(60.0, s.maintenance_interval_s)
+            return
+        if dropped:
+            self.days = partitions.existing_days(store.conn) if self.kind == "partitioned" else set()
+            metrics.DROPPED.labels(**self.labels).inc(len(dropped))
+            self.log.info("retention dropped old rollups", dropped=dropped, retention_days=s.retention_days)
+
+    def _dead_letter(self, msg: Message, reason: str) -> None:
+        kafka.dead_letter(self.producer, self.settings.topic("dlq"), msg, reason)
+        metrics.DLQ.labels(**self.labels).inc()
+
+    def ready(self) -> bool:
+        """Ready once PostgreSQL took the last write (or was reached at start)."""
+        return self.store is not None and (self.healthy_db or not self.assigned)
+
+
+def main(settings: HistorySettings) -> None:
+    """Entry point for `gridwatch history`."""
+    stop = StopFlag().install()
+    writer = HistoryWriter(settings, stop)
+    probes = ProbeServer(settings.metrics_host, settings.metrics_port, ready=writer.ready).start()
+    try:
+        writer.run()
+    finally:
+        probes.stop()

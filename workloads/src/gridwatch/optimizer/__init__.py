@@ -1,0 +1,1 @@
+"""Optimization suggestions from live state, history and a time-of-use tariff."""
