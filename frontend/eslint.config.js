@@ -16,13 +16,17 @@ export default tseslint.config(
       'react-hooks/rules-of-hooks': 'error',
       'react-hooks/exhaustive-deps': 'warn',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      // Scrollable tables are focusable regions so keyboard users can scroll them (axe: scrollable-region-focusable).
+      'jsx-a11y/no-noninteractive-tabindex': ['error', { tags: [], roles: ['region', 'tabpanel'] }],
+    },
+  },
+  {
+    // Imports flow shared -> features -> app (bulletproof-react): nothing below the app layer imports it.
+    files: ['src/components/**', 'src/hooks/**', 'src/lib/**', 'src/types/**', 'src/features/**'],
+    rules: {
       'no-restricted-imports': [
         'error',
-        {
-          patterns: [
-            { group: ['@/app/*'], message: 'shared code and features must not import from the app layer' },
-          ],
-        },
+        { patterns: [{ group: ['@/app/*'], message: 'shared code and features must not import from the app layer' }] },
       ],
     },
   },

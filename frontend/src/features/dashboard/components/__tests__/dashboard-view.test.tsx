@@ -1,0 +1,42 @@
+// The dashboard shows the live stats and follows every update from the socket.
+import { act, screen, waitFor } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
+
+import { DashboardView } from '@/features/dashboard/components/dashboard-view';
+import { LiveStore } from '@/lib/live-store';
+import { saveSettings } from '@/lib/settings-store';
+import { producer, stats } from '@/testing/factories';
+import { mockFetch, renderView } from '@/testing/render';
+
+describe('DashboardView', () => {
+  it('renders power, energy, cost and status counts, and follows live updates', async () => {
+    saveSettings({ tariff: 0.2, currency: 'EUR' });
+    mockFetch({ '/api/dashboard/stats': () => stats(), '/api/optimization/suggestions': () => ({ generated_at: 0, currency: 'USD', items: [] }) });
+    const store = new LiveStore();
+    renderView(<DashboardView />, { store });
+    await waitFor(() => expect(screen.getByTestId('stat-power')).toHaveTextContent('1,234.5 kW'));
+    expect(screen.getByTestId('stat-cost')).toHaveTextContent('€20.00');
+    expect(screen.getByTestId('status-count-critical')).toHaveTextContent('5');
+
+    act(() =>
+      store.dispatch({
+        type: 'update',
+        ts: 1000,
+        stats: stats({ total_power_kw: 2000, status_counts: { normal: 270, warning: 20, critical: 10 } }),
+        producer: producer(),
+        readings: 300,
+        anomalies: 2,
+        changed: [],
+      }),
+    );
+    expect(screen.getByTestId('stat-power')).toHaveTextContent('2,000.0 kW');
+    expect(screen.getByTestId('status-count-critical')).toHaveTextContent('10');
+    expect(screen.getByRole('img', { name: /Total power over the last 1 updates, now 2000.0 kW/ })).toHaveAttribute('data-points', '1');
+  });
+
+  it('takes the currency from the optimization service when none is set', async () => {
+    mockFetch({ '/api/dashboard/stats': () => stats(), '/api/optimization/suggestions': () => ({ generated_at: 0, currency: 'USD', items: [] }) });
+    renderView(<DashboardView />);
+    expect(await screen.findByText(/USD\/kWh/)).toBeInTheDocument();
+  });
+});
