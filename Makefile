@@ -38,6 +38,7 @@ test-integration: ## Integration tests against real Kafka and Redis
 	$(PY) pytest tests/integration
 
 test: setup lint k8s ## Everything CI runs: lint, unit, integration and e2e tests
+	$(MAKE) --no-print-directory ui-test
 	$(PY) pytest tests
 
 k8s: ## Build (once, cached in ~/.cache/gridwatch/k8s) the test control plane: kube-apiserver, etcd, kwok, helm ...
@@ -53,6 +54,13 @@ bench-smoke: ## The benchmark harness at tiny sizes (part of `make test`; checks
 
 dashboards: ## Regenerate the Grafana dashboards (charts/energy-site/dashboards/*.json) from gridwatch.dashboards
 	$(PY) python -m gridwatch.dashboards.render --out charts/energy-site/dashboards
+
+.PHONY: ui-test screenshots
+ui-test: ## Lint (tsc, eslint) and unit-test (Vitest) the web UI
+	npm --prefix frontend ci --no-audit --no-fund --loglevel=error && npm --prefix frontend run lint && npm --prefix frontend test -- --run
+
+screenshots: setup ## Start the local stack and refresh docs/screenshots/ with every view of the web UI
+	$(PY) python -m tests.e2e.ui.stack
 
 clean: ## Remove local state
 	rm -rf .gridwatch

@@ -11,6 +11,9 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v promtool >/dev/null || need_apt+=(prometheus)
 command -v openssl >/dev/null || need_apt+=(openssl)
+# The web UI: Node.js 20.19+ to build it, Debian's Chromium for the browser tests (no browser download).
+command -v node >/dev/null || need_apt+=(nodejs npm)
+command -v chromium >/dev/null || need_apt+=(chromium fonts-dejavu-core)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "[setup] installing Debian packages: ${need_apt[*]}"
   sudo_cmd=""
@@ -24,3 +27,6 @@ if ! command -v uv >/dev/null; then
   export PATH="$HOME/.local/bin:$PATH"
 fi
 uv sync --frozen --quiet
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
+  || echo "[setup] warning: Node.js $(node --version) is older than 20.19, which Vite needs to build frontend/"
+[ -d frontend/node_modules ] || npm --prefix frontend ci --no-audit --no-fund --loglevel=error

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -63,10 +64,22 @@ class Runner:
             cwd=ROOT,
         )
 
+    def build_ui(self) -> None:
+        """npm ci + npm run build when frontend/dist is missing or stale; without Node.js the API serves no UI."""
+        if shutil.which("node") is None or shutil.which("npm") is None:
+            say("Node.js not found: the web UI is not built (install Node.js 20.19+ for it)")
+            return
+        say("checking the web UI build (npm ci + npm run build when frontend/ changed) ...")
+        script = ROOT / "frontend" / "scripts" / "ensure-build.mjs"
+        result = subprocess.run(["node", str(script)], cwd=ROOT, check=False)
+        if result.returncode != 0:
+            say("the web UI build failed; the API runs without it")
+
     def run(self) -> int:
         self.logs.mkdir(parents=True, exist_ok=True)
         (self.dir / "up.pid").write_text(f"{os.getpid()}\n")
         say(f"state and logs under {self.dir}")
+        self.build_ui()
         say("starting Kafka (KRaft) and Redis; the first run downloads Kafka from Maven Central ...")
         started = time.monotonic()
         try:
