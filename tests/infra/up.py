@@ -35,8 +35,15 @@ class Runner:
         self.logs = self.dir / "logs"
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.stopping = threading.Event()
-        ports = {"kafka": args.kafka_port, "redis": args.redis_port}
-        self.stack = Stack(self.dir / "services", only=("kafka", "redis"), ports=ports)
+        ports = {"kafka": args.kafka_port, "redis": args.redis_port, "prometheus": args.prometheus_port}
+        self.stack = Stack(self.dir / "services", only=("kafka", "redis", "prometheus"), ports=ports)
+        if self.stack.prometheus is not None:  # scrapes every workload and evaluates the chart's alert rules
+            self.stack.prometheus.targets = {
+                **{name: [f"127.0.0.1:{port}"] for name, port in METRICS_PORTS.items()},
+                "api": [f"{args.host}:{args.api_port}"],
+            }
+            self.stack.prometheus.rule_files = [ROOT / "charts" / "energy-site" / "rules" / "gridwatch-rules.yaml"]
+            self.stack.prometheus.scrape_interval = "5s"
 
     def env(self, name: str) -> dict[str, str]:
         env = {
@@ -102,6 +109,8 @@ class Runner:
         print(f"    API metrics      {base}/metrics", flush=True)
         for name, port in METRICS_PORTS.items():
             print(f"    {name + ' metrics':<16} http://127.0.0.1:{port}/metrics", flush=True)
+        if self.stack.prometheus is not None:
+            print(f"    Prometheus       {self.stack.prometheus.url}/ (alerts: /alerts)", flush=True)
         say("press Ctrl-C to stop everything")
         code = 0
         while not self.stopping.wait(1.0):
@@ -174,6 +183,7 @@ def main() -> int:
     parser.add_argument("--api-port", type=int, default=int(os.environ.get("GRIDWATCH_API_PORT", "8000")))
     parser.add_argument("--kafka-port", type=int, default=19092)
     parser.add_argument("--redis-port", type=int, default=16379)
+    parser.add_argument("--prometheus-port", type=int, default=19090)
     args = parser.parse_args()
     if args.command == "down":
         return down(Path(args.dir))
