@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.infra.services import Kafka, Redis
+from tests.infra.services import Kafka, Postgres, Redis
 from tests.utils.workloads import free_port
 
 _sites = itertools.count()
@@ -31,6 +31,15 @@ def kafka(infra_dir: Path) -> Iterator[Kafka]:
 @pytest.fixture(scope="session")
 def redis_server(infra_dir: Path) -> Iterator[Redis]:
     server = Redis(infra_dir / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(infra_dir: Path) -> Iterator[Postgres]:
+    """A real PostgreSQL server (Debian's), database `gridwatch`; tests keep apart by site name."""
+    server = Postgres(infra_dir / "postgres")
     server.start()
     yield server
     server.stop()
