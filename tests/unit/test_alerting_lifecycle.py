@@ -41,7 +41,7 @@ def test_auto_clear_only_after_staying_resolved() -> None:
 
 def test_flap_during_the_hold_refires_the_same_alert() -> None:
     actions = reconcile({"r:s1": opened(resolved_since=200)}, {"r:s1": cond()}, {}, 210, T)
-    assert kinds(actions) == [("refire", "r:s1", 7)]
+    assert kinds(actions) == [("refire", "r:s1", 7)] and actions[0].counts
 
 
 def test_firing_again_after_clear_reopens_within_the_window_only() -> None:
@@ -54,7 +54,9 @@ def test_escalation_and_processor_events() -> None:
     actions = reconcile({"r:s1": opened()}, {"r:s1": cond(severity="critical")}, {}, 101, T)
     assert kinds(actions) == [("escalate", "r:s1", 7)]
     assert on_event(cond(), opened(), None, 101, T).kind == "refire"  # a repeated processor alert counts
-    assert on_event(cond(severity="critical"), opened(), None, 101, T).kind == "escalate"
+    escalated = on_event(cond(severity="critical"), opened(), None, 101, T)
+    assert escalated.kind == "escalate" and escalated.counts  # every processor alert is an occurrence
+    assert not actions[0].counts  # a rule's condition getting worse is not a new occurrence
     assert on_event(cond(), None, None, 101, T).kind == "create"
 
 

@@ -52,6 +52,7 @@ class Action:
     fingerprint: str
     alert_id: int | None = None
     condition: Condition | None = None
+    counts: bool = False  # adds one occurrence to the alert's count (re-fires, reopens, discrete events)
 
 
 def transition_error(action: str, state: str) -> str | None:
@@ -73,7 +74,7 @@ def on_condition(
             return Action("reopen", fp, cleared.id, cond)
         return Action("create", fp, None, cond)
     if open_alert.resolved_since is not None:
-        return Action("refire", fp, open_alert.id, cond)
+        return Action("refire", fp, open_alert.id, cond, counts=True)
     if SEVERITY_RANK[cond.severity] > SEVERITY_RANK[open_alert.severity]:
         return Action("escalate", fp, open_alert.id, cond)
     return Action("touch", fp, open_alert.id, cond)
@@ -84,8 +85,10 @@ def on_event(
 ) -> Action:
     """A discrete alert (from the processor) always counts: on an open alert it is a re-fire unless it escalates."""
     action = on_condition(cond, open_alert, cleared, now, timing)
-    if action.kind == "touch":
-        return Action("refire", action.fingerprint, action.alert_id, cond)
+    if action.kind in ("touch", "refire"):
+        return Action("refire", action.fingerprint, action.alert_id, cond, counts=True)
+    if action.kind == "escalate":
+        return Action("escalate", action.fingerprint, action.alert_id, cond, counts=True)
     return action
 
 

@@ -92,7 +92,11 @@ class AlertEngine:
             rules=[r.name for r in self.evaluator.rules],
             routes=[r.name for r in s.routes],
         )
-        self.consumer.subscribe([self.topic])
+        self.consumer.subscribe(
+            [self.topic],
+            on_assign=lambda c, ps: self.log.info("partitions assigned", partitions=[p.partition for p in ps]),
+            on_revoke=lambda c, ps: self.log.info("partitions revoked", partitions=[p.partition for p in ps]),
+        )
         self.delivery.start()
         try:
             while self.stop.running:

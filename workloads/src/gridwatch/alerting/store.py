@@ -125,7 +125,7 @@ def _apply_one(conn: psycopg.Connection[TupleRow], site: str, a: Action, now: fl
                 "message": c.message,
                 "value": c.value,
                 "now": now,
-                "inc": 1 if a.kind == "refire" else 0,
+                "inc": 1 if a.counts else 0,
                 "id": a.alert_id,
             },
         )
