@@ -17,8 +17,8 @@ from types import FrameType
 from tests.infra.services import Service, ServiceError, Stack
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKLOADS = ("processor", "api", "simulator")
-METRICS_PORTS = {"simulator": 9101, "processor": 9102}
+WORKLOADS = ("processor", "history", "alerts", "api", "simulator")
+METRICS_PORTS = {"simulator": 9101, "processor": 9102, "history": 9103, "alerts": 9104}
 
 
 def say(text: str) -> None:
@@ -35,8 +35,13 @@ class Runner:
         self.logs = self.dir / "logs"
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.stopping = threading.Event()
-        ports = {"kafka": args.kafka_port, "redis": args.redis_port, "prometheus": args.prometheus_port}
-        self.stack = Stack(self.dir / "services", only=("kafka", "redis", "prometheus"), ports=ports)
+        ports = {
+            "kafka": args.kafka_port,
+            "redis": args.redis_port,
+            "postgres": args.postgres_port,
+            "prometheus": args.prometheus_port,
+        }
+        self.stack = Stack(self.dir / "services", only=("kafka", "redis", "postgres", "prometheus"), ports=ports)
         if self.stack.prometheus is not None:  # scrapes every workload and evaluates the chart's alert rules
             self.stack.prometheus.targets = {
                 **{name: [f"127.0.0.1:{port}"] for name, port in METRICS_PORTS.items()},
@@ -87,7 +92,7 @@ class Runner:
         (self.dir / "up.pid").write_text(f"{os.getpid()}\n")
         say(f"state and logs under {self.dir}")
         self.build_ui()
-        say("starting Kafka (KRaft) and Redis; the first run downloads Kafka from Maven Central ...")
+        say("starting Kafka (KRaft), Redis and PostgreSQL; the first run downloads Kafka from Maven Central ...")
         started = time.monotonic()
         try:
             self.stack.start()
@@ -183,6 +188,7 @@ def main() -> int:
     parser.add_argument("--api-port", type=int, default=int(os.environ.get("GRIDWATCH_API_PORT", "8000")))
     parser.add_argument("--kafka-port", type=int, default=19092)
     parser.add_argument("--redis-port", type=int, default=16379)
+    parser.add_argument("--postgres-port", type=int, default=15432)
     parser.add_argument("--prometheus-port", type=int, default=19090)
     args = parser.parse_args()
     if args.command == "down":
