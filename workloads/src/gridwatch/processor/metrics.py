@@ -10,7 +10,9 @@ from typing import Any
 import msgspec
 import numpy as np
 import numpy.typing as npt
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.metrics_core import HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from gridwatch.common.bulkhist import BulkHistogram
 from gridwatch.common.metrics import LABELS, announce
@@ -47,8 +49,6 @@ DLQ_REASONS = ("invalid", "wrong_site", "unexpected_type", "other")
 FORGET_PRODUCER_S = 3600.0
 _beats: dict[tuple[str, str, str], float] = {}
 _beats_lock = threading.Lock()
-_bulk: dict[tuple[str, tuple[tuple[str, str], ...]], BulkHistogram] = {}
-_bulk_lock = threading.Lock()
 
 
 def init(site: str) -> dict[str, str]:
@@ -78,29 +78,65 @@ def dlq_reason(reason: str) -> str:
     return "other"
 
 
-def _bulk_histogram(name: str, documentation: str, labels: dict[str, str], buckets: Sequence[float]) -> BulkHistogram:
-    """One BulkHistogram per name and label values, registered once (a second Processor reuses it)."""
-    key = (name, tuple(sorted(labels.items())))
-    with _bulk_lock:
-        hist = _bulk.get(key)
-        if hist is None:
-            hist = _bulk[key] = BulkHistogram(name, documentation, labels, buckets)
-        return hist
+class BulkFamily(Collector):
+    """One registered histogram name whose label sets are BulkHistograms (one per site in this process).
+
+    BulkHistogram registers one fixed label set under its name; a process running two sites (tests do)
+    would register the name twice. This collector owns the name and merges its children's samples.
+    """
+
+    def __init__(self, name: str, documentation: str, buckets: Sequence[float]) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.buckets = tuple(buckets)
+        self._children: dict[tuple[tuple[str, str], ...], BulkHistogram] = {}
+        self._lock = threading.Lock()
+        REGISTRY.register(self)
+
+    def child(self, labels: dict[str, str]) -> BulkHistogram:
+        """The histogram of these label values (created on first use)."""
+        key = tuple(labels.items())
+        with self._lock:
+            hist = self._children.get(key)
+            if hist is None:
+                hist = self._children[key] = BulkHistogram(
+                    self.name, self.documentation, labels, self.buckets, registry=None
+                )
+            return hist
+
+    def describe(self) -> Iterable[Metric]:
+        yield HistogramMetricFamily(self.name, self.documentation, labels=list(LABELS))
+
+    def collect(self) -> Iterable[Metric]:
+        with self._lock:
+            children = list(self._children.values())
+        merged: Metric | None = None
+        for child in children:
+            for family in child.collect():
+                if merged is None:
+                    merged = family
+                else:
+                    merged.samples.extend(family.samples)
+        if merged is not None:
+            yield merged
+
+
+SCORES = BulkFamily("gridwatch_processor_anomaly_score", "Distribution of anomaly scores, per reading", SCORE_BUCKETS)
+LATENCY = BulkFamily(
+    "gridwatch_processor_end_to_end_latency_seconds",
+    "Reading timestamp to its state written in Redis, per reading",
+    LATENCY_BUCKETS,
+)
 
 
 def score_histogram(labels: dict[str, str]) -> BulkHistogram:
     """Distribution of anomaly scores, one observation per reading."""
-    return _bulk_histogram("gridwatch_processor_anomaly_score", "Distribution of anomaly scores", labels, SCORE_BUCKETS)
+    return SCORES.child(labels)
 
 
 def latency_histogram(labels: dict[str, str]) -> BulkHistogram:
     """Reading timestamp to Redis write completed, one observation per reading."""
-    return _bulk_histogram(
-        "gridwatch_processor_end_to_end_latency_seconds",
-        "Reading timestamp to its state written in Redis, per reading",
-        labels,
-        LATENCY_BUCKETS,
-    )
+    return LATENCY.child(labels)
 
 
 def observe_written(
