@@ -33,7 +33,7 @@ for (const theme of ['light', 'dark'] as const) {
       await expect(page.getByRole('complementary', { name: id })).toBeVisible();
       await expect(page.getByTestId('detail-failure')).toHaveText(/%/);
       await expectAccessible(page, `sensor detail (${theme})`);
-      await page.getByRole('button', { name: 'Settings' }).click();
+      await page.getByRole('button', { name: 'Settings', exact: true }).click();
       await expect(page.getByRole('dialog', { name: 'Settings' })).toBeVisible();
       await expectAccessible(page, `settings dialog (${theme})`);
     });

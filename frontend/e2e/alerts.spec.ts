@@ -8,7 +8,7 @@ test('set the token in Settings and acknowledge an active alert', async ({ page 
   await page.goto('/alerts');
   await expect(page.getByRole('heading', { level: 1, name: 'Alerts' })).toBeVisible();
 
-  await page.getByRole('button', { name: 'Settings' }).click();
+  await page.getByRole('button', { name: 'Settings', exact: true }).click();
   const dialog = page.getByRole('dialog', { name: 'Settings' });
   await dialog.getByLabel('API token').fill(TOKEN);
   await dialog.getByRole('button', { name: 'Save' }).click();

@@ -12,7 +12,9 @@ test('dashboard loads and its values change within 5 s', async ({ page }) => {
   const power = page.getByTestId('stat-power');
   await expect(power).toHaveText(/\d.* kW/);
   const before = await readings.textContent();
-  await expect.poll(() => readings.textContent(), { timeout: 5_000, message: 'readings total should move' }).not.toBe(before);
+  await expect
+    .poll(() => readings.textContent(), { timeout: 5_000, message: 'readings total should move' })
+    .not.toBe(before);
   const trend = page.getByRole('img', { name: /Total power over the last \d+ updates/ });
   await expect(trend).toBeVisible();
   await expect(page.getByTestId('status-count-normal')).toHaveText(/\d/);

@@ -13,9 +13,15 @@ export async function controlApi(action: 'stop' | 'start'): Promise<void> {
 }
 
 /** Preset the theme (and optionally the token) before the app's first paint. */
-export async function presetSettings(page: Page, settings: { theme?: 'light' | 'dark'; token?: string }): Promise<void> {
+export async function presetSettings(
+  page: Page,
+  settings: { theme?: 'light' | 'dark'; token?: string },
+): Promise<void> {
   await page.addInitScript((value) => {
-    window.localStorage.setItem('gridwatch.settings', JSON.stringify({ tariff: 0.15, currency: '', theme: 'system', token: '', ...value }));
+    window.localStorage.setItem(
+      'gridwatch.settings',
+      JSON.stringify({ tariff: 0.15, currency: '', theme: 'system', token: '', ...value }),
+    );
   }, settings);
 }
 
@@ -27,7 +33,13 @@ export async function expectLive(page: Page, timeout = 20_000): Promise<void> {
 export async function expectAccessible(page: Page, what: string): Promise<void> {
   const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
   const serious = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  const report = serious.map((v) => `${v.impact} ${v.id}: ${v.help}\n    ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join('\n    ')}`);
+  const report = serious.map(
+    (v) =>
+      `${v.impact} ${v.id}: ${v.help}\n    ${v.nodes
+        .map((n) => n.target.join(' '))
+        .slice(0, 5)
+        .join('\n    ')}`,
+  );
   expect(report, `axe violations on ${what}`).toEqual([]);
 }
 

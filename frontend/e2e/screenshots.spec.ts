@@ -43,7 +43,11 @@ test('every other view', async ({ page }) => {
   await shoot(page, 'optimization');
   await page.goto('/alerts');
   await expect(page.getByRole('heading', { level: 1, name: 'Alerts' })).toBeVisible();
-  await page.getByTestId('alert-row').first().waitFor({ timeout: 30_000 }).catch(() => undefined);
+  await page
+    .getByTestId('alert-row')
+    .first()
+    .waitFor({ timeout: 30_000 })
+    .catch(() => undefined);
   await shoot(page, 'alerts');
   await page.goto('/site');
   await expect(page.getByTestId('site-mode')).toBeVisible();

@@ -29,7 +29,9 @@ export function Layout() {
 
   // Name the page after the view, so tabs and screen readers say where you are.
   useEffect(() => {
-    const item = [...NAV].reverse().find((n) => (n.end ? location.pathname === n.to : location.pathname.startsWith(n.to)));
+    const item = [...NAV]
+      .reverse()
+      .find((n) => (n.end ? location.pathname === n.to : location.pathname.startsWith(n.to)));
     document.title = `${item?.label ?? 'Not found'} · Gridwatch`;
   }, [location.pathname]);
 

@@ -44,7 +44,12 @@ export function formatTick(seconds: number, span: number): string {
   const date = new Date(seconds * 1000);
   if (span > 2 * 86_400) return date.toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
   if (span > 3 * 3600) return date.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', hour12: false });
-  return date.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: span > 600 ? undefined : '2-digit', hour12: false });
+  return date.toLocaleTimeString(undefined, {
+    hour: '2-digit',
+    minute: '2-digit',
+    second: span > 600 ? undefined : '2-digit',
+    hour12: false,
+  });
 }
 
 function buildOptions(props: TimeChartProps, width: number): uPlot.Options {
@@ -60,7 +65,9 @@ function buildOptions(props: TimeChartProps, width: number): uPlot.Options {
       return splits.map((v) => formatTick(v, span));
     },
     // Whole seconds at least: the API pushes every few seconds, sub-second ticks only repeat labels.
-    incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400, 172_800, 604_800],
+    incrs: [
+      1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400, 172_800, 604_800,
+    ],
     size: 36,
   };
   const axis = (unit?: string): uPlot.Axis => ({

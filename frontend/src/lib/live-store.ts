@@ -1,12 +1,5 @@
 // Live site state built from the WebSocket's events: stats, producer, a trend ring buffer, sensor changes.
-import type {
-  CriticalAlert,
-  DashboardStats,
-  LiveEvent,
-  ProducerStatus,
-  SensorChange,
-  SensorState,
-} from '@/types/api';
+import type { CriticalAlert, DashboardStats, LiveEvent, ProducerStatus, SensorChange, SensorState } from '@/types/api';
 
 /** Two hours of trend at the API's default 2 s push interval. */
 export const MAX_TREND_POINTS = 3600;
@@ -110,7 +103,11 @@ export function reduceLive(state: LiveState, event: LiveEvent, now = Date.now() 
       };
     }
     case 'critical_alerts':
-      return { ...state, alerts: [...event.alerts, ...state.alerts].slice(0, MAX_ALERTS), lastEventAt: event.ts ?? now };
+      return {
+        ...state,
+        alerts: [...event.alerts, ...state.alerts].slice(0, MAX_ALERTS),
+        lastEventAt: event.ts ?? now,
+      };
     case 'producer_connected':
     case 'producer_disconnected':
       return { ...state, producer: event.producer, lastEventAt: event.ts ?? now };

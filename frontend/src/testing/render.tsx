@@ -13,8 +13,13 @@ export interface RenderOptions {
   store?: LiveStore;
 }
 
-export function renderView(element: ReactElement, { path = '/', route = '/', store = new LiveStore() }: RenderOptions = {}) {
-  const client = new QueryClient({ defaultOptions: { queries: { retry: false, refetchInterval: false }, mutations: { retry: false } } });
+export function renderView(
+  element: ReactElement,
+  { path = '/', route = '/', store = new LiveStore() }: RenderOptions = {},
+) {
+  const client = new QueryClient({
+    defaultOptions: { queries: { retry: false, refetchInterval: false }, mutations: { retry: false } },
+  });
   const router = createMemoryRouter(
     [
       { path, element },

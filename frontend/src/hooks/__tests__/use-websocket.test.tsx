@@ -96,7 +96,9 @@ describe('useWebSocket', () => {
     server.on('connection', () => {
       connections += 1;
     });
-    const { result } = renderHook(() => useWebSocket(URL, { onMessage: () => undefined, backoff: FAST, staleAfterMs: 60 }));
+    const { result } = renderHook(() =>
+      useWebSocket(URL, { onMessage: () => undefined, backoff: FAST, staleAfterMs: 60 }),
+    );
     await waitFor(() => expect(connections).toBeGreaterThanOrEqual(2), { timeout: 3000 });
     await waitFor(() => expect(result.current.state).toBe('open'));
   });
@@ -116,7 +118,9 @@ describe('useWebSocket', () => {
 
 describe('socketUrl', () => {
   it('maps http and https pages to ws and wss on the same host', () => {
-    expect(socketUrl('/ws', { protocol: 'http:', host: 'example.test:8000' } as Location)).toBe('ws://example.test:8000/ws');
+    expect(socketUrl('/ws', { protocol: 'http:', host: 'example.test:8000' } as Location)).toBe(
+      'ws://example.test:8000/ws',
+    );
     expect(socketUrl('/ws', { protocol: 'https:', host: 'example.test' } as Location)).toBe('wss://example.test/ws');
     expect(socketUrl('ws://other/ws')).toBe('ws://other/ws');
   });

@@ -1,12 +1,25 @@
 // The live store folds WebSocket events into stats, a trend and per-sensor changes.
 import { describe, expect, it } from 'vitest';
 
-import { LiveStore, MAX_TREND_POINTS, initialLiveState, parseLiveEvent, reduceLive, withLiveChange } from '@/lib/live-store';
+import {
+  LiveStore,
+  MAX_TREND_POINTS,
+  initialLiveState,
+  parseLiveEvent,
+  reduceLive,
+  withLiveChange,
+} from '@/lib/live-store';
 import { producer, sensor, stats } from '@/testing/factories';
 
 describe('reduceLive', () => {
   it('starts the trend with the snapshot and appends every update', () => {
-    let state = reduceLive(initialLiveState(), { type: 'snapshot', ts: 100, stats: stats(), producer: producer(), sensors: [] });
+    let state = reduceLive(initialLiveState(), {
+      type: 'snapshot',
+      ts: 100,
+      stats: stats(),
+      producer: producer(),
+      sensors: [],
+    });
     expect(state.trend.ts).toEqual([100]);
     state = reduceLive(state, {
       type: 'update',
@@ -27,7 +40,15 @@ describe('reduceLive', () => {
   it('caps the trend at MAX_TREND_POINTS', () => {
     let state = initialLiveState();
     for (let i = 0; i < MAX_TREND_POINTS + 10; i += 1) {
-      state = reduceLive(state, { type: 'update', ts: i + 1, stats: stats(), producer: producer(), readings: 1, anomalies: 0, changed: [] });
+      state = reduceLive(state, {
+        type: 'update',
+        ts: i + 1,
+        stats: stats(),
+        producer: producer(),
+        readings: 1,
+        anomalies: 0,
+        changed: [],
+      });
     }
     expect(state.trend.ts).toHaveLength(MAX_TREND_POINTS);
     expect(state.trend.ts[0]).toBe(11);
@@ -62,7 +83,14 @@ describe('reduceLive', () => {
 describe('withLiveChange', () => {
   it('applies a change only when it is newer than the REST state', () => {
     const s = sensor(1, { updated_at: 100, status: 'normal' });
-    const change = { id: s.id, status: 'critical' as const, value: 9, failure_probability: 0.8, kind: 'spike', ts: 101 };
+    const change = {
+      id: s.id,
+      status: 'critical' as const,
+      value: 9,
+      failure_probability: 0.8,
+      kind: 'spike',
+      ts: 101,
+    };
     expect(withLiveChange(s, change).status).toBe('critical');
     expect(withLiveChange(s, { ...change, ts: 99 }).status).toBe('normal');
   });

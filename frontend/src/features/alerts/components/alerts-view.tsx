@@ -30,7 +30,9 @@ function explain(error: unknown, action: AlertAction): string {
 
 export function AlertsView() {
   const [params, setParams] = useSearchParams();
-  const state = ALERT_STATES.includes(params.get('state') as AlertState) ? (params.get('state') as AlertState) : 'active';
+  const state = ALERT_STATES.includes(params.get('state') as AlertState)
+    ? (params.get('state') as AlertState)
+    : 'active';
   const severity = params.get('severity') || null;
   const offset = Math.max(0, Number(params.get('offset')) || 0);
   const query = useAlerts({ state, severity, limit: PAGE, offset });
@@ -57,7 +59,10 @@ export function AlertsView() {
       { id: alert.id, action },
       {
         onSuccess: () =>
-          setFeedback({ text: `Alert on ${alert.sensor_id} ${action === 'ack' ? 'acknowledged' : 'cleared'}.`, error: false }),
+          setFeedback({
+            text: `Alert on ${alert.sensor_id} ${action === 'ack' ? 'acknowledged' : 'cleared'}.`,
+            error: false,
+          }),
         onError: (error) => setFeedback({ text: explain(error, action), error: true }),
       },
     );
@@ -106,14 +111,23 @@ export function AlertsView() {
           </button>
         </div>
       ) : null}
-      <div role="status" aria-live="polite" className={feedback?.error ? 'notice notice--error' : feedback ? 'notice notice--ok' : 'sr-only'}>
+      <div
+        role="status"
+        aria-live="polite"
+        className={feedback?.error ? 'notice notice--error' : feedback ? 'notice notice--ok' : 'sr-only'}
+      >
         {feedback?.text ?? ''}
       </div>
       {query.error ? <ErrorMessage error={query.error} what="the alerts" /> : null}
       {query.isPending ? <Loading what="alerts" /> : null}
       {query.data && items.length === 0 ? <Empty>No {state} alerts.</Empty> : null}
       {items.length > 0 ? (
-        <div className="table-scroll table-scroll--auto" tabIndex={0} role="region" aria-label={`${STATE_LABELS[state]} alerts`}>
+        <div
+          className="table-scroll table-scroll--auto"
+          tabIndex={0}
+          role="region"
+          aria-label={`${STATE_LABELS[state]} alerts`}
+        >
           <table className="data-table alerts-table">
             <thead>
               <tr>
@@ -160,26 +174,28 @@ export function AlertsView() {
                   {state === 'cleared' ? <td>{formatDateTime(alert.cleared_at)}</td> : null}
                   {state !== 'cleared' ? (
                     <td className="actions">
-                      {state === 'active' ? (
+                      <div className="actions__buttons">
+                        {state === 'active' ? (
+                          <button
+                            type="button"
+                            className="button"
+                            disabled={busyId === alert.id}
+                            onClick={() => act(alert, 'ack')}
+                            aria-label={`Acknowledge alert on ${alert.sensor_id}`}
+                          >
+                            Acknowledge
+                          </button>
+                        ) : null}
                         <button
                           type="button"
-                          className="button"
+                          className="button button--ghost"
                           disabled={busyId === alert.id}
-                          onClick={() => act(alert, 'ack')}
-                          aria-label={`Acknowledge alert on ${alert.sensor_id}`}
+                          onClick={() => act(alert, 'clear')}
+                          aria-label={`Clear alert on ${alert.sensor_id}`}
                         >
-                          Acknowledge
+                          Clear
                         </button>
-                      ) : null}
-                      <button
-                        type="button"
-                        className="button button--ghost"
-                        disabled={busyId === alert.id}
-                        onClick={() => act(alert, 'clear')}
-                        aria-label={`Clear alert on ${alert.sensor_id}`}
-                      >
-                        Clear
-                      </button>
+                      </div>
                     </td>
                   ) : null}
                 </tr>

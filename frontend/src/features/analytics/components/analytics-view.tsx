@@ -100,7 +100,12 @@ export function AnalyticsView() {
           <legend>Per</legend>
           <div className="segmented">
             <label className={scope === 'type' ? 'segmented__item is-active' : 'segmented__item'}>
-              <input type="radio" name="scope" checked={scope === 'type'} onChange={() => set({ scope: 'type', sensor: null })} />
+              <input
+                type="radio"
+                name="scope"
+                checked={scope === 'type'}
+                onChange={() => set({ scope: 'type', sensor: null })}
+              />
               Sensor type
             </label>
             <label className={scope === 'sensor' ? 'segmented__item is-active' : 'segmented__item'}>
@@ -148,7 +153,9 @@ export function AnalyticsView() {
         <RangePicker
           value={rangeValue}
           now={now}
-          onChange={(v) => set({ range: v.range, from: v.range === 'custom' ? v.from : null, to: v.range === 'custom' ? v.to : null })}
+          onChange={(v) =>
+            set({ range: v.range, from: v.range === 'custom' ? v.from : null, to: v.range === 'custom' ? v.to : null })
+          }
         />
       </form>
       <p className="muted">
@@ -166,7 +173,9 @@ export function AnalyticsView() {
             <StatCard
               label={metric === 'energy_kwh' || metric === 'anomalies' || metric === 'readings' ? 'Total' : 'Average'}
               value={formatNumber(
-                metric === 'energy_kwh' || metric === 'anomalies' || metric === 'readings' ? summary?.total : summary?.mean,
+                metric === 'energy_kwh' || metric === 'anomalies' || metric === 'readings'
+                  ? summary?.total
+                  : summary?.mean,
                 2,
               )}
             />
@@ -178,7 +187,14 @@ export function AnalyticsView() {
             {points.length > 0 ? (
               <TimeChart
                 ts={points.map((p) => p.ts)}
-                series={[{ label: METRIC_LABELS[metric], values: points.map((p) => p.value), colorVar: '--chart-1', fill: true }]}
+                series={[
+                  {
+                    label: METRIC_LABELS[metric],
+                    values: points.map((p) => p.value),
+                    colorVar: '--chart-1',
+                    fill: true,
+                  },
+                ]}
                 label={`${METRIC_LABELS[metric]} of ${subject}, ${points.length} buckets`}
                 height={320}
                 bars={metric === 'anomalies' || metric === 'readings' || metric === 'energy_kwh'}

@@ -28,9 +28,9 @@ function fromLocalInput(text: string): number | null {
   return Number.isNaN(ms) ? null : ms / 1000;
 }
 
-/** Bucket width giving about `points` buckets, rounded to a readable step. */
+/** Bucket width giving about `points` buckets: whole minutes (the history keeps one-minute rollups). */
 export function autoStep(seconds: number, points = 120): number {
-  const steps = [1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21_600, 43_200, 86_400];
+  const steps = [60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400];
   const wanted = seconds / points;
   return steps.find((s) => s >= wanted) ?? 86_400;
 }
@@ -44,14 +44,25 @@ export function resolveRange(value: RangeValue, now: number): { from: number; to
   return { from: now - preset.seconds, to: now };
 }
 
-export function RangePicker({ value, onChange, now }: { value: RangeValue; onChange: (v: RangeValue) => void; now: number }) {
+export function RangePicker({
+  value,
+  onChange,
+  now,
+}: {
+  value: RangeValue;
+  onChange: (v: RangeValue) => void;
+  now: number;
+}) {
   const span = resolveRange(value, now);
   return (
     <fieldset className="range-picker">
       <legend>Time range</legend>
       <div className="segmented">
         {RANGE_PRESETS.map((preset) => (
-          <label key={preset.id} className={value.range === preset.id ? 'segmented__item is-active' : 'segmented__item'}>
+          <label
+            key={preset.id}
+            className={value.range === preset.id ? 'segmented__item is-active' : 'segmented__item'}
+          >
             <input
               type="radio"
               name="range"

@@ -3,6 +3,7 @@ import { Link } from 'react-router';
 
 import { useCurrency } from '@/features/dashboard/api/get-currency';
 import { useDashboardStats } from '@/features/dashboard/api/get-dashboard-stats';
+import { useEnergyToday } from '@/features/dashboard/api/get-energy-today';
 import { LiveTrend } from '@/features/dashboard/components/live-trend';
 import { StatusBreakdown } from '@/features/dashboard/components/status-breakdown';
 import { PageHeader } from '@/components/page-header';
@@ -20,6 +21,7 @@ export function DashboardView() {
   const trend = useLive((s) => s.trend);
   const settings = useSettings();
   const currencyQuery = useCurrency();
+  const today = useEnergyToday();
   const stats = liveStats ?? rest.data;
   const currency = settings.currency || currencyQuery.data || 'EUR';
   const rate = trend.readingsRate[trend.readingsRate.length - 1];
@@ -28,7 +30,11 @@ export function DashboardView() {
     <>
       <PageHeader
         title="Dashboard"
-        description={stats ? `Site ${stats.site} · last reading ${formatTime(stats.last_reading_ts)}` : 'Waiting for the first update…'}
+        description={
+          stats
+            ? `Site ${stats.site} · last reading ${formatTime(stats.last_reading_ts)}`
+            : 'Waiting for the first update…'
+        }
       />
       {!stats && rest.error ? <ErrorMessage error={rest.error} what="the site statistics" /> : null}
       <div className="stat-grid">
@@ -38,15 +44,27 @@ export function DashboardView() {
           hint={`${formatInteger(stats?.total_sensors)} sensors reporting`}
           testId="stat-power"
         />
+        {today.data !== undefined ? (
+          <StatCard
+            label="Energy today"
+            value={<>{formatNumber(today.data, 1)} kWh</>}
+            hint={`${formatNumber(stats?.energy_kwh, 1)} kWh since the site started`}
+            testId="stat-energy"
+          />
+        ) : (
+          <StatCard
+            label="Energy"
+            value={<>{formatNumber(stats?.energy_kwh, 1)} kWh</>}
+            hint="metered since the site started"
+            testId="stat-energy"
+          />
+        )}
         <StatCard
-          label="Energy"
-          value={<>{formatNumber(stats?.energy_kwh, 1)} kWh</>}
-          hint="metered since the site started"
-          testId="stat-energy"
-        />
-        <StatCard
-          label="Cost"
-          value={formatMoney(stats ? stats.energy_kwh * settings.tariff : null, currency)}
+          label={today.data !== undefined ? 'Cost today' : 'Cost'}
+          value={formatMoney(
+            today.data !== undefined ? today.data * settings.tariff : stats ? stats.energy_kwh * settings.tariff : null,
+            currency,
+          )}
           hint={`at ${formatNumber(settings.tariff, 3)} ${currency}/kWh (change in Settings)`}
           testId="stat-cost"
         />
@@ -54,7 +72,13 @@ export function DashboardView() {
           label="Active anomalies"
           value={formatInteger(stats?.active_anomalies)}
           hint={`${formatInteger(stats?.anomalies_total)} anomalous readings so far`}
-          tone={stats && stats.status_counts.critical > 0 ? 'critical' : stats && stats.active_anomalies > 0 ? 'warning' : 'ok'}
+          tone={
+            stats && stats.status_counts.critical > 0
+              ? 'critical'
+              : stats && stats.active_anomalies > 0
+                ? 'warning'
+                : 'ok'
+          }
           testId="stat-anomalies"
         />
         <StatCard

@@ -19,7 +19,11 @@ export function StatusBreakdown({ counts, producer }: StatusBreakdownProps) {
         {SENSOR_STATUSES.map((status) => {
           const share = total ? ((counts?.[status] ?? 0) / total) * 100 : 0;
           return share > 0 ? (
-            <span key={status} className={`status-bar__part status-bar__part--${status}`} style={{ width: `${share}%` }} />
+            <span
+              key={status}
+              className={`status-bar__part status-bar__part--${status}`}
+              style={{ width: `${share}%` }}
+            />
           ) : null;
         })}
       </div>

@@ -9,9 +9,13 @@ import { Empty, ErrorMessage, Loading } from '@/components/query-state';
 import { StatCard } from '@/components/stat-card';
 import { formatDateTime, formatMoney, formatNumber } from '@/lib/format';
 
+/** The optimizer's kinds; the filter also offers any other kind a newer API reports. */
+const KINDS = ['peak_shifting', 'maintenance', 'efficiency', 'operational'];
+
+/** Priority runs from 0 to 100. */
 function priorityTone(priority: number): string {
-  if (priority >= 0.66 || priority >= 66) return 'high';
-  if (priority >= 0.33 || priority >= 33) return 'medium';
+  if (priority >= 66) return 'high';
+  if (priority >= 33) return 'medium';
   return 'low';
 }
 
@@ -23,7 +27,7 @@ export function OptimizationView() {
   const query = useSuggestions({ kind, minPriority });
   // Kinds come from an unfiltered copy so the filter keeps offering every kind.
   const all = useSuggestions({});
-  const kinds = [...new Set((all.data?.items ?? []).map((s) => s.kind))].sort();
+  const kinds = [...new Set([...KINDS, ...(all.data?.items ?? []).map((s) => s.kind)])].sort();
   const items = [...(query.data?.items ?? [])].sort((a, b) => b.priority - a.priority);
   const currency = query.data?.currency ?? 'EUR';
   const kwh = items.reduce((sum, s) => sum + (s.estimated_saving_kwh || 0), 0);
@@ -44,7 +48,11 @@ export function OptimizationView() {
     <>
       <PageHeader
         title="Optimization"
-        description={query.data ? `Suggestions generated ${formatDateTime(query.data.generated_at)}` : 'Where the site can save energy.'}
+        description={
+          query.data
+            ? `Suggestions generated ${formatDateTime(query.data.generated_at)}`
+            : 'Where the site can save energy.'
+        }
       />
       <form className="filters" aria-label="Filter suggestions" onSubmit={(e) => e.preventDefault()}>
         <label className="field">
@@ -63,6 +71,7 @@ export function OptimizationView() {
           <input
             type="number"
             min={0}
+            max={100}
             step="any"
             value={minPriorityText ?? ''}
             onChange={(e) => set('min_priority', e.target.value)}
@@ -85,7 +94,7 @@ export function OptimizationView() {
                 <div className="suggestion__header">
                   <h2>{s.title}</h2>
                   <span className={`priority priority--${priorityTone(s.priority)}`}>
-                    priority {formatNumber(s.priority, s.priority < 1 ? 2 : 0)}
+                    priority {formatNumber(s.priority, 0)}
                   </span>
                 </div>
                 <p className="muted">

@@ -25,7 +25,11 @@ export function getSensors(filters: SensorFilters, signal?: AbortSignal): Promis
 
 export function sensorsQueryOptions(filters: SensorFilters) {
   return queryOptions({
-    queryKey: ['sensors', 'list', { status: filters.status ?? null, type: filters.type ?? null, q: filters.q?.trim() ?? '' }],
+    queryKey: [
+      'sensors',
+      'list',
+      { status: filters.status ?? null, type: filters.type ?? null, q: filters.q?.trim() ?? '' },
+    ],
     queryFn: ({ signal }) => getSensors(filters, signal),
     placeholderData: keepPreviousData,
     refetchInterval: 15_000,

@@ -107,7 +107,9 @@ export function SensorDetail({ id, closeHref }: { id: string; closeHref: string 
           ) : historyPoints.length > 0 ? (
             <TimeChart
               ts={historyPoints.map((p) => p.ts)}
-              series={[{ label: 'mean', values: historyPoints.map((p) => p.value), colorVar: '--chart-2', unit: sensor.unit }]}
+              series={[
+                { label: 'mean', values: historyPoints.map((p) => p.value), colorVar: '--chart-2', unit: sensor.unit },
+              ]}
               label={`Mean per minute of ${sensor.id} over the last hour`}
               height={160}
             />

@@ -55,7 +55,10 @@ export function SensorFilters({ value, onChange, total, shown }: SensorFiltersPr
       </label>
       <label className="field">
         <span>Type</span>
-        <select value={value.type ?? ''} onChange={(e) => onChange({ type: (e.target.value || null) as SensorType | null })}>
+        <select
+          value={value.type ?? ''}
+          onChange={(e) => onChange({ type: (e.target.value || null) as SensorType | null })}
+        >
           <option value="">All types</option>
           {SENSOR_TYPES.map((t) => (
             <option key={t} value={t}>

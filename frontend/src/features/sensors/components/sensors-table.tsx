@@ -47,7 +47,15 @@ export interface SensorsTableProps {
   height?: number;
 }
 
-export function SensorsTable({ sensors, sortKey, sortDir, onSort, selectedId, hrefFor, height = 600 }: SensorsTableProps) {
+export function SensorsTable({
+  sensors,
+  sortKey,
+  sortDir,
+  onSort,
+  selectedId,
+  hrefFor,
+  height = 600,
+}: SensorsTableProps) {
   const scroller = useRef<HTMLDivElement>(null);
   const virtualizer = useVirtualizer({
     count: sensors.length,

@@ -17,7 +17,9 @@ const SORT_KEYS: SortKey[] = ['id', 'machine', 'type', 'status', 'value', 'score
 export function SensorsView() {
   const { sensorId } = useParams();
   const [params, setParams] = useSearchParams();
-  const status = SENSOR_STATUSES.includes(params.get('status') as SensorStatus) ? (params.get('status') as SensorStatus) : null;
+  const status = SENSOR_STATUSES.includes(params.get('status') as SensorStatus)
+    ? (params.get('status') as SensorStatus)
+    : null;
   const type = SENSOR_TYPES.includes(params.get('type') as SensorType) ? (params.get('type') as SensorType) : null;
   const q = params.get('q') ?? '';
   const sortKey = SORT_KEYS.includes(params.get('sort') as SortKey) ? (params.get('sort') as SortKey) : 'id';
@@ -51,7 +53,14 @@ export function SensorsView() {
   );
 
   const onSort = (key: SortKey) => {
-    const dir: SortDir = key === sortKey ? (sortDir === 'asc' ? 'desc' : 'asc') : key === 'id' || key === 'machine' || key === 'type' ? 'asc' : 'desc';
+    const dir: SortDir =
+      key === sortKey
+        ? sortDir === 'asc'
+          ? 'desc'
+          : 'asc'
+        : key === 'id' || key === 'machine' || key === 'type'
+          ? 'asc'
+          : 'desc';
     update({ sort: key, dir });
   };
 
@@ -61,7 +70,10 @@ export function SensorsView() {
 
   return (
     <>
-      <PageHeader title="Sensors" description="Latest scored state of every sensor; live changes are merged in as they arrive." />
+      <PageHeader
+        title="Sensors"
+        description="Latest scored state of every sensor; live changes are merged in as they arrive."
+      />
       <SensorFilters value={{ status, type, q }} onChange={update} total={query.data?.total} shown={sensors.length} />
       {query.error ? <ErrorMessage error={query.error} what="the sensors" /> : null}
       <div className={sensorId ? 'split split--open' : 'split'}>

@@ -54,7 +54,8 @@ export function SettingsDialog({ open, onClose }: { open: boolean; onClose: () =
           />
         </label>
         <p id="token-help" className="muted small">
-          Sent as <code>Authorization: Bearer …</code> to acknowledge and clear alerts; kept in this browser&apos;s local storage.
+          Sent as <code>Authorization: Bearer …</code> to acknowledge and clear alerts; kept in this browser&apos;s
+          local storage.
         </p>
         <div className="field-row">
           <label className="field">
@@ -77,7 +78,13 @@ export function SettingsDialog({ open, onClose }: { open: boolean; onClose: () =
           <div className="segmented">
             {(['system', 'light', 'dark'] as const).map((choice) => (
               <label key={choice} className={theme === choice ? 'segmented__item is-active' : 'segmented__item'}>
-                <input type="radio" name="theme" value={choice} checked={theme === choice} onChange={() => setTheme(choice)} />
+                <input
+                  type="radio"
+                  name="theme"
+                  value={choice}
+                  checked={theme === choice}
+                  onChange={() => setTheme(choice)}
+                />
                 {choice}
               </label>
             ))}

@@ -40,8 +40,8 @@ export function SiteView() {
             {site.message || 'not running on Kubernetes'}
           </p>
           <p className="muted">
-            The workloads run as local processes (<code>make up</code>), so there is no operator, no replicas to scale and no
-            consumer-lag autoscaling. Deploy an EnergySite to a cluster to see them here.
+            The workloads run as local processes (<code>make up</code>), so there is no operator, no replicas to scale
+            and no consumer-lag autoscaling. Deploy an EnergySite to a cluster to see them here.
           </p>
         </section>
       ) : null}
@@ -51,7 +51,9 @@ export function SiteView() {
             <StatCard label="EnergySite" value={site.name} hint={`namespace ${site.namespace}`} />
             <StatCard
               label="Consumer lag"
-              value={site.consumerLag === null || site.consumerLag === undefined ? '—' : formatInteger(site.consumerLag)}
+              value={
+                site.consumerLag === null || site.consumerLag === undefined ? '—' : formatInteger(site.consumerLag)
+              }
               hint="messages the processors have not consumed yet"
               testId="site-lag"
             />

@@ -9,12 +9,16 @@ import { mockFetch, renderView } from '@/testing/render';
 
 describe('range helpers', () => {
   it('picks readable bucket widths', () => {
-    expect(autoStep(3600)).toBe(30);
+    expect(autoStep(900)).toBe(60);
+    expect(autoStep(3600)).toBe(60);
     expect(autoStep(86_400)).toBe(900);
     expect(autoStep(7 * 86_400)).toBe(7200);
   });
   it('resolves presets relative to now and honours a valid custom range', () => {
-    expect(resolveRange({ range: '6h', from: null, to: null }, 100_000)).toEqual({ from: 100_000 - 21_600, to: 100_000 });
+    expect(resolveRange({ range: '6h', from: null, to: null }, 100_000)).toEqual({
+      from: 100_000 - 21_600,
+      to: 100_000,
+    });
     expect(resolveRange({ range: 'custom', from: 10, to: 20 }, 100)).toEqual({ from: 10, to: 20 });
     expect(resolveRange({ range: 'custom', from: 20, to: 10 }, 7200)).toEqual({ from: 3600, to: 7200 });
   });
@@ -37,7 +41,9 @@ describe('AnalyticsView', () => {
       }),
     });
     renderView(<AnalyticsView />, { path: '/analytics', route: '/analytics?type=temperature' });
-    expect(await screen.findByRole('img', { name: /Mean value of all temperature sensors, 2 buckets/ })).toBeInTheDocument();
+    expect(
+      await screen.findByRole('img', { name: /Mean value of all temperature sensors, 2 buckets/ }),
+    ).toBeInTheDocument();
     await userEvent.selectOptions(screen.getByLabelText('Metric'), 'max');
     await userEvent.click(screen.getByLabelText('24 hours'));
     await waitFor(() => {
@@ -51,7 +57,15 @@ describe('AnalyticsView', () => {
 
   it('queries one sensor when deep-linked with ?sensor=', async () => {
     const calls = mockFetch({
-      '/api/analytics/history': () => ({ sensor: 'm1', type: null, metric: 'mean', from: 0, to: 0, step: 60, points: [] }),
+      '/api/analytics/history': () => ({
+        sensor: 'm1',
+        type: null,
+        metric: 'mean',
+        from: 0,
+        to: 0,
+        step: 60,
+        points: [],
+      }),
     });
     renderView(<AnalyticsView />, { path: '/analytics', route: '/analytics?sensor=m00001-power-0' });
     expect(await screen.findByText('No data in this range.')).toBeInTheDocument();

@@ -10,7 +10,11 @@ import type { SensorState } from '@/types/api';
 
 function serveSensors(all: SensorState[]) {
   return mockFetch({
-    '/api/sensors/': (url) => all.find((s) => url.pathname.endsWith(`/${encodeURIComponent(s.id)}`)) ?? { status: 404, body: { detail: 'nope' } },
+    '/api/sensors/': (url) =>
+      all.find((s) => url.pathname.endsWith(`/${encodeURIComponent(s.id)}`)) ?? {
+        status: 404,
+        body: { detail: 'nope' },
+      },
     '/api/sensors': (url) => {
       const status = url.searchParams.get('status');
       const type = url.searchParams.get('type');

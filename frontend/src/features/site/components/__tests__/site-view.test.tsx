@@ -19,7 +19,11 @@ describe('SiteView', () => {
         name: 'plant-a',
         namespace: 'energy',
         conditions: [{ type: 'Ready', status: 'True', reason: 'AllReady', message: 'all components ready' }],
-        components: { simulator: { desired: 1, ready: 1 }, processor: { desired: 4, ready: 3 }, api: { desired: 2, ready: 2 } },
+        components: {
+          simulator: { desired: 1, ready: 1 },
+          processor: { desired: 4, ready: 3 },
+          api: { desired: 2, ready: 2 },
+        },
         consumerLag: 1234,
         lastScalingDecision: { time: '2026-01-01T10:00:00Z', from: 3, to: 4, reason: 'lag 1234 > 1000 per replica' },
         helmRevision: 7,
