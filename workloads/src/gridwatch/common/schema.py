@@ -175,10 +175,14 @@ def _check_batch(batch: ReadingBatch) -> None:
             raise InvalidMessage(f"column '{name}' has {len(column)} entries, sensor_ids has {n}")
     if len(batch.fault_index) != len(batch.fault_kind):
         raise InvalidMessage("fault_index and fault_kind differ in length")
-    for i in batch.fault_index:
-        if not 0 <= i < n:
-            raise InvalidMessage(f"fault_index {i} outside 0..{n - 1}")
-    if not all(math.isfinite(v) for v in batch.values):
+    if batch.fault_index and (min(batch.fault_index) < 0 or max(batch.fault_index) >= n):
+        bad = next(i for i in batch.fault_index if not 0 <= i < n)
+        raise InvalidMessage(f"fault_index {bad} outside 0..{n - 1}")
+    # Fast path in C: a sum is finite only if no term is NaN or ±inf; a sum that merely overflows, or a
+    # timestamp ≤ 0, falls through to the exact per-element check.
+    if not math.isfinite(sum(batch.values)) and not all(math.isfinite(v) for v in batch.values):
         raise InvalidMessage("values must be finite numbers")
-    if not all(math.isfinite(t) and t > 0 for t in batch.ts):
+    if (not math.isfinite(sum(batch.ts)) or (batch.ts and min(batch.ts) <= 0)) and not all(
+        math.isfinite(t) and t > 0 for t in batch.ts
+    ):
         raise InvalidMessage("timestamps must be positive finite numbers")

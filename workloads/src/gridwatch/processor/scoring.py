@@ -68,6 +68,7 @@ class SensorTable:
     energy_kwh: F64 = field(default_factory=lambda: np.zeros(0))
     type_code: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     status: I64 = field(default_factory=lambda: np.full(0, -1, dtype=np.int64))
+    stored_probability: F64 = field(default_factory=lambda: np.zeros(0))  # last written to the store, NaN: none
 
     def _grow(self, need: int) -> None:
         cap = max(1024, self.capacity)
@@ -75,9 +76,17 @@ class SensorTable:
             cap *= 2
         if cap == self.capacity:
             return
-        for name in ("mean", "var", "last_value", "last_ts", "hazard", "energy_kwh"):
+        for name, blank in (
+            ("mean", 0.0),
+            ("var", 0.0),
+            ("last_value", 0.0),
+            ("last_ts", 0.0),
+            ("hazard", 0.0),
+            ("energy_kwh", 0.0),
+            ("stored_probability", np.nan),
+        ):
             arr = getattr(self, name)
-            new = np.zeros(cap)
+            new = np.full(cap, blank)
             new[: arr.size] = arr
             setattr(self, name, new)
         for name, fill in (
@@ -97,6 +106,9 @@ class SensorTable:
     def lookup(self, sensor_ids: list[str], machines: list[str], type_codes: list[int]) -> tuple[I64, list[int]]:
         """Dense numbers of the sensors, registering unknown ones; also returns the new numbers."""
         index = self.index
+        found = list(map(index.get, sensor_ids))  # one C-level pass; unknown ids come back as None
+        if None not in found:
+            return np.fromiter(found, dtype=np.int64, count=len(found)), []
         out = np.empty(len(sensor_ids), dtype=np.int64)
         new: list[int] = []
         for i, sid in enumerate(sensor_ids):

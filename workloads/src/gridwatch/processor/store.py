@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import msgspec
 import numpy as np
@@ -16,6 +17,27 @@ from gridwatch.common.state import ProducerBeat, SensorState, state_decoder, sta
 from gridwatch.processor.scoring import KINDS, STATUSES, BatchResult, SensorTable
 
 _json = msgspec.json.Encoder()
+_UNIT_OF_CODE: tuple[str, ...] = tuple(UNITS[t] for t in SENSOR_TYPES)
+
+
+class _State(SensorState, gc=False):
+    """A SensorState the garbage collector does not track (scalar fields cannot form cycles).
+
+    A batch builds one per sensor; tracked, 100k of them made every collection walk them all.
+    """
+
+
+def _json_records(states: list[SensorState]) -> list[bytes]:
+    """One JSON document per state, encoded in a single call (JSON lines never hold a raw newline)."""
+    return state_encoder.encode_lines(states).split(b"\n")[:-1]
+
+
+def _interleave(first: Sequence[str], second: Sequence[bytes]) -> list[str | bytes]:
+    """[a0, b0, a1, b1, ...], the flat argument list of HSET."""
+    out: list[str | bytes] = [b""] * (2 * len(first))
+    out[0::2] = first
+    out[1::2] = second
+    return out
 
 
 @dataclass
@@ -27,6 +49,8 @@ class Pending:
     status_moves: list[tuple[str, int, int]] = field(default_factory=list)
     beats: list[ProducerBeat] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+    failure_ids: list[str] = field(default_factory=list)
+    failure_scores: list[float] = field(default_factory=list)
     readings: int = 0
     anomalies: int = 0
     energy_kwh: float = 0.0
@@ -62,7 +86,11 @@ class StateStore:
             table.status[n] = STATUSES.index(st.status)
 
     def build(self, table: SensorTable, result: BatchResult, now: float) -> Pending:
-        """Turn a scored batch into the writes it needs (latest reading per sensor)."""
+        """Turn a scored batch into the writes it needs (latest reading per sensor).
+
+        Column-wise: every field is gathered with one numpy take and one `tolist`, and the records are built by
+        one `map` over the columns, so no Python code runs per reading and little runs per sensor.
+        """
         pending = Pending(readings=result.size, anomalies=int(result.anomaly.sum()))
         if result.size == 0:
             return pending
@@ -71,37 +99,51 @@ class StateStore:
         pending.last_ts = float(result.ts.max())
         sensor = result.sensor
         last = np.flatnonzero(np.r_[sensor[1:] != sensor[:-1], True])
-        ids, machines = table.ids, table.machines
-        for i in last.tolist():
-            n = int(sensor[i])
-            code = int(result.status[i])
-            previous = int(table.status[n])
-            if previous != code:
-                pending.status_moves.append((ids[n], previous, code))
-                table.status[n] = code
-            sensor_type = SENSOR_TYPES[int(table.type_code[n])]
-            pending.states.append(
-                SensorState(
-                    id=ids[n],
-                    machine=machines[n],
-                    type=sensor_type,
-                    unit=UNITS[sensor_type],
-                    value=float(result.value[i]),
-                    ts=float(result.ts[i]),
-                    score=round(float(result.score[i]), 4),
-                    anomaly=bool(result.anomaly[i]),
-                    failure_probability=round(float(result.probability[i]), 4),
-                    status=STATUSES[code],
-                    kind=KINDS[int(result.kind[i])],
-                    readings=int(table.count[n]),
-                    anomalies=int(table.anomalies[n]),
-                    energy_kwh=float(table.energy_kwh[n]),
-                    baseline_mean=float(table.mean[n]),
-                    baseline_std=math.sqrt(float(table.var[n])),
-                    hazard=float(table.hazard[n]),
-                    updated_at=now,
+        rows = sensor[last]
+        ids = list(map(table.ids.__getitem__, rows.tolist()))
+        codes = result.status[last]
+        previous = table.status[rows]
+        moved = np.flatnonzero(previous != codes)
+        if moved.size:
+            pending.status_moves = list(
+                zip(
+                    [ids[i] for i in moved.tolist()],
+                    previous[moved].tolist(),
+                    codes[moved].tolist(),
+                    strict=True,
                 )
             )
+            table.status[rows[moved]] = codes[moved]
+        probability = result.probability[last].round(4)
+        changed = np.flatnonzero(~(probability == table.stored_probability[rows]))  # NaN: never written
+        if changed.size:
+            pending.failure_ids = [ids[i] for i in changed.tolist()]
+            pending.failure_scores = probability[changed].tolist()
+            table.stored_probability[rows[changed]] = probability[changed]
+        type_codes = table.type_code[rows].tolist()
+        pending.states = list(
+            map(
+                _State,
+                ids,
+                map(table.machines.__getitem__, rows.tolist()),
+                map(SENSOR_TYPES.__getitem__, type_codes),
+                map(_UNIT_OF_CODE.__getitem__, type_codes),
+                result.value[last].tolist(),
+                result.ts[last].tolist(),
+                result.score[last].round(4).tolist(),
+                result.anomaly[last].tolist(),
+                probability.tolist(),
+                map(STATUSES.__getitem__, codes.tolist()),
+                map(KINDS.__getitem__, result.kind[last].tolist()),
+                table.count[rows].tolist(),
+                table.anomalies[rows].tolist(),
+                table.energy_kwh[rows].tolist(),
+                table.mean[rows].tolist(),
+                np.sqrt(table.var[rows]).tolist(),
+                table.hazard[rows].tolist(),
+                repeat(now),
+            )
+        )
         return pending
 
     def write(self, pending: Pending, live: dict[str, object]) -> None:
@@ -109,13 +151,20 @@ class StateStore:
         k = self.keys
         pipe = self.client.pipeline(transaction=True)
         if pending.states:
-            mapping = {s.id: state_encoder.encode(s) for s in pending.states}
-            pipe.hset(k.sensors, mapping=mapping)  # type: ignore[arg-type]
-            pipe.zadd(k.failure, {s.id: s.failure_probability for s in pending.states})
+            pipe.hset(k.sensors, items=_interleave([s.id for s in pending.states], _json_records(pending.states)))
+        if pending.failure_ids:
+            # only scores that changed: ZADD of an unchanged score is a no-op, and most sensors sit at 0
+            pipe.zadd(k.failure, dict(zip(pending.failure_ids, pending.failure_scores, strict=True)))
+        leaving: dict[int, list[str]] = {}
+        joining: dict[int, list[str]] = {}
         for sid, old, new in pending.status_moves:
             if old >= 0:
-                pipe.srem(k.status(STATUSES[old].value), sid)
-            pipe.sadd(k.status(STATUSES[new].value), sid)
+                leaving.setdefault(old, []).append(sid)
+            joining.setdefault(new, []).append(sid)
+        for old, members in leaving.items():
+            pipe.srem(k.status(STATUSES[old].value), *members)
+        for new, members in joining.items():
+            pipe.sadd(k.status(STATUSES[new].value), *members)
         if pending.new_sensors:
             pipe.zadd(k.index, dict.fromkeys((sid for sid, _ in pending.new_sensors), 0))
             by_type: dict[str, list[str]] = {}
