@@ -70,6 +70,9 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Log
         prefix="kopf.gridwatch.io", key="last-handled-configuration"
     )
     settings.posting.level = logging.INFO
+    # Resolve resources and namespaces once at startup: no watching of CRDs or namespaces, so
+    # the operator needs no cluster-scoped permission at all (the chart installs the CRD first).
+    settings.scanning.disabled = True
     settings.execution.max_workers = 16
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330

@@ -6,12 +6,11 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AdminClient,
     NewPartitions,
     NewTopic,
-    OffsetSpec,
 )
 
 TOPIC_KINDS = ("readings", "enriched", "alerts", "forecasts", "dispatch", "dlq")
@@ -132,29 +131,32 @@ class Kafka:
         """(lag, partitions): Σ over partitions of log end offset minus the group's committed offset.
 
         A partition the group never committed counts from the log start, like the processor's
-        `auto.offset.reset=earliest`.
+        `auto.offset.reset=earliest`. Read through a Consumer that never subscribes (so it does
+        not join the group): AdminClient.list_consumer_group_offsets crashes librdkafka for
+        groups the coordinator has not seen yet (confluent-kafka-python#1982).
         """
-        admin = self.admin(bootstrap)
-        try:
-            count = self.partitions(bootstrap, topic)
-            if count == 0:
-                return 0, 0
-            tps = [TopicPartition(topic, p) for p in range(count)]
-            request = [ConsumerGroupTopicPartitions(group, tps)]
-            committed_result = admin.list_consumer_group_offsets(request, request_timeout=self.timeout)[group]
-            committed = {
-                tp.partition: tp.offset for tp in committed_result.result(timeout=self.timeout).topic_partitions
+        count = self.partitions(bootstrap, topic)
+        if count == 0:
+            return 0, 0
+        consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": group,
+                "client.id": "gridwatch-operator-lag",
+                "enable.auto.commit": False,
+                "socket.timeout.ms": int(self.timeout * 1000),
             }
-            latest_spec = OffsetSpec.latest()  # type: ignore[no-untyped-call]
-            earliest_spec = OffsetSpec.earliest()  # type: ignore[no-untyped-call]
-            latest = admin.list_offsets(dict.fromkeys(tps, latest_spec), request_timeout=self.timeout)
-            earliest = admin.list_offsets(dict.fromkeys(tps, earliest_spec), request_timeout=self.timeout)
+        )
+        try:
+            tps = [TopicPartition(topic, p) for p in range(count)]
+            committed = {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=self.timeout)}
             total = 0
             for tp in tps:
-                end = latest[tp].result(timeout=self.timeout).offset
-                start = earliest[tp].result(timeout=self.timeout).offset
+                start, end = consumer.get_watermark_offsets(tp, timeout=self.timeout)
                 done = committed.get(tp.partition, -1)
                 total += max(0, end - (done if done >= 0 else start))
-        except (KafkaException, TimeoutError) as exc:
+        except KafkaException as exc:
             raise TopicsError(f"lag of group {group} on {topic}: {_why(exc)}") from exc
+        finally:
+            consumer.close()
         return total, count
