@@ -115,3 +115,16 @@ def test_energy_cost_prices_each_bucket() -> None:
     t = Tariff.from_settings(settings())
     kwh, cost = energy_cost([hourly("m", [10.0] * 24)], t)["m"]
     assert kwh == pytest.approx(240.0) and cost == pytest.approx(10 * (4 * 0.32 + 20 * 0.18))
+
+
+def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRIDWATCH_OPT_WORK_DAYS", "5,6")
+    monkeypatch.setenv(
+        "GRIDWATCH_OPT_TARIFF_PERIODS", '[{"name": "flat", "startHour": 0, "endHour": 24, "pricePerKWh": 0.2}]'
+    )
+    monkeypatch.setenv("GRIDWATCH_ANALYTICS_TARIFF_CURRENCY", "CHF")
+    s = OptimizerSettings()
+    assert s.work_days == (5, 6)
+    t = Tariff.from_settings(s)
+    assert t.currency == "CHF" and t.price_at(DAY) == 0.2 and not t.is_peak(DAY)
+    assert peak_shifting([hourly("m", [100.0] * 24)], t, s) == []  # one price: nothing to shift

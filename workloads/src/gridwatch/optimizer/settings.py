@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import NoDecode
 
 from gridwatch.common.schema import SensorType
 from gridwatch.common.settings import CommonSettings
@@ -49,7 +52,7 @@ class OptimizerSettings(CommonSettings):
     min_peers: int = Field(default=3, ge=2, alias="GRIDWATCH_OPT_MIN_PEERS")
     work_start_hour: float = Field(default=7.0, ge=0, le=24, alias="GRIDWATCH_OPT_WORK_START_HOUR")
     work_end_hour: float = Field(default=19.0, ge=0, le=24, alias="GRIDWATCH_OPT_WORK_END_HOUR")
-    work_days: tuple[int, ...] = Field(default=(0, 1, 2, 3, 4), alias="GRIDWATCH_OPT_WORK_DAYS")
+    work_days: Annotated[tuple[int, ...], NoDecode] = Field(default=(0, 1, 2, 3, 4), alias="GRIDWATCH_OPT_WORK_DAYS")
     out_of_hours_ratio: float = Field(default=0.7, gt=0, alias="GRIDWATCH_OPT_OUT_OF_HOURS_RATIO")
     idle_fraction: float = Field(default=0.25, gt=0, lt=1, alias="GRIDWATCH_OPT_IDLE_FRACTION")
     min_idle_hours: float = Field(default=1.0, gt=0, alias="GRIDWATCH_OPT_MIN_IDLE_HOURS")
@@ -58,6 +61,7 @@ class OptimizerSettings(CommonSettings):
     @field_validator("work_days", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
-        if isinstance(value, str) and not value.startswith("["):
-            return tuple(int(v) for v in value.split(",") if v.strip())
+        if isinstance(value, str):
+            text = value.strip().strip("[]")
+            return tuple(int(v) for v in text.split(",") if v.strip())
         return value
