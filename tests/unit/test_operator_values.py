@@ -1,0 +1,152 @@
+"""EnergySite spec -> Helm values: complete, valid against the chart's schema, every spec field used."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from gridwatch_operator.values import desired_replicas, helm_values, processor_replicas, split_image
+from jsonschema import Draft7Validator
+
+from tests.unit.test_operator_crd import REPO, defaulted_spec, leaves, load_sample, spec_schema
+
+SCHEMA = json.loads((REPO / "charts" / "energy-site" / "values.schema.json").read_text())
+IMAGE = "ghcr.io/gridwatch/gridwatch:1.2.3"
+# Fields the operator acts on itself instead of passing them to the chart.
+OPERATOR_FIELDS = {
+    ("paused",),
+    ("kafka", "manageTopics"),
+    ("processor", "autoscaling", "enabled"),
+    ("processor", "autoscaling", "lagPerReplica"),
+    ("processor", "autoscaling", "cooldownSeconds"),
+    ("processor", "autoscaling", "minReplicas"),
+    ("processor", "autoscaling", "maxReplicas"),
+}
+
+
+def values_for(spec: dict[str, Any], status: dict[str, Any] | None = None) -> dict[str, Any]:
+    return helm_values("plant-north", defaulted_spec(spec), status or {}, default_image=IMAGE)
+
+
+def schema_errors(values: dict[str, Any]) -> list[str]:
+    return [f"{list(e.path)}: {e.message}" for e in Draft7Validator(SCHEMA).iter_errors(values)]
+
+
+def test_sample_maps_to_values_the_chart_accepts() -> None:
+    values = values_for(load_sample()["spec"])
+    assert schema_errors(values) == []
+    assert values["site"] == "plant-north"
+    assert values["sensors"]["count"] == 500
+    assert values["processor"] == {"replicas": 2}
+    assert values["api"]["replicas"] == 2
+    assert values["analytics"]["battery"]["socMin"] == 0.15
+    assert values["alerts"]["rules"][0]["severity"] == "critical"
+    assert values["image"] == {
+        "repository": "ghcr.io/gridwatch/gridwatch",
+        "tag": "1.2.3",
+        "digest": "",
+        "pullPolicy": "IfNotPresent",
+    }
+
+
+def test_empty_spec_maps_to_valid_values() -> None:
+    assert schema_errors(values_for({})) == []
+
+
+def test_secrets_are_references_never_values() -> None:
+    spec = {
+        "redis": {"passwordSecretRef": {"name": "redis-auth"}},
+        "history": {"enabled": True, "host": "pg", "passwordSecretRef": {"name": "pg-auth", "key": "pw"}},
+        "alerts": {"routes": [{"name": "on-call", "webhookSecretRef": {"name": "hooks"}}]},
+    }
+    values = values_for(spec)
+    assert schema_errors(values) == []
+    assert values["redis"]["passwordSecret"] == {"name": "redis-auth", "key": "password"}
+    assert values["history"]["passwordSecret"] == {"name": "pg-auth", "key": "pw"}
+    assert values["alerts"]["routes"] == [
+        {"name": "on-call", "minSeverity": "warning", "webhookSecret": {"name": "hooks", "key": "url"}}
+    ]
+    assert values_for({})["redis"]["passwordSecret"] == {"name": "", "key": "password"}
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        ("gridwatch", ("gridwatch", "", "")),
+        ("gridwatch:dev", ("gridwatch", "dev", "")),
+        ("localhost:5000/gridwatch", ("localhost:5000/gridwatch", "", "")),
+        ("localhost:5000/gridwatch:tilt-abc", ("localhost:5000/gridwatch", "tilt-abc", "")),
+        ("ghcr.io/g/w@sha256:" + "a" * 64, ("ghcr.io/g/w", "", "sha256:" + "a" * 64)),
+    ],
+)
+def test_split_image(image: str, expected: tuple[str, str, str]) -> None:
+    parts = split_image(image)
+    assert (parts["repository"], parts["tag"], parts["digest"]) == expected
+
+
+def test_spec_image_overrides_the_operator_default() -> None:
+    assert values_for({"image": "kind.local/gridwatch:tilt-1"})["image"]["tag"] == "tilt-1"
+
+
+def test_autoscaled_processors_follow_the_autoscaler_within_bounds() -> None:
+    auto = {"processor": {"replicas": 1, "autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 4}}}
+    spec = defaulted_spec(auto)
+    assert processor_replicas(spec, {}) == 2  # nothing decided yet: minReplicas
+    assert processor_replicas(spec, {"scaling": {"replicas": 3}}) == 3
+    assert processor_replicas(spec, {"scaling": {"replicas": 9}}) == 4  # bounds lowered since
+    assert processor_replicas(defaulted_spec({"processor": {"replicas": 3}}), {"scaling": {"replicas": 1}}) == 3
+
+
+def test_desired_replicas_leave_the_api_to_its_hpa() -> None:
+    assert desired_replicas(values_for({})) == {"simulator": 1, "processor": 1, "api": 2}
+    hpa = values_for({"api": {"autoscaling": {"enabled": True}}, "simulator": {"enabled": False}})
+    assert desired_replicas(hpa) == {"processor": 1, "api": None}
+
+
+def _alternative(schema: dict[str, Any], current: Any) -> Any:
+    """Another valid value for a field."""
+    if "enum" in schema:
+        return next(v for v in schema["enum"] if v != current)
+    kind = schema["type"]
+    if kind == "boolean":
+        return not current
+    if kind == "integer":
+        return current + 1 if current + 1 <= schema.get("maximum", current + 1) else current - 1
+    if kind == "number":
+        return round(current + 0.01, 4) if current + 0.01 <= schema.get("maximum", current + 1) else current - 0.01
+    if kind == "array" and schema["items"].get("type") == "string":
+        return current[:-1] if len(current) > 1 else [*current, "power"]
+    if kind == "string":
+        return current + "x" if current else "changed"
+    raise AssertionError(f"no alternative for {schema}")
+
+
+def _set(spec: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    node = spec
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = value
+
+
+def test_every_spec_field_reaches_the_values_or_the_operator() -> None:
+    base = defaulted_spec({"history": {"enabled": True, "host": "pg", "passwordSecretRef": {"name": "pg"}}})
+    base["redis"]["passwordSecretRef"] = {"name": "r", "key": "password"}
+    base["alerts"] = {
+        "rules": [{"name": "r1", "sensorType": "any", "probabilityAbove": 0.5, "forSeconds": 0, "severity": "warning"}],
+        "routes": [{"name": "o", "minSeverity": "warning", "webhookSecretRef": {"name": "h", "key": "url"}}],
+    }
+    reference = helm_values("s", base, {}, default_image=IMAGE)
+    unused: list[str] = []
+    for path, field in leaves(spec_schema()):
+        if path in OPERATOR_FIELDS or path[0] == "alerts" or field.get("type") == "object":
+            continue
+        node: Any = base
+        for key in path:
+            node = node[key]
+        changed = copy.deepcopy(base)
+        _set(changed, path, _alternative(field, node))
+        if helm_values("s", changed, {}, default_image=IMAGE) == reference:
+            unused.append(".".join(path))
+    assert unused == []
