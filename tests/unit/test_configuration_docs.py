@@ -6,9 +6,8 @@ import importlib
 import pkgutil
 from pathlib import Path
 
-from pydantic_settings import BaseSettings
-
 import gridwatch
+from pydantic_settings import BaseSettings
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
