@@ -6,12 +6,17 @@ import copy
 import json
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from gridwatch.api.routes import site as site_route
+from gridwatch.api.settings import ApiSettings
 
 from tests.e2e.cluster import REPO, Cluster, OperatorProcess, condition, wait_until
 from tests.e2e.conftest import OPERATOR_NAMESPACE, OPERATOR_SA
@@ -576,3 +581,37 @@ def test_operator_metrics_are_exposed(cluster: Cluster, operator: OperatorProces
     assert "# TYPE gridwatch_operator_scaling_decisions_total counter" in text
     delete_site(cluster, name, NORTH)
     assert f"gridwatch_operator_helm_revision{{{labels}}}" not in operator.metrics()
+
+
+# --- GET /api/site reads the EnergySite as the site's own ServiceAccount ---------------------------
+
+
+def test_api_site_route_reads_the_status_with_the_charts_role(
+    cluster: Cluster, operator: OperatorProcess, e2e_kafka: Kafka, e2e_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = "self-aware"
+    cluster.apply(site_manifest(name, e2e_kafka), NORTH)
+    wait_ready(cluster, name, NORTH)
+    # The chart's ServiceAccount (named after the site) may get this one EnergySite, nothing else.
+    kubeconfig = cluster.token_kubeconfig(name, NORTH, e2e_dir / f"{name}.kubeconfig")
+    monkeypatch.setenv("GRIDWATCH_API_K8S_SITE_NAMESPACE", NORTH)
+    monkeypatch.setenv("GRIDWATCH_API_K8S_KUBECONFIG", str(kubeconfig))
+    monkeypatch.setenv("GRIDWATCH_SITE", name)
+    site_route.site_status_settings.cache_clear()
+    app = FastAPI()
+    app.state.settings = ApiSettings()
+    app.include_router(site_route.router)
+    with TestClient(app) as client:
+        body = client.get("/api/site").json()
+        assert body["mode"] == "kubernetes"
+        assert (body["site"], body["namespace"], body["ready"]) == (name, NORTH, True)
+        assert body["components"]["processor"] == {"desired": 1, "ready": 1}
+        assert body["helm"]["revision"] == 1
+
+        monkeypatch.setenv("GRIDWATCH_SITE", "plant-north")  # another site: the Role names only its own
+        app.state.settings = ApiSettings()
+        response = client.get("/api/site")
+        assert response.status_code == 502
+        assert "may not read EnergySite 'gw-north/plant-north'" in response.json()["detail"]
+    site_route.site_status_settings.cache_clear()
+    delete_site(cluster, name, NORTH)

@@ -24,6 +24,7 @@ from gridwatch.api.routes import alerts as alert_routes
 from gridwatch.api.routes import dashboard, health, sensors, ws
 from gridwatch.api.routes import history as history_routes
 from gridwatch.api.routes import optimization as optimization_routes
+from gridwatch.api.routes import site as site_routes
 from gridwatch.api.settings import ApiSettings
 from gridwatch.common import tracing
 
@@ -92,7 +93,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     for router in (health.router, sensors.router, dashboard.router, ws.router):
         app.include_router(router)
-    for router in (history_routes.router, alert_routes.router, optimization_routes.router):
+    for router in (history_routes.router, alert_routes.router, optimization_routes.router, site_routes.router):
         app.include_router(router)
     database.install(app, {"site": settings.site, "component": "api"})
     app.add_api_route("/metrics", metrics.exposition, include_in_schema=False)

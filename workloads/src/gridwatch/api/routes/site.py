@@ -1,0 +1,107 @@
+"""GET /api/site: the site's EnergySite status from Kubernetes, or a notice that the API runs locally."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gridwatch.api.deps import SettingsDep
+
+router = APIRouter(prefix="/api", tags=["site"])
+TOKEN_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+LOCAL = {"mode": "local", "kubernetes": False, "message": "not running on Kubernetes"}
+
+
+class SiteStatusSettings(BaseSettings):
+    """Where the API finds its EnergySite (the energy-site chart sets these in the pod)."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDWATCH_API_K8S_", extra="ignore")
+
+    site_namespace: str = Field(default="", description="Namespace of the EnergySite; empty: not on Kubernetes")
+    site_name: str = Field(default="", description="EnergySite name; empty means GRIDWATCH_SITE")
+    kubeconfig: str = Field(default="", description="kubeconfig to use outside a cluster (development, tests)")
+    timeout_s: float = Field(default=5.0, gt=0, le=60)
+
+
+@lru_cache(maxsize=1)
+def site_status_settings() -> SiteStatusSettings:
+    """Read once per process."""
+    return SiteStatusSettings()
+
+
+def in_cluster() -> bool:
+    """True inside a pod that has a ServiceAccount token."""
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and TOKEN_FILE.exists()
+
+
+@lru_cache(maxsize=2)
+def _custom_objects(kubeconfig: str) -> Any:
+    from kubernetes import client, config
+
+    if kubeconfig:
+        api = config.new_client_from_config(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+    else:
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+        api = client.ApiClient()
+    return client.CustomObjectsApi(api)
+
+
+def read_site(k8s: SiteStatusSettings, name: str) -> dict[str, Any]:
+    """The EnergySite object; raises HTTPException saying why it could not be read."""
+    from kubernetes.client import ApiException
+
+    try:
+        obj: dict[str, Any] = _custom_objects(k8s.kubeconfig).get_namespaced_custom_object(
+            "gridwatch.io", "v1alpha1", k8s.site_namespace, "energysites", name, _request_timeout=k8s.timeout_s
+        )
+    except ApiException as exc:
+        if exc.status == 404:
+            raise HTTPException(404, f"EnergySite '{k8s.site_namespace}/{name}' not found") from exc
+        if exc.status == 403:
+            raise HTTPException(502, f"the API may not read EnergySite '{k8s.site_namespace}/{name}'") from exc
+        raise HTTPException(503, f"Kubernetes API error {exc.status}: {exc.reason}") from exc
+    except Exception as exc:  # urllib3 connection errors, timeouts, config errors
+        raise HTTPException(503, f"Kubernetes API unavailable: {type(exc).__name__}") from exc
+    return obj
+
+
+def summarize(obj: dict[str, Any]) -> dict[str, Any]:
+    """What the UI shows about the site: conditions, components, helm revision, lag, scaling."""
+    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+    conditions = status.get("conditions") or []
+    ready: dict[str, Any] = next((c for c in conditions if c.get("type") == "Ready"), {})
+    return {
+        "mode": "kubernetes",
+        "kubernetes": True,
+        "site": meta.get("name"),
+        "namespace": meta.get("namespace"),
+        "generation": meta.get("generation"),
+        "observedGeneration": status.get("observedGeneration"),
+        "ready": ready.get("status") == "True",
+        "paused": bool(spec.get("paused")),
+        "conditions": conditions,
+        "components": status.get("components") or {},
+        "processors": status.get("processors"),
+        "consumerLag": status.get("consumerLag"),
+        "helm": {k: v for k, v in (status.get("helm") or {}).items() if k in ("revision", "chartVersion", "error")},
+        "scaling": status.get("scaling") or {},
+        "sensors": (spec.get("sensors") or {}).get("count"),
+        "autoscaling": ((spec.get("processor") or {}).get("autoscaling") or {}).get("enabled", False),
+    }
+
+
+@router.get("/site", operation_id="getSite")
+async def get_site(settings: SettingsDep) -> dict[str, Any]:
+    """The operator's view of this site (EnergySite status), or local mode outside Kubernetes."""
+    k8s = site_status_settings()
+    if not k8s.site_namespace or not (k8s.kubeconfig or in_cluster()):
+        return dict(LOCAL)
+    obj = await asyncio.to_thread(read_site, k8s, k8s.site_name or settings.site)
+    return summarize(obj)
