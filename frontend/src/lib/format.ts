@@ -43,16 +43,25 @@ export function toEpochSeconds(value: number | string | null | undefined): numbe
   return Number.isNaN(parsed) ? null : parsed / 1000;
 }
 
+// Intl formatters are costly to create; the tables format thousands of cells, so build each once.
+const timeFormat = new Intl.DateTimeFormat(undefined, {
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hour12: false,
+});
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'short', timeStyle: 'medium', hour12: false });
+
 export function formatTime(value: number | string | null | undefined): string {
   const seconds = toEpochSeconds(value);
   if (seconds === null) return '—';
-  return new Date(seconds * 1000).toLocaleTimeString(undefined, { hour12: false });
+  return timeFormat.format(seconds * 1000);
 }
 
 export function formatDateTime(value: number | string | null | undefined): string {
   const seconds = toEpochSeconds(value);
   if (seconds === null) return '—';
-  return new Date(seconds * 1000).toLocaleString(undefined, { hour12: false });
+  return dateTimeFormat.format(seconds * 1000);
 }
 
 /** "12 s ago", "3 min ago", relative to `now` (epoch seconds). */

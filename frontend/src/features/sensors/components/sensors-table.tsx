@@ -1,6 +1,6 @@
 // The sensors table: virtualized (only visible rows are in the DOM), sortable, keyboard reachable.
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useRef } from 'react';
+import { memo, useRef } from 'react';
 import { Link } from 'react-router';
 
 import { StatusBadge } from '@/components/status-badge';
@@ -35,6 +35,44 @@ const COLUMNS: { key: SortKey; label: string; numeric?: boolean }[] = [
 ];
 
 export const ROW_HEIGHT = 40;
+
+interface SensorRowProps {
+  sensor: SensorState;
+  rowIndex: number;
+  selected: boolean;
+  href: string;
+}
+
+/** One row; memoized so scrolling renders only the rows that enter the window. */
+const SensorRow = memo(function SensorRow({ sensor, rowIndex, selected, href }: SensorRowProps) {
+  return (
+    <tr
+      aria-rowindex={rowIndex}
+      aria-current={selected ? true : undefined}
+      className={`${selected ? 'is-selected ' : ''}row--${sensor.status}`}
+      style={{ height: ROW_HEIGHT }}
+      data-testid="sensor-row"
+      data-status={sensor.status}
+    >
+      <td>
+        <Link to={href} className="sensor-link">
+          {sensor.id}
+        </Link>
+      </td>
+      <td>{sensor.machine}</td>
+      <td>{sensor.type}</td>
+      <td>
+        <StatusBadge status={sensor.status} />
+      </td>
+      <td className="num">
+        {formatNumber(sensor.value, 2)} <span className="muted">{sensor.unit}</span>
+      </td>
+      <td className="num">{formatNumber(sensor.score, 2)}</td>
+      <td className="num">{formatPercent(sensor.failure_probability)}</td>
+      <td className="num">{formatTime(sensor.updated_at)}</td>
+    </tr>
+  );
+});
 
 export interface SensorsTableProps {
   sensors: SensorState[];
@@ -108,34 +146,14 @@ export function SensorsTable({
           {rows.map((row) => {
             const sensor = sensors[row.index];
             if (!sensor) return null;
-            const selected = sensor.id === selectedId;
             return (
-              <tr
+              <SensorRow
                 key={sensor.id}
-                aria-rowindex={row.index + 2}
-                aria-current={selected ? true : undefined}
-                className={`${selected ? 'is-selected ' : ''}row--${sensor.status}`}
-                style={{ height: ROW_HEIGHT }}
-                data-testid="sensor-row"
-                data-status={sensor.status}
-              >
-                <td>
-                  <Link to={hrefFor(sensor.id)} className="sensor-link">
-                    {sensor.id}
-                  </Link>
-                </td>
-                <td>{sensor.machine}</td>
-                <td>{sensor.type}</td>
-                <td>
-                  <StatusBadge status={sensor.status} />
-                </td>
-                <td className="num">
-                  {formatNumber(sensor.value, 2)} <span className="muted">{sensor.unit}</span>
-                </td>
-                <td className="num">{formatNumber(sensor.score, 2)}</td>
-                <td className="num">{formatPercent(sensor.failure_probability)}</td>
-                <td className="num">{formatTime(sensor.updated_at)}</td>
-              </tr>
+                sensor={sensor}
+                rowIndex={row.index + 2}
+                selected={sensor.id === selectedId}
+                href={hrefFor(sensor.id)}
+              />
             );
           })}
           {after > 0 ? (
