@@ -197,20 +197,32 @@ export interface ScalingDecision {
   time?: string | number;
   from?: number;
   to?: number;
+  lag?: number;
   reason?: string;
 }
 
-export type SiteStatus =
-  | { mode: 'local'; kubernetes: false; message: string }
-  | {
-      mode: 'kubernetes';
-      kubernetes?: true;
-      name: string;
-      namespace: string;
-      conditions: Condition[];
-      components: Record<string, ComponentStatus>;
-      consumerLag?: number | null;
-      lastScalingDecision?: ScalingDecision | null;
-      helmRevision?: number | null;
-      observedGeneration?: number | null;
-    };
+/** GET /api/site on Kubernetes: a summary of the EnergySite's status, as the operator writes it. */
+export interface KubernetesSite {
+  mode: 'kubernetes';
+  kubernetes?: true;
+  site?: string;
+  /** Older name of `site`. */
+  name?: string;
+  namespace: string;
+  generation?: number | null;
+  observedGeneration?: number | null;
+  ready?: boolean;
+  paused?: boolean;
+  conditions: Condition[];
+  components: Record<string, ComponentStatus>;
+  processors?: string | null;
+  consumerLag?: number | null;
+  helm?: { revision?: number; chartVersion?: string; error?: string } | null;
+  helmRevision?: number | null;
+  scaling?: { replicas?: number; lastScaleTime?: string; lastDecision?: ScalingDecision } | null;
+  lastScalingDecision?: ScalingDecision | null;
+  sensors?: number | null;
+  autoscaling?: boolean;
+}
+
+export type SiteStatus = { mode: 'local'; kubernetes: false; message: string } | KubernetesSite;

@@ -5,7 +5,7 @@ import { ErrorMessage, Loading } from '@/components/query-state';
 import { StatCard } from '@/components/stat-card';
 import { StatusBadge } from '@/components/status-badge';
 import { formatDateTime, formatInteger } from '@/lib/format';
-import type { ComponentStatus } from '@/types/api';
+import type { ComponentStatus, KubernetesSite } from '@/types/api';
 
 function ComponentRow({ name, status }: { name: string; status: ComponentStatus }) {
   const ok = status.ready >= status.desired;
@@ -23,6 +23,15 @@ function ComponentRow({ name, status }: { name: string; status: ComponentStatus 
       </td>
     </tr>
   );
+}
+
+/** Read the summary whichever field names the API uses. */
+function describe(site: KubernetesSite) {
+  return {
+    name: site.site ?? site.name ?? '—',
+    helmRevision: site.helm?.revision ?? site.helmRevision ?? null,
+    decision: site.scaling?.lastDecision ?? site.lastScalingDecision ?? null,
+  };
 }
 
 export function SiteView() {
@@ -48,7 +57,22 @@ export function SiteView() {
       {site?.mode === 'kubernetes' ? (
         <>
           <div className="stat-grid">
-            <StatCard label="EnergySite" value={site.name} hint={`namespace ${site.namespace}`} />
+            <StatCard
+              label="EnergySite"
+              value={describe(site).name}
+              hint={`namespace ${site.namespace}${site.paused ? ' · paused' : ''}`}
+              tone={site.ready === undefined ? 'default' : site.ready ? 'ok' : 'warning'}
+              testId="site-name"
+            />
+            <StatCard
+              label="Ready"
+              value={site.ready === undefined ? '—' : site.ready ? 'yes' : 'no'}
+              hint={
+                site.observedGeneration !== undefined && site.observedGeneration !== null
+                  ? `generation ${site.observedGeneration}${site.generation ? ` of ${site.generation}` : ''} reconciled`
+                  : undefined
+              }
+            />
             <StatCard
               label="Consumer lag"
               value={
@@ -57,7 +81,27 @@ export function SiteView() {
               hint="messages the processors have not consumed yet"
               testId="site-lag"
             />
-            <StatCard label="Helm revision" value={site.helmRevision ?? '—'} />
+            <StatCard
+              label="Processors"
+              value={site.processors ?? '—'}
+              hint={
+                site.autoscaling
+                  ? `autoscaled from lag${site.scaling?.replicas ? `, chosen ${site.scaling.replicas}` : ''}`
+                  : 'fixed replicas'
+              }
+            />
+            <StatCard
+              label="Helm revision"
+              value={describe(site).helmRevision ?? '—'}
+              hint={
+                site.helm?.error
+                  ? `error: ${site.helm.error}`
+                  : site.helm?.chartVersion
+                    ? `chart ${site.helm.chartVersion}`
+                    : undefined
+              }
+              tone={site.helm?.error ? 'critical' : 'default'}
+            />
           </div>
           <div className="dashboard-grid">
             <section className="card" aria-labelledby="components-title">
@@ -84,21 +128,25 @@ export function SiteView() {
             </section>
             <section className="card" aria-labelledby="scaling-title">
               <h2 id="scaling-title">Last scaling decision</h2>
-              {site.lastScalingDecision ? (
+              {describe(site).decision ? (
                 <dl className="kv">
                   <div>
                     <dt>When</dt>
-                    <dd>{formatDateTime(site.lastScalingDecision.time ?? null)}</dd>
+                    <dd>{formatDateTime(describe(site).decision?.time ?? null)}</dd>
                   </div>
                   <div>
                     <dt>Replicas</dt>
                     <dd>
-                      {site.lastScalingDecision.from ?? '—'} → {site.lastScalingDecision.to ?? '—'}
+                      {describe(site).decision?.from ?? '—'} → {describe(site).decision?.to ?? '—'}
                     </dd>
                   </div>
                   <div>
+                    <dt>Lag then</dt>
+                    <dd>{formatInteger(describe(site).decision?.lag ?? null)}</dd>
+                  </div>
+                  <div>
                     <dt>Why</dt>
-                    <dd>{site.lastScalingDecision.reason ?? '—'}</dd>
+                    <dd>{describe(site).decision?.reason ?? '—'}</dd>
                   </div>
                 </dl>
               ) : (

@@ -16,25 +16,45 @@ describe('SiteView', () => {
     mockFetch({
       '/api/site': () => ({
         mode: 'kubernetes',
-        name: 'plant-a',
+        kubernetes: true,
+        site: 'plant-a',
         namespace: 'energy',
+        generation: 3,
+        observedGeneration: 3,
+        ready: false,
+        paused: false,
         conditions: [{ type: 'Ready', status: 'True', reason: 'AllReady', message: 'all components ready' }],
         components: {
           simulator: { desired: 1, ready: 1 },
           processor: { desired: 4, ready: 3 },
           api: { desired: 2, ready: 2 },
         },
+        processors: '3/4',
         consumerLag: 1234,
-        lastScalingDecision: { time: '2026-01-01T10:00:00Z', from: 3, to: 4, reason: 'lag 1234 > 1000 per replica' },
-        helmRevision: 7,
+        helm: { revision: 7, chartVersion: '0.1.0' },
+        scaling: {
+          replicas: 4,
+          lastDecision: {
+            time: '2026-01-01T10:00:00Z',
+            from: 3,
+            to: 4,
+            lag: 3900,
+            reason: 'lag 3900 > 1000 per replica',
+          },
+        },
+        sensors: 300,
+        autoscaling: true,
       }),
     });
     renderView(<SiteView />, { path: '/site', route: '/site' });
     expect(await screen.findByTestId('site-lag')).toHaveTextContent('1,234');
+    expect(screen.getByTestId('site-name')).toHaveTextContent('plant-a');
     const processor = screen.getByRole('rowheader', { name: 'processor' }).closest('tr');
     expect(processor).toHaveTextContent('43');
-    expect(screen.getByText('lag 1234 > 1000 per replica')).toBeInTheDocument();
+    expect(screen.getByText('lag 3900 > 1000 per replica')).toBeInTheDocument();
     expect(screen.getByText('3 → 4')).toBeInTheDocument();
+    expect(screen.getByText('3,900')).toBeInTheDocument();
+    expect(screen.getByText('chart 0.1.0')).toBeInTheDocument();
     expect(screen.getByText('all components ready')).toBeInTheDocument();
   });
 });
