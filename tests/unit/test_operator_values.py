@@ -150,3 +150,26 @@ def test_every_spec_field_reaches_the_values_or_the_operator() -> None:
         if helm_values("s", changed, {}, default_image=IMAGE) == reference:
             unused.append(".".join(path))
     assert unused == []
+
+
+def test_operator_wide_site_values_merge_over_the_spec() -> None:
+    from gridwatch_operator.settings import OperatorSettings
+    from gridwatch_operator.values import merge
+
+    settings = OperatorSettings(
+        site_values={"dev": {"reload": True}, "processor": {"resources": {"limits": {"cpu": "4"}}}}
+    )
+    values = merge(values_for({"processor": {"replicas": 3}}), settings.site_values)
+    assert values["dev"] == {"reload": True}
+    assert values["processor"] == {"replicas": 3, "resources": {"limits": {"cpu": "4"}}}
+    assert schema_errors(values) == []
+
+
+def test_site_values_come_from_json_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gridwatch_operator.settings import OperatorSettings
+
+    monkeypatch.setenv("GRIDWATCH_OPERATOR_SITE_VALUES", '{"logLevel": "DEBUG"}')
+    monkeypatch.setenv("GRIDWATCH_OPERATOR_NAMESPACES", "north, south")
+    settings = OperatorSettings()
+    assert settings.site_values == {"logLevel": "DEBUG"}
+    assert settings.namespaces == ["north", "south"]

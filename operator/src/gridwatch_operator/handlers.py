@@ -23,7 +23,7 @@ from gridwatch_operator.helm import Helm, HelmError, Outcome, deployments
 from gridwatch_operator.registry import Registry, SiteState
 from gridwatch_operator.settings import FINALIZER, GROUP, PLURAL, VERSION, OperatorSettings
 from gridwatch_operator.topics import Kafka, TopicsError, topic_names
-from gridwatch_operator.values import helm_values, processor_replicas
+from gridwatch_operator.values import helm_values, merge, processor_replicas
 
 # Timer intervals are fixed when the decorators run, so the settings are read at import.
 SETTINGS = OperatorSettings()
@@ -123,13 +123,15 @@ def _desired_status(status: Mapping[str, Any], site: SiteState) -> Mapping[str, 
 
 
 def _values(rt: Runtime, name: str, spec: Mapping[str, Any], status: Mapping[str, Any]) -> dict[str, Any]:
-    return helm_values(
+    """The site's values, with the operator-wide siteValues merged over them."""
+    values = helm_values(
         name,
         spec,
         status,
         default_image=rt.settings.workloads_image,
         pull_policy=rt.settings.image_pull_policy,
     )
+    return merge(values, rt.settings.site_values)
 
 
 def _helm(rt: Runtime, site: SiteState, name: str, namespace: str, values: Mapping[str, Any]) -> Outcome:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -40,6 +40,9 @@ class OperatorSettings(BaseSettings):
         description="Image of the workloads when a site does not set spec.image",
     )
     image_pull_policy: str = Field(default="IfNotPresent", pattern=r"^(Always|IfNotPresent|Never)$")
+    site_values: dict[str, Any] = Field(
+        default={}, description="JSON: energy-site values merged over every site's values (operator-wide settings)"
+    )
     namespaces: Annotated[list[str], NoDecode] = Field(
         default=[], description="Namespaces to watch (comma-separated); empty means the whole cluster"
     )

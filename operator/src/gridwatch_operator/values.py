@@ -170,3 +170,12 @@ def desired_replicas(values: Mapping[str, Any]) -> dict[str, int | None]:
     out["processor"] = int(values["processor"]["replicas"])
     out["api"] = None if values["api"]["autoscaling"]["enabled"] else int(values["api"]["replicas"])
     return out
+
+
+def merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> JSON:
+    """`overlay` over `base`, maps merged key by key (like helm coalescing a values file)."""
+    out = dict(base)
+    for key, value in overlay.items():
+        current = out.get(key)
+        out[key] = merge(current, value) if isinstance(value, Mapping) and isinstance(current, Mapping) else value
+    return out
