@@ -27,6 +27,7 @@ from gridwatch_operator.values import helm_values, merge, processor_replicas
 
 # Timer intervals are fixed when the decorators run, so the settings are read at import.
 SETTINGS = OperatorSettings()
+RELEASE_RECHECK_SECONDS = 30.0  # how often a timer asks helm about a release it does not know yet
 SITE_LABELS = {"app.kubernetes.io/name": "energy-site", "app.kubernetes.io/part-of": "gridwatch"}
 
 
@@ -264,8 +265,9 @@ def reconcile(
 
 def _ensure_known(rt: Runtime, site: SiteState, name: str, namespace: str) -> None:
     """After a restart before the resume handler ran: learn the release's Deployments from helm."""
-    if site.deployments is not None:
+    if site.deployments is not None or time.monotonic() - site.release_checked < RELEASE_RECHECK_SECONDS:
         return
+    site.release_checked = time.monotonic()
     with site.lock:
         release = rt.helm.status(name, namespace)
         if release is not None and release.status == "deployed":

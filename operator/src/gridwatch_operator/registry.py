@@ -15,6 +15,7 @@ class SiteState:
     revision: int | None = None
     deployments: dict[str, dict[str, Any]] | None = None
     scaled_replicas: int | None = None
+    release_checked: float = 0.0
     deleting: bool = False
 
 
