@@ -69,6 +69,8 @@ function buildOptions(props: TimeChartProps, width: number): uPlot.Options {
       1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400, 172_800, 604_800,
     ],
     size: 36,
+    // Room for an HH:MM:SS label between ticks, so narrow charts (the sensor panel) do not overlap them.
+    space: 90,
   };
   const axis = (unit?: string): uPlot.Axis => ({
     stroke: axisColor,
