@@ -56,7 +56,8 @@ class FaultInjector:
             spike = kinds == KINDS.index(FaultKind.SPIKE)
             out[spike] = self.anchor[idx][spike]
             ramp = (kinds == KINDS.index(FaultKind.DRIFT)) | (kinds == KINDS.index(FaultKind.OVERHEAT))
-            out[ramp] = v[ramp] + self.slope[idx][ramp] * e[ramp]
+            # a drifting sensor's offset grows with time but it cannot read below zero
+            out[ramp] = np.maximum(v[ramp] + self.slope[idx][ramp] * e[ramp], 0.0)
             stuck = kinds == KINDS.index(FaultKind.STUCK)
             out[stuck] = self.anchor[idx][stuck]
             dropout = kinds == KINDS.index(FaultKind.DROPOUT)
