@@ -537,7 +537,9 @@ def test_processors_scale_with_consumer_lag(cluster: Cluster, operator: Operator
     assert producer.flush(10) == 0
     # lag 250 / 100 per replica = 3 (within max 3 and 4 partitions).
     wait_until(lambda: deployment_replicas(cluster, name, SOUTH)["processor"] == 3, 30, "3 processors")
-    site = wait_ready(cluster, name, SOUTH)
+    site = wait_until(
+        lambda: (s := ready(cluster, name, SOUTH)) and s["status"]["processors"] == "3/3" and s, 30, "3/3"
+    )
     decision = site["status"]["scaling"]["lastDecision"]
     assert (decision["from"], decision["to"]) == (1, 3)
     assert decision["reason"].startswith("scale up: lag 250 / 100 per replica = 3")
@@ -554,9 +556,12 @@ def test_processors_scale_with_consumer_lag(cluster: Cluster, operator: Operator
     consumer.commit(offsets=ends, asynchronous=False)
     consumer.close()
     wait_until(lambda: deployment_replicas(cluster, name, SOUTH)["processor"] == 1, 30, "back to 1 processor")
-    site = wait_ready(cluster, name, SOUTH)
+    site = wait_until(
+        lambda: (s := ready(cluster, name, SOUTH)) and s["status"]["processors"] == "1/1" and s, 30, "1/1"
+    )
     assert site["status"]["consumerLag"] == 0
     assert site["status"]["scaling"]["lastDecision"]["to"] == 1
+    assert site["status"]["scaling"]["lastEvaluation"]["reason"].startswith(("steady", "scale down"))
     scaled = [e["message"] for e in cluster.events(name, SOUTH) if e["reason"] == "Scaled"]
     assert any("processor 1 -> 3" in m for m in scaled) and any("processor 3 -> 1" in m for m in scaled)
     assert cluster.revisions(name, SOUTH) == [1, 2, 3]  # each scaling decision is one helm upgrade

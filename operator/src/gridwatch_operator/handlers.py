@@ -393,7 +393,13 @@ def autoscale(
         except HelmError as exc:
             kopf.warn(body, reason="ScalingFailed", message=f"processor {current} -> {decision.replicas}: {exc}")
             metrics.RECONCILE_ERRORS.labels(**labels, reason="scaling").inc()
-            patch.status["scaling"] = {"lastDecision": {**record, "to": current, "reason": f"helm failed: {exc}"}}
+            failed = {
+                **record,
+                "to": current,
+                "reason": f"scaling to {decision.replicas} failed: {exc}",
+                "time": st.now(),
+            }
+            patch.status["scaling"] = {"lastEvaluation": failed}
             return
         site.scaled_replicas = decision.replicas
         stamp = st.now()
@@ -403,6 +409,7 @@ def autoscale(
             "replicas": decision.replicas,
             "lastScaleTime": stamp,
             "lastDecision": {**record, "time": stamp},
+            "lastEvaluation": {**record, "time": stamp},
         }
         patch.status["helm"] = {
             "revision": outcome.release.revision,
@@ -411,9 +418,9 @@ def autoscale(
             "error": None,
         }
         return
-    last = scaling.get("lastDecision") or {}
+    last = scaling.get("lastEvaluation") or {}
     if {k: last.get(k) for k in record} != record or scaling.get("replicas") != current:
-        patch.status["scaling"] = {"replicas": current, "lastDecision": {**record, "time": st.now()}}
+        patch.status["scaling"] = {"replicas": current, "lastEvaluation": {**record, "time": st.now()}}
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
