@@ -70,7 +70,7 @@ def ready(cluster: Cluster, site: str, namespace: str) -> dict[str, Any] | None:
     return None
 
 
-def wait_ready(cluster: Cluster, site: str, namespace: str, timeout: float = 30) -> dict[str, Any]:
+def wait_ready(cluster: Cluster, site: str, namespace: str, timeout: float = 60) -> dict[str, Any]:
     result: dict[str, Any] = wait_until(lambda: ready(cluster, site, namespace), timeout, f"{namespace}/{site} Ready")
     return result
 
@@ -97,10 +97,14 @@ def test_sample_site_becomes_ready_with_deployments_pods_topics_and_columns(
     want = {"simulator": spec["simulator"]["replicas"], "processor": spec["processor"]["replicas"]}
     want["api"] = spec["api"]["replicas"]
     cluster.apply(sample, NORTH)
+    deadline = time.monotonic() + 30  # all of it within 30 s of the apply
 
-    wait_until(lambda: deployment_replicas(cluster, name, NORTH) == want, 30, f"Deployments with replicas {want}")
-    wait_until(lambda: running_pods(cluster, name, NORTH) == want, 30, f"kwok pods Running {want}")
-    site = wait_ready(cluster, name, NORTH)
+    def left() -> float:
+        return max(0.0, deadline - time.monotonic())
+
+    wait_until(lambda: deployment_replicas(cluster, name, NORTH) == want, left(), f"Deployments with replicas {want}")
+    wait_until(lambda: running_pods(cluster, name, NORTH) == want, left(), f"kwok pods Running {want}")
+    site = wait_ready(cluster, name, NORTH, timeout=left())
 
     status = site["status"]
     assert status["components"] == {c: {"desired": n, "ready": n} for c, n in want.items()}

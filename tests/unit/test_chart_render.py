@@ -164,3 +164,14 @@ def test_operator_chart_is_one_recreated_replica_with_rbac_per_namespace() -> No
     assert not any("secrets" in r["resources"] for r in rules)  # configmap driver
     assert not any("*" in r["verbs"] or "*" in r["resources"] for r in rules)
     assert not any(r["apiGroups"] == [""] and "nodes" in r["resources"] for r in rules)
+
+
+@needs_helm
+@pytest.mark.parametrize(("chart", "values"), CASES, ids=[f"{c}-{v.stem}" for c, v in CASES])
+def test_helm_lint_is_clean(chart: str, values: Path) -> None:
+    assert HELM is not None
+    proc = subprocess.run(
+        [HELM, "lint", "--strict", str(CHARTS / chart), "-f", str(values)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "[WARNING]" not in proc.stdout and "[ERROR]" not in proc.stdout
