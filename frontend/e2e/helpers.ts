@@ -5,11 +5,11 @@ import { type Page, expect } from '@playwright/test';
 export const CONTROL_URL = process.env.GRIDWATCH_E2E_CONTROL_URL ?? '';
 export const TOKEN = process.env.GRIDWATCH_E2E_TOKEN ?? '';
 
-/** Stop or start the API process through the test stack's control port. */
-export async function controlApi(action: 'stop' | 'start'): Promise<void> {
+/** Stop or start the API or the simulator process through the test stack's control port. */
+export async function control(workload: 'api' | 'simulator', action: 'stop' | 'start'): Promise<void> {
   if (!CONTROL_URL) throw new Error('GRIDWATCH_E2E_CONTROL_URL is not set: run through tests/e2e/ui/test_ui.py');
-  const response = await fetch(`${CONTROL_URL}/api/${action}`, { method: 'POST' });
-  if (!response.ok) throw new Error(`control ${action} failed: HTTP ${response.status}`);
+  const response = await fetch(`${CONTROL_URL}/${workload}/${action}`, { method: 'POST' });
+  if (!response.ok) throw new Error(`control ${workload} ${action} failed: HTTP ${response.status}`);
 }
 
 /** Preset the theme (and optionally the token) before the app's first paint. */

@@ -73,6 +73,7 @@ class UiStack:
             "GRIDWATCH_API_TOKEN": TOKEN,
             "GRIDWATCH_API_STATIC_DIR": str(FRONTEND / "dist"),
             "GRIDWATCH_API_WS_UPDATE_INTERVAL_S": "1.5",
+            "GRIDWATCH_API_PRODUCER_TIMEOUT_S": "4",
         }
 
     def start(self) -> UiStack:
@@ -93,16 +94,17 @@ class UiStack:
         """Block until the API answers /health."""
         wait_for(lambda: httpx.get(f"{self.base_url}/health", timeout=2).status_code == 200, 60, "the API")
 
-    def stop_api(self) -> None:
-        """Stop the API process (SIGTERM), as a crash or a rollout would."""
+    def stop_workload(self, name: str) -> None:
+        """Stop one workload (SIGTERM), as a crash or a rollout would."""
         with self._lock:
-            self.workloads["api"].stop()
+            self.workloads[name].stop()
 
-    def start_api(self) -> None:
-        """Start a fresh API process on the same port."""
+    def start_workload(self, name: str) -> None:
+        """Start a fresh process of a stopped workload (the API on the same port)."""
         with self._lock:
-            self.workloads["api"] = Workload("api", self.env("api"), self.logs).start()
-        self.wait_api()
+            self.workloads[name] = Workload(name, self.env(name), self.logs).start()
+        if name == "api":
+            self.wait_api()
 
     def stop(self) -> None:
         """Stop workloads, then services."""
@@ -119,16 +121,21 @@ class UiStack:
         return "\n".join(out)
 
 
+CONTROLLABLE = ("api", "simulator")
+
+
 class _ControlHandler(BaseHTTPRequestHandler):
     stack: UiStack
 
     def do_POST(self) -> None:
-        actions = {"/api/stop": self.stack.stop_api, "/api/start": self.stack.start_api}
-        action = actions.get(self.path)
-        if action is None:
+        name, _, action = self.path.strip("/").partition("/")
+        if name not in CONTROLLABLE or action not in ("stop", "start"):
             self.send_error(404)
             return
-        action()
+        if action == "stop":
+            self.stack.stop_workload(name)
+        else:
+            self.stack.start_workload(name)
         body = json.dumps({"ok": True}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -142,7 +149,10 @@ class _ControlHandler(BaseHTTPRequestHandler):
 
 @contextmanager
 def control_server(stack: UiStack) -> Iterator[str]:
-    """A loopback HTTP endpoint the browser tests call to stop and restart the API."""
+    """A loopback HTTP endpoint the browser tests call to stop and start the API or the simulator.
+
+    POST /api/stop, /api/start, /simulator/stop, /simulator/start.
+    """
     handler = type("Handler", (_ControlHandler,), {"stack": stack})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
