@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -25,9 +26,12 @@ class Fanout:
     failed: int
     dropped: int
     messages: int
-    expected_messages: int
+    updates: int
+    expected_updates: int
     readings_per_s: int
     ws_update_interval_s: float
+    api_cpu_share: float
+    clients_cpu_share: float
     delay: dict[str, float | int] = field(default_factory=dict)
 
 
@@ -62,7 +66,15 @@ def measure(stack: BenchStack, clients: int, rate: int, seconds: float, logdir: 
         wait_until(lambda: _healthy(port) or not api.alive(), 60, "API health")
         sim.start()
         running.append(sim)
-        if load.start().wait(seconds + ramp_s + 120) != 0:
+        load.start()
+        started, api0 = time.monotonic(), api.cpu_seconds()
+        clients_cpu = 0.0
+        while load.alive():  # sample the client process's CPU until it exits
+            with contextlib.suppress(OSError):
+                clients_cpu = max(clients_cpu, load.cpu_seconds())
+            time.sleep(0.2)
+        wall, api_cpu = time.monotonic() - started, api.cpu_seconds() - api0
+        if load.wait(10) != 0:
             raise RuntimeError(f"WebSocket clients failed:\n{load.log()[-2000:]}")
     finally:
         for w in reversed(running):
@@ -74,8 +86,11 @@ def measure(stack: BenchStack, clients: int, rate: int, seconds: float, logdir: 
         failed=result["failed"],
         dropped=result["dropped"],
         messages=result["messages"],
-        expected_messages=int(clients * seconds / WS_INTERVAL_S),
+        updates=result["updates"],
+        expected_updates=int(clients * seconds / WS_INTERVAL_S),
         readings_per_s=rate,
         ws_update_interval_s=WS_INTERVAL_S,
+        api_cpu_share=round(api_cpu / wall, 3),
+        clients_cpu_share=round(clients_cpu / wall, 3),
         delay=summary_ms(result["delays_s"]),
     )

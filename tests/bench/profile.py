@@ -18,7 +18,7 @@ STAGES: tuple[tuple[str, str], ...] = (
     ("enriched readings to Kafka", "Processor._emit "),
     ("alerts + live update", "Processor._alerts "),
     ("alerts + live update", "Processor._live_update "),
-    ("Kafka flush + commit", "Processor._commit "),
+    ("Kafka commit", "Processor._commit "),
     ("batch assembly (runner)", "Processor._score "),
     ("Kafka flush, commit, other batch work", "Processor.handle "),
     ("waiting for Kafka (consume)", "Processor.run "),

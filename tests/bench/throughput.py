@@ -29,6 +29,8 @@ class Drain:
     readings_per_s: float
     cpu_seconds: float
     cpu_s_per_million: float
+    cpu_share: float  # CPU seconds per wall second: below 1 means it waited (I/O, or other load on its core)
+    readings_per_cpu_s: float
     peak_rss_mb: float
     startup_s: float
     sensors_in_redis: int
@@ -128,6 +130,8 @@ def drain(
         readings_per_s=round(measured / seconds, 1),
         cpu_seconds=round(cpu, 3),
         cpu_s_per_million=round(cpu / measured * 1e6, 3),
+        cpu_share=round(cpu / seconds, 3),
+        readings_per_cpu_s=round(measured / cpu, 1) if cpu else 0.0,
         peak_rss_mb=round(rss / 2**20, 1),
         startup_s=round(t0 - launched, 3),
         sensors_in_redis=sensors,

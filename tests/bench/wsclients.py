@@ -17,6 +17,16 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 
+class Push(msgspec.Struct):
+    """The two fields of a pushed message a client needs; the rest is skipped by the decoder."""
+
+    type: str = ""
+    ts: float | None = None
+
+
+_decode = msgspec.json.Decoder(Push).decode
+
+
 class Tally:
     """What every client saw."""
 
@@ -27,6 +37,7 @@ class Tally:
         self.dropped = 0
         self.snapshots = 0
         self.messages = 0
+        self.updates = 0
 
 
 async def client(url: str, start_at: float, measure_from: float, until: float, tally: Tally) -> None:
@@ -44,13 +55,13 @@ async def client(url: str, start_at: float, measure_from: float, until: float, t
                 except TimeoutError:
                     return
                 at = time.time()
-                msg: dict[str, Any] = msgspec.json.decode(data)
-                kind = msg.get("type")
-                if kind == "snapshot":
+                msg = _decode(data)
+                if msg.type == "snapshot":
                     tally.snapshots += 1
-                elif kind in ("update", "critical_alerts") and at >= measure_from and "ts" in msg:
+                elif msg.type in ("update", "critical_alerts") and at >= measure_from and msg.ts is not None:
                     tally.messages += 1
-                    tally.delays.append(at - float(msg["ts"]))
+                    tally.updates += msg.type == "update"
+                    tally.delays.append(at - msg.ts)
     except ConnectionClosed:
         tally.dropped += 1
     except (OSError, InvalidHandshake, TimeoutError):
@@ -71,6 +82,7 @@ async def run(url: str, clients: int, seconds: float, ramp_s: float) -> dict[str
         "dropped": tally.dropped,
         "snapshots": tally.snapshots,
         "messages": tally.messages,
+        "updates": tally.updates,
         "window_s": seconds,
         "delays_s": tally.delays,
     }
