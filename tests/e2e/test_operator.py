@@ -494,12 +494,18 @@ def test_operator_service_account_is_least_privilege(cluster: Cluster) -> None:
 
 def test_several_sites_in_several_namespaces(cluster: Cluster, operator: OperatorProcess, e2e_kafka: Kafka) -> None:
     sites = [("east", NORTH), ("west", NORTH), ("east", SOUTH)]
+    postgres = {"enabled": True, "host": "postgres.data.svc", "passwordSecretRef": {"name": "west-postgres"}}
     for name, ns in sites:
-        cluster.apply(site_manifest(name, e2e_kafka, kafka={"topicPrefix": f"{ns}-{name}"}), ns)
+        extra = {"history": postgres} if name == "west" else {}
+        cluster.apply(site_manifest(name, e2e_kafka, kafka={"topicPrefix": f"{ns}-{name}"}, **extra), ns)
     for name, ns in sites:
         site = wait_ready(cluster, name, ns)
         assert site["status"]["kafka"]["topics"][f"{ns}-{name}.readings"] == "created"
-        assert deployment_replicas(cluster, name, ns) == {"simulator": 1, "processor": 1, "api": 1}
+        want = {"simulator": 1, "processor": 1, "api": 1}
+        if name == "west":  # PostgreSQL adds the history writer and the alert engine
+            want |= {"history": 1, "alerts": 1}
+        assert deployment_replicas(cluster, name, ns) == want
+        assert set(site["status"]["components"]) == set(want)
     for name, ns in sites:
         assert len(topic_partitions(e2e_kafka, f"{ns}-{name}")) == 6
         delete_site(cluster, name, ns)

@@ -175,3 +175,23 @@ def test_helm_lint_is_clean(chart: str, values: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "[WARNING]" not in proc.stdout and "[ERROR]" not in proc.stdout
+
+
+@needs_helm
+def test_postgres_adds_the_history_writer_and_the_alert_engine() -> None:
+    objects = render("energy-site", CHARTS / "energy-site" / "ci" / "secrets-values.yaml")
+    pods = dict(_pod_specs(objects))
+    assert sorted(pods) == [f"plant-north-{c}" for c in ("alerts", "api", "history", "processor", "simulator")]
+    for component in ("history", "alerts"):
+        [container] = pods[f"plant-north-{component}"]["containers"]
+        assert container["args"] == [component]
+        env = {e["name"]: e for e in container["env"]}
+        assert env["GRIDWATCH_HISTORY_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+            "name": "site-postgres",
+            "key": "password",
+        }
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+    config = next(o for o in objects if o["kind"] == "ConfigMap")
+    assert config["data"]["GRIDWATCH_HISTORY_HOST"] == "postgres.data.svc"
+    routes = json.loads(config["data"]["GRIDWATCH_ALERTS_ROUTES"])
+    assert routes == [{"minSeverity": "critical", "name": "on-call", "urlEnv": "GRIDWATCH_ALERTS_ROUTE_ON_CALL_URL"}]

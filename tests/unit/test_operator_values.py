@@ -103,6 +103,8 @@ def test_desired_replicas_leave_the_api_to_its_hpa() -> None:
     assert desired_replicas(values_for({})) == {"simulator": 1, "processor": 1, "api": 2}
     hpa = values_for({"api": {"autoscaling": {"enabled": True}}, "simulator": {"enabled": False}})
     assert desired_replicas(hpa) == {"processor": 1, "api": None}
+    history = values_for({"history": {"enabled": True, "host": "pg", "passwordSecretRef": {"name": "pg"}}})
+    assert desired_replicas(history) == {"simulator": 1, "processor": 1, "history": 1, "alerts": 1, "api": 2}
 
 
 def _alternative(schema: dict[str, Any], current: Any) -> Any:

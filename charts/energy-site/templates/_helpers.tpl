@@ -69,6 +69,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- $c := list }}
 {{- if .Values.simulator.enabled }}{{ $c = append $c "simulator" }}{{ end }}
 {{- $c = append $c "processor" }}
+{{- if .Values.history.enabled }}{{ $c = concat $c (list "history" "alerts") }}{{ end }}
 {{- $c = append $c "api" }}
 {{- join "," $c }}
 {{- end }}

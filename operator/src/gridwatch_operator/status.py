@@ -54,7 +54,7 @@ def components(expected: Mapping[str, Mapping[str, Any]], live: Iterable[Mapping
             out.append(Component(component, int(want), None))
         else:
             out.append(Component(component, int(want), int(seen["ready"]), bool(seen["rolledOut"])))
-    order = {"simulator": 0, "processor": 1, "api": 2}
+    order = {"simulator": 0, "processor": 1, "history": 2, "alerts": 3, "api": 4}
     return tuple(sorted(out, key=lambda c: (order.get(c.name, 9), c.name)))
 
 

@@ -168,6 +168,9 @@ def desired_replicas(values: Mapping[str, Any]) -> dict[str, int | None]:
     if values["simulator"]["enabled"]:
         out["simulator"] = int(values["simulator"]["replicas"])
     out["processor"] = int(values["processor"]["replicas"])
+    if values["history"]["enabled"]:
+        out["history"] = int(values["history"].get("replicas", 1))
+        out["alerts"] = int(values["alerts"].get("replicas", 1))
     out["api"] = None if values["api"]["autoscaling"]["enabled"] else int(values["api"]["replicas"])
     return out
 
