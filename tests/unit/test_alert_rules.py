@@ -100,12 +100,11 @@ def render_chart(*args: str) -> list[dict[str, Any]]:
 
 
 def test_prometheusrule_is_rendered_only_where_the_prometheus_operator_api_exists() -> None:
-    enabled = ("--set", "metrics.prometheusRule.enabled=true")
-    assert not [d for d in render_chart(*enabled) if d["kind"] == "PrometheusRule"]
-    assert not [d for d in render_chart("--api-versions", "monitoring.coreos.com/v1") if d["kind"] == "PrometheusRule"]
-    rendered = [
-        d for d in render_chart("--api-versions", "monitoring.coreos.com/v1", *enabled) if d["kind"] == "PrometheusRule"
-    ]
+    disabled = ("--set", "metrics.prometheusRule.enabled=false")
+    api = ("--api-versions", "monitoring.coreos.com/v1")
+    assert not [d for d in render_chart() if d["kind"] == "PrometheusRule"]  # enabled by default, but no API
+    assert not [d for d in render_chart(*api, *disabled) if d["kind"] == "PrometheusRule"]
+    rendered = [d for d in render_chart(*api) if d["kind"] == "PrometheusRule"]
     assert len(rendered) == 1
     shipped = [r["alert"] for g in rendered[0]["spec"]["groups"] for r in g["rules"]]
     assert sorted(shipped) == sorted(ALERTS)
