@@ -6,11 +6,11 @@ import contextlib
 import socket
 import time
 
-import msgspec
 import psycopg
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from gridwatch.common import kafka
+from gridwatch.common.lag import LagTracker
 from gridwatch.common.logging import configure_logging
 from gridwatch.common.probes import ProbeServer
 from gridwatch.common.schema import EnrichedBatch, InvalidMessage, decode
@@ -33,6 +33,7 @@ class HistoryWriter:
         self.labels = {"site": settings.site, "component": "history"}
         client_id = f"history@{socket.gethostname()}"
         self.topic = settings.topic("enriched")
+        self.lag = LagTracker(self.topic, metrics.LAG, self.labels)
         self.consumer = Consumer(
             kafka.consumer_config(
                 settings.kafka_bootstrap,
@@ -97,14 +98,11 @@ class HistoryWriter:
             self._drop_db()
 
     def _on_revoke(self, consumer: Consumer, revoked: list[TopicPartition]) -> None:
+        self.lag.clear()
         self.log.info("partitions revoked", partitions=[p.partition for p in revoked])
 
     def _on_stats(self, stats_json: str) -> None:
-        stats = msgspec.json.decode(stats_json)
-        for pid, pstats in stats.get("topics", {}).get(self.topic, {}).get("partitions", {}).items():
-            lag = pstats.get("consumer_lag", -1)
-            if int(pid) >= 0 and lag >= 0:
-                metrics.LAG.labels(**self.labels, partition=pid).set(lag)
+        self.lag.on_stats(stats_json)
 
     # --- loop --------------------------------------------------------------------------------
     def run(self) -> None:

@@ -12,6 +12,7 @@ import redis
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from gridwatch.common import kafka, tracing
+from gridwatch.common.lag import LagTracker
 from gridwatch.common.logging import configure_logging
 from gridwatch.common.probes import ProbeServer
 from gridwatch.common.schema import (
@@ -87,7 +88,7 @@ class Processor:
         self.healthy_store = True
         self.scores = metrics.score_histogram(self.labels)
         self.latency = metrics.latency_histogram(self.labels)
-        self.lag = metrics.LagTracker(self.topic, self.labels)
+        self.lag = LagTracker(self.topic, metrics.LAG, self.labels)
 
     # --- Kafka callbacks -------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
