@@ -55,7 +55,17 @@ class ApiLoad:
 def _wrk(
     url: str, seconds: float, connections: int, delay_ms: float, script: Path, cpus: str | None
 ) -> dict[str, float]:
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "-s", str(script), url]
+    argv = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        url,
+    ]
     if cpus is not None and shutil.which("taskset"):
         argv = ["taskset", "-c", cpus, *argv]
     env = {"BENCH_DELAY_MS": str(max(0, round(delay_ms)))}
