@@ -419,15 +419,17 @@ class Kafka(Service):
                 if line.startswith("cluster.id="):
                     self.cluster_id = line.split("=", 1)[1].strip()
             return
-        self.cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        # like Kafka's own Uuid.randomUuid(): never begin with "-", which argparse would read as an option
+        self.cluster_id = "-"
+        while self.cluster_id.startswith("-"):
+            self.cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         cds, cds_tmp = self._cds_flags("kafka.tools.StorageTool")
         with open(self.workdir / "format.log", "wb") as out:
             res = subprocess.run(
                 self._java_cmd(
                     "kafka.tools.StorageTool",
                     "format",
-                    "--cluster-id",
-                    self.cluster_id,
+                    f"--cluster-id={self.cluster_id}",
                     "--config",
                     str(self.config_path),
                     "--ignore-formatted",
