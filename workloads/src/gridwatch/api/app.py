@@ -143,4 +143,6 @@ def main(settings: ApiSettings) -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
+        # live updates are small and sent to every client: compressing them per client costs more than it saves
+        ws_per_message_deflate=False,
     )

@@ -36,6 +36,14 @@ class Repository:
         )
         return sorted(x.decode() for x in raw)
 
+    async def page_of_all(self, offset: int, limit: int) -> tuple[int, list[str]]:
+        """Total sensor count and one page of ids, paged inside Redis (cost independent of site size)."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zcard(self.keys.index)
+        pipe.zrange(self.keys.index, offset, offset + limit - 1)
+        total, raw = await pipe.execute()
+        return int(total), [x.decode() for x in raw]
+
     async def sensors(self, ids: list[str]) -> list[SensorState]:
         """States of the given sensors, in the same order, skipping unknown ones."""
         if not ids:

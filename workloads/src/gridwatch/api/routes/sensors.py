@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 
 from gridwatch.api.deps import RepoDep
 from gridwatch.common.schema import SensorType, Status
@@ -21,15 +21,19 @@ async def list_sensors(
     q: Annotated[str | None, Query(max_length=128, description="Substring of the sensor or machine id")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict[str, Any]:
+) -> Response:
     """Sensors with their latest scored state, filtered and paginated (ordered by id)."""
-    ids = await repo.sensor_ids(status, type)
-    if q:
-        needle = q.lower()
-        ids = [i for i in ids if needle in i.lower()]
-    page = ids[offset : offset + limit]
+    if status is None and type is None and not q:
+        total, page = await repo.page_of_all(offset, limit)
+    else:
+        ids = await repo.sensor_ids(status, type)
+        if q:
+            needle = q.lower()
+            ids = [i for i in ids if needle in i.lower()]
+        total, page = len(ids), ids[offset : offset + limit]
     items = await repo.sensors(page)
-    return {"total": len(ids), "limit": limit, "offset": offset, "items": msgspec.to_builtins(items)}
+    body = {"total": total, "limit": limit, "offset": offset, "items": items}
+    return Response(msgspec.json.encode(body), media_type="application/json")
 
 
 @router.get("/{sensor_id}", operation_id="getSensor")
