@@ -31,7 +31,7 @@ from gridwatch.common import kafka
 from gridwatch.common.logging import configure_logging
 from gridwatch.common.probes import ProbeServer
 from gridwatch.common.rediskeys import Keys
-from gridwatch.common.schema import Alert, InvalidMessage, decode
+from gridwatch.common.schema import Alert
 from gridwatch.common.shutdown import StopFlag
 from gridwatch.common.state import beat_decoder, state_decoder
 from gridwatch.history.migrate import connect, migrate
@@ -80,12 +80,13 @@ class AlertEngine:
         self.conn = None
 
     # --- loop --------------------------------------------------------------------------------
+    def _dead_letter(self, msg: Message, reason: str) -> None:
+        kafka.dead_letter(self.producer, self.settings.topic("dlq"), msg, reason)
+
     def run(self) -> None:
         """Run until stopped."""
         s = self.settings
-        outcome = kafka.ensure_topics(
-            s.kafka_bootstrap, [s.topic(k) for k in kafka.TOPIC_KINDS], s.partitions, s.replication_factor
-        )
+        outcome = kafka.ensure_site_topics(s)
         self.log.info(
             "alert engine starting",
             topics=outcome,
@@ -133,20 +134,10 @@ class AlertEngine:
     def handle(self, messages: list[Message]) -> None:
         """Apply processor alerts exactly once (offset ledger), then commit their offsets."""
         records: list[tuple[int, int, Alert]] = []
-        for msg in messages:
-            err = msg.error()
-            if err is not None:
-                if err.code() != KafkaError._PARTITION_EOF:
-                    self.log.warning("consume error", error=str(err))
-                continue
-            try:
-                decoded = decode(msg.value() or b"")
-            except InvalidMessage as exc:
-                kafka.dead_letter(self.producer, self.settings.topic("dlq"), msg, f"invalid message: {exc}")
-                continue
+        for msg, decoded in kafka.decoded(messages, self._dead_letter):
             if not isinstance(decoded, Alert) or decoded.site != self.settings.site:
                 reason = f"unexpected {type(decoded).__name__} for site '{getattr(decoded, 'site', '?')}' on alerts"
-                kafka.dead_letter(self.producer, self.settings.topic("dlq"), msg, reason)
+                self._dead_letter(msg, reason)
                 continue
             records.append((int(msg.partition() or 0), int(msg.offset() or 0), decoded))
         delay = 0.2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import structlog
@@ -15,10 +15,40 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     NewTopic,
 )
 
+from gridwatch.common import schema
+from gridwatch.common.settings import CommonSettings
+
 TOPIC_KINDS = ("readings", "enriched", "alerts", "forecasts", "dispatch", "dlq")
 log = structlog.get_logger(__name__)
 # librdkafka's own log lines go through stdlib logging, so they come out as JSON like everything else
 RDKAFKA_LOGGER = logging.getLogger("rdkafka")
+
+
+def ensure_site_topics(settings: CommonSettings) -> dict[str, str]:
+    """Create (or raise the partitions of) every topic of the site, as the settings ask."""
+    return ensure_topics(
+        settings.kafka_bootstrap,
+        [settings.topic(kind) for kind in TOPIC_KINDS],
+        settings.partitions,
+        settings.replication_factor,
+    )
+
+
+def decoded(
+    messages: Iterable[Message], dead_letter: Callable[[Message, str], None]
+) -> Iterator[tuple[Message, schema.Message]]:
+    """The decodable messages of a consumed batch; consume errors are logged and skipped (partition EOF silently),
+    and undecodable messages are handed to `dead_letter` with the reason."""
+    for msg in messages:
+        err = msg.error()
+        if err is not None:
+            if err.code() != KafkaError._PARTITION_EOF:
+                log.warning("consume error", error=str(err))
+            continue
+        try:
+            yield msg, schema.decode(msg.value() or b"")
+        except schema.InvalidMessage as exc:
+            dead_letter(msg, f"invalid message: {exc}")
 
 
 def producer_config(bootstrap: str, client_id: str, **extra: Any) -> dict[str, Any]:

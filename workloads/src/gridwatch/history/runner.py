@@ -13,7 +13,7 @@ from gridwatch.common import kafka
 from gridwatch.common.lag import LagTracker
 from gridwatch.common.logging import configure_logging
 from gridwatch.common.probes import ProbeServer
-from gridwatch.common.schema import EnrichedBatch, InvalidMessage, decode
+from gridwatch.common.schema import EnrichedBatch
 from gridwatch.common.shutdown import StopFlag
 from gridwatch.history import metrics, partitions
 from gridwatch.history.migrate import connect, migrate
@@ -108,9 +108,7 @@ class HistoryWriter:
     def run(self) -> None:
         """Consume until stopped; on exit close the consumer (uncommitted batches are replayed, then skipped)."""
         s = self.settings
-        outcome = kafka.ensure_topics(
-            s.kafka_bootstrap, [s.topic(k) for k in kafka.TOPIC_KINDS], s.partitions, s.replication_factor
-        )
+        outcome = kafka.ensure_site_topics(s)
         self.log.info("topics ready", topics=outcome, group=s.consumer_group)
         self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
@@ -132,17 +130,7 @@ class HistoryWriter:
         """Write one consumed batch in one transaction, then commit its offsets to Kafka."""
         started = time.perf_counter()
         records: list[Record] = []
-        for msg in messages:
-            err = msg.error()
-            if err is not None:
-                if err.code() != KafkaError._PARTITION_EOF:
-                    self.log.warning("consume error", error=str(err))
-                continue
-            try:
-                decoded = decode(msg.value() or b"")
-            except InvalidMessage as exc:
-                self._dead_letter(msg, f"invalid message: {exc}")
-                continue
+        for msg, decoded in kafka.decoded(messages, self._dead_letter):
             if not isinstance(decoded, EnrichedBatch):
                 self._dead_letter(msg, f"unexpected message type '{type(decoded).__name__}' on enriched")
             elif decoded.site != self.settings.site:

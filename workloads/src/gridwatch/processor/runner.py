@@ -22,11 +22,9 @@ from gridwatch.common.schema import (
     Alert,
     EnrichedBatch,
     Heartbeat,
-    InvalidMessage,
     ReadingBatch,
     SensorType,
     Severity,
-    decode,
     encode,
 )
 from gridwatch.common.shutdown import StopFlag
@@ -84,6 +82,7 @@ class Processor:
         )
         self.scorer = Scorer(scoring_config(settings))
         self.topic = settings.topic("readings")
+        self.dlq_topic = settings.topic("dlq")
         self.assigned = False
         self.healthy_store = True
         self.scores = metrics.score_histogram(self.labels)
@@ -108,9 +107,7 @@ class Processor:
     def run(self) -> None:
         """Consume until stopped; on exit commit what was written and close cleanly."""
         s = self.settings
-        outcome = kafka.ensure_topics(
-            s.kafka_bootstrap, [s.topic(k) for k in kafka.TOPIC_KINDS], s.partitions, s.replication_factor
-        )
+        outcome = kafka.ensure_site_topics(s)
         self.log.info("topics ready", topics=outcome, group=s.consumer_group)
         self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
@@ -129,28 +126,17 @@ class Processor:
     def handle(self, messages: list[Message]) -> None:
         """Process one consumed batch end to end, committing only after every write succeeded."""
         started = time.perf_counter()
-        dlq = self.settings.topic("dlq")
         batches: list[ReadingBatch] = []
         beats: list[ProducerBeat] = []
         now = time.time()
-        for msg in messages:
-            err = msg.error()
-            if err is not None:
-                if err.code() != KafkaError._PARTITION_EOF:
-                    self.log.warning("consume error", error=str(err))
-                continue
-            try:
-                decoded = decode(msg.value() or b"")
-            except InvalidMessage as exc:
-                self._dead_letter(dlq, msg, f"invalid message: {exc}")
-                continue
+        for msg, decoded in kafka.decoded(messages, self._dead_letter):
             if isinstance(decoded, ReadingBatch):
                 if decoded.site != self.settings.site:
-                    self._dead_letter(dlq, msg, f"reading batch for site '{decoded.site}' on this site's topic")
+                    self._dead_letter(msg, f"reading batch for site '{decoded.site}' on this site's topic")
                     continue
                 if decoded.ts and (max(decoded.ts) > now + MAX_CLOCK_SKEW_S or min(decoded.ts) < now - MAX_AGE_S):
                     # a reading from the future would make every later reading of its sensor look like a replay
-                    self._dead_letter(dlq, msg, "timestamp out of range: more than 5 minutes ahead or 7 days behind")
+                    self._dead_letter(msg, "timestamp out of range: more than 5 minutes ahead or 7 days behind")
                     continue
                 batches.append(decoded)
             elif isinstance(decoded, Heartbeat):
@@ -160,7 +146,7 @@ class Processor:
                     )
                 )
             else:
-                self._dead_letter(dlq, msg, f"unexpected message type '{type(decoded).__name__}' on readings")
+                self._dead_letter(msg, f"unexpected message type '{type(decoded).__name__}' on readings")
         pending, result, labels = self._score(batches, now)
         pending.beats = beats
         live = self._live_update(pending, now)
@@ -187,8 +173,8 @@ class Processor:
             if exc.args[0].code() != KafkaError._NO_OFFSET:
                 self.log.warning("commit failed; the batch will be replayed and skipped as duplicates", error=str(exc))
 
-    def _dead_letter(self, dlq: str, msg: Message, reason: str) -> None:
-        kafka.dead_letter(self.producer, dlq, msg, reason)
+    def _dead_letter(self, msg: Message, reason: str) -> None:
+        kafka.dead_letter(self.producer, self.dlq_topic, msg, reason)
         metrics.DLQ.labels(**self.labels, reason=metrics.dlq_reason(reason)).inc()
 
     def _score(self, batches: list[ReadingBatch], now: float) -> tuple[Pending, BatchResult | None, list[str]]:

@@ -57,9 +57,7 @@ class Simulator:
     def run(self) -> int:
         """Produce until stopped; returns the number of readings produced."""
         s = self.settings
-        outcome = kafka.ensure_topics(
-            s.kafka_bootstrap, [s.topic(k) for k in kafka.TOPIC_KINDS], s.partitions, s.replication_factor
-        )
+        outcome = kafka.ensure_site_topics(s)
         self.log.info("topics ready", topics=outcome)
         metrics.SENSORS.labels(**self.labels).set(self.generator.layout.size)
         tick_seconds = self.generator.layout.size / s.readings_per_second
