@@ -48,7 +48,7 @@ def drain(kafka: Kafka, topic: str, expected: int) -> list[tuple[int, int, Enric
     consumer.subscribe([topic])
     out: list[tuple[int, int, EnrichedBatch]] = []
     seen = 0
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a loaded CI machine can be slow to join the group
     try:
         while seen < expected and time.monotonic() < deadline:
             for msg in consumer.consume(500, 1.0):
