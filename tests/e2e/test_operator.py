@@ -298,9 +298,10 @@ def test_paused_site_is_left_alone_until_resumed(cluster: Cluster, operator: Ope
     wait_until(
         lambda: condition(cluster.site(name, NORTH), "Progressing").get("reason") == "Paused", 20, "Paused condition"
     )
+    # read before scaling: a status pass may record the 3 ready processors before a later read could
+    before = cluster.site(name, NORTH)["metadata"]["resourceVersion"]
     cluster.kubectl("scale", "deployment", f"{name}-processor", "-n", NORTH, "--replicas=3")
     # Let several status passes go by (each stamps status.paused and the conditions): still 3.
-    before = cluster.site(name, NORTH)["metadata"]["resourceVersion"]
     wait_until(
         lambda: cluster.site(name, NORTH)["status"]["components"]["processor"]["ready"] == 3, 20, "3 ready processors"
     )

@@ -207,7 +207,8 @@ def test_merging_is_order_independent_and_partitions_rotate(
         {**env, "GRIDWATCH_SIM_SENSORS": "12", "GRIDWATCH_SIM_RATE": "1200", "GRIDWATCH_SIM_MAX_TICKS": "400"},
         tmp_path,
     )
-    proc = Workload("processor", env, tmp_path)
+    # its own probe port: sharing the simulator's made whichever started second fail to bind and exit
+    proc = Workload("processor", {**env, "GRIDWATCH_METRICS_PORT": str(free_port())}, tmp_path)
     sim.start()
     proc.start()
     try:
