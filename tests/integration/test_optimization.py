@@ -38,10 +38,13 @@ def state(sid: str, machine: str, sensor_type: SensorType, value: float, fp: flo
 
 def series(site: str, sid: str, sensor_type: SensorType, ts: list[float], values: list[float]) -> EnrichedBatch:
     n = len(ts)
+    # the processor's rule: each power reading adds its value over the time since the previous one (at most 300 s)
+    energy = [0.0] + [v * min(t - p, 300.0) / 3600.0 for p, t, v in zip(ts, ts[1:], values[1:], strict=False)]
     return EnrichedBatch(
         schema_version=SCHEMA_VERSION, site=site, sensor_ids=[sid] * n, types=[sensor_type] * n, ts=ts,
         values=values, score=[0.1] * n, anomaly=[False] * n, failure_probability=[0.05] * n,
         status=[Status.NORMAL] * n, label=[""] * n,
+        energy_kwh=energy if sensor_type is SensorType.POWER else [0.0] * n,
     )  # fmt: skip
 
 
@@ -79,7 +82,7 @@ def test_suggestions_from_live_state_and_history(
         migrate(conn)
         if partitions.storage_kind(conn) == "partitioned":
             partitions.ensure_days(conn, {partitions.day_of(ts[0]), partitions.day_of(ts[-1])})
-        assert HistoryStore(conn, site, 300).write(f"{site}.enriched", records).readings == 8 * len(ts)
+        assert HistoryStore(conn, site).write(f"{site}.enriched", records).readings == 8 * len(ts)
 
     hour = time.gmtime(now).tm_hour
     periods = [

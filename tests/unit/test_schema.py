@@ -23,6 +23,25 @@ from gridwatch.common.schema import (
 )
 
 
+def enriched(**overrides: object) -> EnrichedBatch:
+    fields: dict[str, object] = {
+        "schema_version": SCHEMA_VERSION,
+        "site": "s",
+        "sensor_ids": ["m1-power", "m1-voltage"],
+        "types": [SensorType.POWER, SensorType.VOLTAGE],
+        "ts": [1.0, 1.0],
+        "values": [10.0, 400.0],
+        "score": [0.1, 0.2],
+        "anomaly": [False, False],
+        "failure_probability": [0.0, 0.1],
+        "status": [Status.NORMAL, Status.NORMAL],
+        "label": ["", ""],
+        "energy_kwh": [0.01, 0.0],
+    }
+    fields.update(overrides)
+    return EnrichedBatch(**fields)  # type: ignore[arg-type]
+
+
 def batch(**overrides: object) -> ReadingBatch:
     fields: dict[str, object] = {
         "schema_version": SCHEMA_VERSION,
@@ -57,6 +76,7 @@ def test_every_message_round_trips() -> None:
             failure_probability=[0.0],
             status=[Status.NORMAL],
             label=[""],
+            energy_kwh=[0.0],
         ),
         Alert(
             schema_version=1,
@@ -92,6 +112,13 @@ def test_every_message_round_trips() -> None:
         (msgspec.msgpack.encode({**msgspec.to_builtins(batch()), "extra": 1}), "unknown field"),
         (msgspec.msgpack.encode({**msgspec.to_builtins(batch()), "types": ["power", "humidity"]}), "humidity"),
         (msgspec.msgpack.encode({**msgspec.to_builtins(batch()), "sensor_ids": ["", "x"]}), "length"),
+        (encode(enriched(energy_kwh=[0.1])), "column 'energy_kwh' has 1 entries"),
+        (encode(enriched(label=["", "", ""])), "column 'label' has 3 entries"),
+        (encode(enriched(energy_kwh=[math.inf, 0.0])), "energy_kwh must be finite"),
+        (
+            msgspec.msgpack.encode({k: v for k, v in msgspec.to_builtins(enriched()).items() if k != "energy_kwh"}),
+            "missing required field `energy_kwh`",
+        ),
     ],
 )
 def test_invalid_messages_are_rejected_with_a_reason(data: bytes, reason: str) -> None:

@@ -117,6 +117,9 @@ class EnrichedBatch(msgspec.Struct, tag_field="msg", tag="enriched", forbid_unkn
     failure_probability: list[float]
     status: list[Status]
     label: list[str]
+    # kWh each reading adds to its sensor's energy since the sensor's previous reading (power sensors, else 0),
+    # integrated by the processor, which sees each sensor in time order: consumers sum it in any order
+    energy_kwh: list[float]
 
 
 class Alert(msgspec.Struct, tag_field="msg", tag="alert", forbid_unknown_fields=True):
@@ -159,7 +162,19 @@ def decode(data: bytes) -> Message:
         raise InvalidMessage(str(exc)) from exc
     if isinstance(message, ReadingBatch):
         _check_batch(message)
+    elif isinstance(message, EnrichedBatch):
+        _check_enriched(message)
     return message
+
+
+def _check_enriched(batch: EnrichedBatch) -> None:
+    n = len(batch.sensor_ids)
+    for name in ("types", "ts", "values", "score", "anomaly", "failure_probability", "status", "label", "energy_kwh"):
+        size = len(getattr(batch, name))
+        if size != n:
+            raise InvalidMessage(f"column '{name}' has {size} entries, sensor_ids has {n}")
+    if not math.isfinite(sum(batch.energy_kwh)):
+        raise InvalidMessage("energy_kwh must be finite numbers")
 
 
 def _check_batch(batch: ReadingBatch) -> None:

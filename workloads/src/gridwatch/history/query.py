@@ -19,7 +19,7 @@ _AGGREGATES: Final[dict[str, str]] = {
     "mean": "sum(value_sum) / NULLIF(sum(readings), 0)",
     "min": "min(value_min)",
     "max": "max(value_max)",
-    "energy_kwh": "sum(inner_kws + edge_kws) / 3600.0",
+    "energy_kwh": "sum(energy_kwh)",
     "anomalies": "sum(anomalies)",
     "readings": "sum(readings)",
 }
@@ -109,7 +109,7 @@ async def summary(conn: psycopg.AsyncConnection[TupleRow], site: str, start: flo
     """Energy, anomalies, readings and sensors per sensor type over [start, end)."""
     cur = await conn.execute(
         """
-        SELECT sensor_type, sum(inner_kws + edge_kws) / 3600.0, sum(anomalies), sum(readings), count(DISTINCT sensor_id)
+        SELECT sensor_type, sum(energy_kwh), sum(anomalies), sum(readings), count(DISTINCT sensor_id)
         FROM gw_history_minute
         WHERE site = %s AND minute >= to_timestamp(%s) AND minute < to_timestamp(%s)
         GROUP BY sensor_type ORDER BY sensor_type

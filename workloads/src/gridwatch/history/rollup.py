@@ -9,11 +9,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gridwatch.common.schema import EnrichedBatch, SensorType
+from gridwatch.common.schema import EnrichedBatch
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
-POWER = SensorType.POWER.value
 
 COLUMNS = (
     "sensor_id",
@@ -28,7 +27,7 @@ COLUMNS = (
     "first_value",
     "last_ts",
     "last_value",
-    "inner_kws",
+    "energy_kwh",
     "fp_sum",
     "fp_max",
     "score_max",
@@ -39,9 +38,9 @@ COLUMNS = (
 class Rollups:
     """Column-wise partial aggregates, one entry per (sensor, minute) seen in a batch.
 
-    `inner_kws` integrates power between consecutive readings inside the entry only: reading i adds
-    v_i * min(t_i - t_(i-1), max_gap) kW*s when reading i-1 is in the same entry. The step from the
-    previous minute's last reading is added by the database, which knows that row.
+    Every column merges with another partial aggregate of the same (sensor, minute) by a sum, min, max or
+    by keeping the reading with the smaller/larger timestamp, so merging is independent of arrival order.
+    `energy_kwh` is the sum of the processor's per-reading energy (see EnrichedBatch.energy_kwh).
     """
 
     sensor_id: list[str]
@@ -56,7 +55,7 @@ class Rollups:
     first_value: F64
     last_ts: F64
     last_value: F64
-    inner_kws: F64
+    energy_kwh: F64
     fp_sum: F64
     fp_max: F64
     score_max: F64
@@ -76,7 +75,7 @@ class Rollups:
         return set((self.minute // 86400).astype(np.int64).tolist())
 
 
-def rollup(batches: Sequence[EnrichedBatch], max_gap_s: float, min_ts: float = 0.0) -> Rollups:
+def rollup(batches: Sequence[EnrichedBatch], min_ts: float = 0.0) -> Rollups:
     """Aggregate readings per (sensor, minute); readings older than `min_ts` and exact repeats are dropped."""
     index: dict[str, int] = {}
     type_of: list[str] = []
@@ -98,10 +97,19 @@ def rollup(batches: Sequence[EnrichedBatch], max_gap_s: float, min_ts: float = 0
     anomaly = np.concatenate([np.asarray(b.anomaly, dtype=np.int64) for b in batches])
     fp = np.concatenate([np.asarray(b.failure_probability, dtype=np.float64) for b in batches])
     score = np.concatenate([np.asarray(b.score, dtype=np.float64) for b in batches])
+    energy = np.concatenate([np.asarray(b.energy_kwh, dtype=np.float64) for b in batches])
     keep = ts >= min_ts
     order = np.lexsort((ts, code))
     order = order[keep[order]]
-    code, ts, value, anomaly, fp, score = code[order], ts[order], value[order], anomaly[order], fp[order], score[order]
+    code, ts, value, anomaly, fp, score, energy = (
+        code[order],
+        ts[order],
+        value[order],
+        anomaly[order],
+        fp[order],
+        score[order],
+        energy[order],
+    )
     n = code.size
     if n == 0:
         return _empty()
@@ -110,13 +118,14 @@ def rollup(batches: Sequence[EnrichedBatch], max_gap_s: float, min_ts: float = 0
     duplicates = int(repeat.sum())
     if duplicates:
         unique = ~repeat
-        code, ts, value, anomaly, fp, score = (
+        code, ts, value, anomaly, fp, score, energy = (
             code[unique],
             ts[unique],
             value[unique],
             anomaly[unique],
             fp[unique],
             score[unique],
+            energy[unique],
         )
         n = code.size
     minute = np.floor(ts / 60.0) * 60.0
@@ -124,12 +133,6 @@ def rollup(batches: Sequence[EnrichedBatch], max_gap_s: float, min_ts: float = 0
     start[1:] = (code[1:] != code[:-1]) | (minute[1:] != minute[:-1])
     first = np.flatnonzero(start)
     last = np.r_[first[1:] - 1, n - 1]
-    is_power = np.asarray([t == POWER for t in type_of], dtype=bool)[code]
-    piece = np.zeros(n)
-    inside = ~start & is_power
-    if n > 1:
-        dt = np.minimum(ts[1:] - ts[:-1], max_gap_s)
-        piece[1:] = np.where(inside[1:], value[1:] * dt, 0.0)
     sensor_code = code[first].tolist()
     ids = list(index)
     return Rollups(
@@ -145,7 +148,7 @@ def rollup(batches: Sequence[EnrichedBatch], max_gap_s: float, min_ts: float = 0
         first_value=value[first],
         last_ts=ts[last],
         last_value=value[last],
-        inner_kws=np.add.reduceat(piece, first),
+        energy_kwh=np.add.reduceat(energy, first),
         fp_sum=np.add.reduceat(fp, first),
         fp_max=np.maximum.reduceat(fp, first),
         score_max=np.maximum.reduceat(score, first),

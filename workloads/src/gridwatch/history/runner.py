@@ -60,7 +60,7 @@ class HistoryWriter:
                 self.log.info("migrations applied", migrations=applied)
             self.kind = partitions.storage_kind(conn)
             self.days = partitions.existing_days(conn) if self.kind == "partitioned" else set()
-            self.store = HistoryStore(conn, self.settings.site, self.settings.max_gap_s)
+            self.store = HistoryStore(conn, self.settings.site)
             self.log.info("postgres ready", storage=self.kind)
         return self.store
 

@@ -8,20 +8,13 @@ from gridwatch.common.settings import CommonSettings
 
 
 class HistorySettings(CommonSettings):
-    """Batching, energy integration, partitions and retention of the one-minute rollups."""
+    """Batching, partitions and retention of the one-minute rollups."""
 
     group: str = Field(
         default="", alias="GRIDWATCH_HISTORY_GROUP", description="Consumer group; default <prefix>.history"
     )
     batch_max_messages: int = Field(default=500, ge=1, le=100_000, alias="GRIDWATCH_HISTORY_BATCH_MAX_MESSAGES")
     poll_timeout_s: float = Field(default=0.5, gt=0, le=10, alias="GRIDWATCH_HISTORY_POLL_TIMEOUT_S")
-    max_gap_s: float = Field(
-        default=300.0,
-        gt=0,
-        le=3600,
-        alias="GRIDWATCH_HISTORY_MAX_GAP_S",
-        description="Longest interval one power reading is integrated over (same rule as the processor).",
-    )
     retention_days: int = Field(default=30, ge=1, le=3650, alias="GRIDWATCH_HISTORY_RETENTION_DAYS")
     partitions_ahead_days: int = Field(default=2, ge=1, le=60, alias="GRIDWATCH_HISTORY_PARTITIONS_AHEAD_DAYS")
     maintenance_interval_s: float = Field(default=3600.0, gt=0, alias="GRIDWATCH_HISTORY_MAINTENANCE_INTERVAL_S")

@@ -1,4 +1,4 @@
-"""PostgreSQL writer of the rollups: offset ledger, COPY into a stage table, merging upsert, energy edges."""
+"""PostgreSQL writer of the rollups: offset ledger, COPY into a stage table, order-independent merging upsert."""
 
 from __future__ import annotations
 
@@ -18,20 +18,18 @@ CREATE TEMP TABLE IF NOT EXISTS gw_history_stage (
     sensor_id text, sensor_type text, minute double precision, readings integer, anomalies integer,
     value_sum double precision, value_min double precision, value_max double precision,
     first_ts double precision, first_value double precision, last_ts double precision, last_value double precision,
-    inner_kws double precision, fp_sum double precision, fp_max double precision, score_max double precision
+    energy_kwh double precision, fp_sum double precision, fp_max double precision, score_max double precision
 ) ON COMMIT DELETE ROWS
 """
 
-# Merging two partial aggregates of one (sensor, minute) is order independent for counts, sums, min, max,
-# first and last. The power integral is exact when the two cover disjoint time ranges (the normal case:
-# each sensor's readings come from one processor in time order) by adding the step between them; when
-# they overlap, the time is already integrated and only the stored integral is kept.
+# Every column merges by sum, min/max or by the reading with the smaller/larger timestamp: the result is the
+# same whatever order the partial aggregates of a (sensor, minute) arrive in (floating-point sums up to rounding).
 _UPSERT = """
 INSERT INTO gw_history_minute AS t (
     site, sensor_id, sensor_type, minute, readings, anomalies, value_sum, value_min, value_max,
-    first_ts, first_value, last_ts, last_value, inner_kws, fp_sum, fp_max, score_max)
+    first_ts, first_value, last_ts, last_value, energy_kwh, fp_sum, fp_max, score_max)
 SELECT %(site)s, sensor_id, sensor_type, to_timestamp(minute), readings, anomalies, value_sum, value_min, value_max,
-    first_ts, first_value, last_ts, last_value, inner_kws, fp_sum, fp_max, score_max
+    first_ts, first_value, last_ts, last_value, energy_kwh, fp_sum, fp_max, score_max
 FROM gw_history_stage
 ON CONFLICT (site, sensor_id, minute) DO UPDATE SET
     readings = t.readings + EXCLUDED.readings,
@@ -39,52 +37,14 @@ ON CONFLICT (site, sensor_id, minute) DO UPDATE SET
     value_sum = t.value_sum + EXCLUDED.value_sum,
     value_min = LEAST(t.value_min, EXCLUDED.value_min),
     value_max = GREATEST(t.value_max, EXCLUDED.value_max),
-    inner_kws = CASE
-        WHEN EXCLUDED.first_ts > t.last_ts THEN t.inner_kws + EXCLUDED.inner_kws
-            + CASE WHEN t.sensor_type = 'power'
-                   THEN EXCLUDED.first_value * LEAST(EXCLUDED.first_ts - t.last_ts, %(gap)s) ELSE 0 END
-        WHEN EXCLUDED.last_ts < t.first_ts THEN t.inner_kws + EXCLUDED.inner_kws
-            + CASE WHEN t.sensor_type = 'power'
-                   THEN t.first_value * LEAST(t.first_ts - EXCLUDED.last_ts, %(gap)s) ELSE 0 END
-        ELSE t.inner_kws END,
     first_ts = LEAST(t.first_ts, EXCLUDED.first_ts),
     first_value = CASE WHEN EXCLUDED.first_ts < t.first_ts THEN EXCLUDED.first_value ELSE t.first_value END,
     last_ts = GREATEST(t.last_ts, EXCLUDED.last_ts),
     last_value = CASE WHEN EXCLUDED.last_ts > t.last_ts THEN EXCLUDED.last_value ELSE t.last_value END,
+    energy_kwh = t.energy_kwh + EXCLUDED.energy_kwh,
     fp_sum = t.fp_sum + EXCLUDED.fp_sum,
     fp_max = GREATEST(t.fp_max, EXCLUDED.fp_max),
     score_max = GREATEST(t.score_max, EXCLUDED.score_max)
-"""
-
-# The first reading of a power row is integrated from the previous row's last reading (within the
-# look-back); touched rows and the next row of each touched sensor get their edge recomputed, so a
-# minute that arrives late fixes its successor too.
-_EDGES = """
-WITH touched AS (
-    SELECT DISTINCT sensor_id, to_timestamp(minute) AS minute FROM gw_history_stage WHERE sensor_type = 'power'
-), targets AS (
-    SELECT sensor_id, minute FROM touched
-    UNION
-    SELECT t.sensor_id, n.minute FROM touched t
-    CROSS JOIN LATERAL (
-        SELECT r.minute FROM gw_history_minute r
-        WHERE r.site = %(site)s AND r.sensor_id = t.sensor_id
-          AND r.minute > t.minute AND r.minute <= t.minute + %(lookback)s * interval '1 second'
-        ORDER BY r.minute LIMIT 1
-    ) n
-), calc AS (
-    SELECT r.sensor_id, r.minute, COALESCE(p.kws, 0) AS edge
-    FROM targets x
-    JOIN gw_history_minute r ON r.site = %(site)s AND r.sensor_id = x.sensor_id AND r.minute = x.minute
-    LEFT JOIN LATERAL (
-        SELECT r.first_value * LEAST(r.first_ts - q.last_ts, %(gap)s) AS kws FROM gw_history_minute q
-        WHERE q.site = r.site AND q.sensor_id = r.sensor_id
-          AND q.minute < r.minute AND q.minute >= r.minute - %(lookback)s * interval '1 second'
-        ORDER BY q.minute DESC LIMIT 1
-    ) p ON true
-)
-UPDATE gw_history_minute r SET edge_kws = c.edge FROM calc c
-WHERE r.site = %(site)s AND r.sensor_id = c.sensor_id AND r.minute = c.minute AND r.edge_kws IS DISTINCT FROM c.edge
 """
 
 
@@ -111,11 +71,9 @@ class WriteResult:
 class HistoryStore:
     """Writes rollups of one site; every write is one transaction with the offsets it consumed."""
 
-    def __init__(self, conn: psycopg.Connection[TupleRow], site: str, max_gap_s: float) -> None:
+    def __init__(self, conn: psycopg.Connection[TupleRow], site: str) -> None:
         self.conn = conn
         self.site = site
-        self.gap = max_gap_s
-        self.lookback = max_gap_s + 60.0
 
     def write(self, topic: str, records: Sequence[Record], min_ts: float = 0.0) -> WriteResult:
         """Apply the records not applied before (by offset), all or nothing."""
@@ -141,7 +99,7 @@ class HistoryStore:
             ).fetchall()
             start = {int(p): int(o) for p, o in rows}
             fresh = [r for r in records if r.offset >= start[r.partition]]
-            rolled = rollup([r.batch for r in fresh], self.gap, min_ts)
+            rolled = rollup([r.batch for r in fresh], min_ts)
             if len(rolled):
                 self._merge(rolled)
             ends: dict[int, int] = {}
@@ -169,9 +127,7 @@ class HistoryStore:
             with cur.copy(f"COPY gw_history_stage ({', '.join(COLUMNS)}) FROM STDIN") as copy:
                 for row in rolled.rows():
                     copy.write_row(row)
-            params = {"site": self.site, "gap": self.gap, "lookback": self.lookback}
-            cur.execute(_UPSERT, params)
-            cur.execute(_EDGES, params)
+            cur.execute(_UPSERT, {"site": self.site})
 
     def forget_ahead(self, topic: str, partition: int, high: int) -> bool:
         """Drop a ledger entry that is past the log end (the topic was recreated); True if dropped."""

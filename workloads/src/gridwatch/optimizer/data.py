@@ -35,7 +35,7 @@ async def machine_series(
     cur = await conn.execute(
         """
         SELECT sensor_id, floor(extract(epoch FROM minute) / %(b)s) * %(b)s AS bucket,
-               sum(value_sum) / NULLIF(sum(readings), 0), sum(inner_kws + edge_kws) / 3600.0
+               sum(value_sum) / NULLIF(sum(readings), 0), sum(energy_kwh)
         FROM gw_history_minute
         WHERE site = %(site)s AND sensor_type = 'power' AND minute >= to_timestamp(%(since)s)
         GROUP BY 1, 2

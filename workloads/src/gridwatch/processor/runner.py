@@ -36,6 +36,7 @@ from gridwatch.processor.store import Pending, StateStore
 
 MAX_CLOCK_SKEW_S = 300.0
 MAX_AGE_S = 7 * 86400.0
+EMIT_CHUNK = 5000  # readings per enriched message (~200 kB packed)
 
 
 def scoring_config(s: ProcessorSettings) -> ScoringConfig:
@@ -84,6 +85,7 @@ class Processor:
         self.topic = settings.topic("readings")
         self.dlq_topic = settings.topic("dlq")
         self.assigned = False
+        self.partition_counts: dict[str, int] = {}
         self.healthy_store = True
         self.scores = metrics.score_histogram(self.labels)
         self.latency = metrics.latency_histogram(self.labels)
@@ -92,6 +94,7 @@ class Processor:
     # --- Kafka callbacks -------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.assigned = True
+        self.partition_counts.clear()
         self.scorer.reset()  # state of sensors that moved is reloaded from Redis on first sight
         self.log.info("partitions assigned", partitions=[p.partition for p in partitions])
 
@@ -285,29 +288,44 @@ class Processor:
                 delay = min(delay * 2, 5.0)
 
     def _emit(self, result: BatchResult, labels: list[str]) -> None:
+        """Publish the scored readings, each sensor always to the same partition so its readings stay in order."""
         table = self.scorer.table
         topic = self.settings.topic("enriched")
-        chunk = 5000
-        ids = list(map(table.ids.__getitem__, result.sensor.tolist()))
-        types = list(map(SENSOR_TYPES.__getitem__, table.type_code[result.sensor].tolist()))
-        label_of = list(map(labels.__getitem__, result.source.tolist()))
-        status = list(map(STATUSES.__getitem__, result.status.tolist()))
-        for start in range(0, result.size, chunk):
-            sl = slice(start, start + chunk)
-            batch = EnrichedBatch(
-                schema_version=SCHEMA_VERSION,
-                site=self.settings.site,
-                sensor_ids=ids[sl],
-                types=types[sl],
-                ts=result.ts[sl].tolist(),
-                values=result.value[sl].tolist(),
-                score=result.score[sl].round(4).tolist(),
-                anomaly=result.anomaly[sl].tolist(),
-                failure_probability=result.probability[sl].round(4).tolist(),
-                status=status[sl],
-                label=label_of[sl],
-            )
-            kafka.produce(self.producer, topic, encode(batch))
+        if result.size == 0:
+            return
+        key = table.shard[result.sensor] % self._partitions(topic)
+        # stable sort: within a partition the (sensor, time) order of the result is kept
+        order = np.argsort(key, kind="stable")
+        ids = table.ids
+        for run in np.split(order, np.flatnonzero(np.diff(key[order])) + 1):
+            partition = int(key[run[0]])
+            for start in range(0, run.size, EMIT_CHUNK):
+                rows = run[start : start + EMIT_CHUNK]
+                s = result.sensor[rows]
+                batch = EnrichedBatch(
+                    schema_version=SCHEMA_VERSION,
+                    site=self.settings.site,
+                    sensor_ids=list(map(ids.__getitem__, s.tolist())),
+                    types=list(map(SENSOR_TYPES.__getitem__, table.type_code[s].tolist())),
+                    ts=result.ts[rows].tolist(),
+                    values=result.value[rows].tolist(),
+                    score=result.score[rows].round(4).tolist(),
+                    anomaly=result.anomaly[rows].tolist(),
+                    failure_probability=result.probability[rows].round(4).tolist(),
+                    status=list(map(STATUSES.__getitem__, result.status[rows].tolist())),
+                    label=list(map(labels.__getitem__, result.source[rows].tolist())),
+                    energy_kwh=result.energy_delta[rows].tolist(),
+                )
+                kafka.produce(self.producer, topic, encode(batch), partition=partition)
+
+    def _partitions(self, topic: str) -> int:
+        """Partition count of a topic, looked up once per assignment (partitions are only ever raised)."""
+        count = self.partition_counts.get(topic)
+        if count is None:
+            metadata = self.producer.list_topics(topic, timeout=10)
+            count = max(1, len(metadata.topics[topic].partitions))
+            self.partition_counts[topic] = count
+        return count
 
     def ready(self) -> bool:
         """Ready when partitions are assigned and Redis answers."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,6 +68,7 @@ class SensorTable:
     hazard: F64 = field(default_factory=lambda: np.zeros(0))
     energy_kwh: F64 = field(default_factory=lambda: np.zeros(0))
     type_code: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    shard: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # CRC-32 of the id: its partition key
     status: I64 = field(default_factory=lambda: np.full(0, -1, dtype=np.int64))
     stored_probability: F64 = field(default_factory=lambda: np.zeros(0))  # last written to the store, NaN: none
 
@@ -95,6 +97,7 @@ class SensorTable:
             ("anomaly_run", 0),
             ("anomalies", 0),
             ("type_code", 0),
+            ("shard", 0),
             ("status", -1),
         ):
             arr = getattr(self, name)
@@ -124,6 +127,7 @@ class SensorTable:
             self._grow(len(self.ids))
             codes = np.asarray(type_codes, dtype=np.int64)
             self.type_code[out] = codes  # same sensor always has the same type
+            self.shard[new] = [zlib.crc32(self.ids[n].encode()) for n in new]
         return out, new
 
 
