@@ -1,25 +1,42 @@
-"""Traces: a reading's trace id on both sides of Kafka, and traced API requests (real Kafka and Redis).
+"""Traces: a reading's trace across Kafka hops, and traced API requests (real Kafka, Redis, PostgreSQL).
 
-The simulator and the processor run in this process with an in-memory span exporter: the simulator's
-span for a gateway batch puts its W3C traceparent in the Kafka message's headers, and the processor's
-batch span links to it.
+The simulator, processor, history writer and alert engine run in this process with an in-memory span
+exporter: the simulator's span for a gateway batch puts its W3C traceparent in the Kafka message's
+headers, the processor's batch span links to it and puts its own context on the enriched and alert
+messages it publishes, and the history writer's and alert engine's batch spans link to those.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import redis
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, Producer
 from fastapi.testclient import TestClient
+from gridwatch.alerting.runner import AlertEngine
+from gridwatch.alerting.settings import AlertSettings
 from gridwatch.api.app import create_app
 from gridwatch.api.settings import ApiSettings
+from gridwatch.common import kafka as gwkafka
 from gridwatch.common import tracing
 from gridwatch.common.rediskeys import Keys
-from gridwatch.common.schema import ReadingBatch, decode
+from gridwatch.common.schema import (
+    SCHEMA_VERSION,
+    Alert,
+    EnrichedBatch,
+    ReadingBatch,
+    SensorType,
+    Severity,
+    decode,
+    encode,
+)
 from gridwatch.common.shutdown import StopFlag
+from gridwatch.history.runner import HistoryWriter
+from gridwatch.history.settings import HistorySettings
 from gridwatch.processor.runner import Processor
 from gridwatch.processor.settings import ProcessorSettings
 from gridwatch.simulator.runner import Simulator
@@ -28,7 +45,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from tests.infra.services import Kafka, Redis
+from tests.infra.services import Kafka, Postgres, Redis
 from tests.utils.workloads import wait_for
 
 SENSORS = 40
@@ -45,6 +62,51 @@ def spans() -> Iterator[InMemorySpanExporter]:
     yield exporter
     tracing._state["enabled"] = was_enabled
     exporter.shutdown()
+
+
+def traceparent_ids(value: str) -> tuple[int, int]:
+    """(trace id, span id) of a sampled W3C traceparent."""
+    _, trace_hex, span_hex, flags = value.split("-")
+    assert int(flags, 16) & 1, "the trace is not sampled"
+    return int(trace_hex, 16), int(span_hex, 16)
+
+
+def links_to(spans: list[ReadableSpan], trace_id: int, span_id: int) -> list[ReadableSpan]:
+    """The spans among these that link to the given span."""
+    return [s for s in spans if any((lk.context.trace_id, lk.context.span_id) == (trace_id, span_id) for lk in s.links)]
+
+
+def run_until(target: Any, stop: StopFlag, done: Callable[[], bool], what: str) -> None:
+    """Run a workload's loop in a thread until `done`, then stop it cleanly."""
+    worker = threading.Thread(target=target, name=what)
+    worker.start()
+    try:
+        wait_for(done, 120, what)
+    finally:
+        stop.stop()
+        worker.join(60)
+    assert not worker.is_alive()
+
+
+def first_enriched_message(kafka: Kafka, topic: str) -> tuple[EnrichedBatch, str]:
+    """The first enriched batch of the topic with its traceparent header."""
+    consumer = Consumer(
+        {"bootstrap.servers": kafka.bootstrap, "group.id": f"{topic}.check", "auto.offset.reset": "earliest"}
+    )
+    consumer.subscribe([topic])
+    try:
+        for _ in range(60):
+            msg = consumer.poll(1.0)
+            if msg is None or msg.error() is not None:
+                continue
+            batch = decode(msg.value() or b"")
+            assert isinstance(batch, EnrichedBatch)
+            traceparent = dict(msg.headers() or []).get("traceparent")
+            assert isinstance(traceparent, bytes), "an enriched message without trace context"
+            return batch, traceparent.decode()
+    finally:
+        consumer.close()
+    raise AssertionError(f"no enriched batch on {topic}")
 
 
 def first_reading_message(kafka: Kafka, topic: str) -> tuple[ReadingBatch, str, int, int]:
@@ -73,8 +135,13 @@ def of_kind(exporter: InMemorySpanExporter, kind: SpanKind) -> list[ReadableSpan
     return [s for s in exporter.get_finished_spans() if s.kind is kind]
 
 
-def test_a_readings_trace_id_is_on_both_sides_of_kafka(
-    spans: InMemorySpanExporter, kafka: Kafka, redis_server: Redis, redis_client: redis.Redis, site: str
+def test_a_readings_trace_follows_it_across_kafka(
+    spans: InMemorySpanExporter,
+    kafka: Kafka,
+    redis_server: Redis,
+    redis_client: redis.Redis,
+    postgres: Postgres,
+    site: str,
 ) -> None:
     sim_settings = SimulatorSettings(
         site=site,
@@ -95,18 +162,12 @@ def test_a_readings_trace_id_is_on_both_sides_of_kafka(
         site=site, kafka_bootstrap=kafka.bootstrap, redis_url=redis_server.url, partitions=2, metrics_port=0
     )
     processor = Processor(proc_settings, stop)
-    worker = threading.Thread(target=processor.run, name="processor")
-    worker.start()
-    try:
-        wait_for(
-            lambda: int(redis_client.hget(Keys(site).aggregates, "readings_total") or 0) >= SENSORS * TICKS,
-            120,
-            "every reading processed",
-        )
-    finally:
-        stop.stop()
-        worker.join(60)
-    assert not worker.is_alive()
+    run_until(
+        processor.run,
+        stop,
+        lambda: int(redis_client.hget(Keys(site).aggregates, "readings_total") or 0) >= SENSORS * TICKS,
+        "every reading processed",
+    )
 
     batch, traceparent, partition, offset = first_reading_message(kafka, f"{site}.readings")
     _, trace_hex, span_hex, flags = traceparent.split("-")
@@ -143,6 +204,67 @@ def test_a_readings_trace_id_is_on_both_sides_of_kafka(
     assert {(s.context.trace_id, s.context.span_id) for s in produced if s.context is not None} <= linked
     # and the reading itself reached Redis
     assert redis_client.hget(Keys(site).sensors, batch.sensor_ids[0]) is not None
+
+    # next hop: the enriched message carries the processor's batch span, and the history writer links to it
+    enriched, enriched_parent = first_enriched_message(kafka, f"{site}.enriched")
+    trace_id2, span_id2 = traceparent_ids(enriched_parent)
+    (emitter,) = [s for s in consumed if s.context is not None and s.context.span_id == span_id2]
+    assert emitter.context is not None and emitter.context.trace_id == trace_id2
+    stop = StopFlag()
+    history = HistoryWriter(
+        HistorySettings(
+            site=site,
+            kafka_bootstrap=kafka.bootstrap,
+            redis_url=redis_server.url,
+            postgres_dsn=postgres.dsn,
+            partitions=2,
+            metrics_port=0,
+        ),
+        stop,
+    )
+    run_until(
+        history.run,
+        stop,
+        lambda: links_to(of_kind(spans, SpanKind.CONSUMER), trace_id2, span_id2) != [],
+        "a history batch span linking to the processor's",
+    )
+    writers = links_to(of_kind(spans, SpanKind.CONSUMER), trace_id2, span_id2)
+    assert writers and all(w.name == f"process {site}.enriched" for w in writers)
+    assert enriched.sensor_ids and enriched.energy_kwh
+
+
+def test_the_alert_engine_links_to_the_span_that_raised_the_alert(
+    spans: InMemorySpanExporter, kafka: Kafka, redis_server: Redis, postgres: Postgres, site: str
+) -> None:
+    settings = AlertSettings(
+        site=site,
+        kafka_bootstrap=kafka.bootstrap,
+        redis_url=redis_server.url,
+        postgres_dsn=postgres.dsn,
+        metrics_port=0,
+    )
+    gwkafka.ensure_site_topics(settings)
+    alert = Alert(
+        schema_version=SCHEMA_VERSION, site=site, sensor_id="m1-temperature", machine="m1",
+        type=SensorType.TEMPERATURE, ts=time.time(), severity=Severity.CRITICAL, kind="overheat", score=0.9,
+        failure_probability=0.9, value=120.0, message="m1 overheats",
+    )  # fmt: skip
+    producer = Producer({"bootstrap.servers": kafka.bootstrap})
+    with tracing.produce_span(f"{site}.alerts", alert.sensor_id) as kwargs:
+        producer.produce(f"{site}.alerts", encode(alert), alert.sensor_id.encode(), **kwargs)
+    assert producer.flush(30) == 0
+    (sent,) = of_kind(spans, SpanKind.PRODUCER)
+    assert sent.context is not None
+    stop = StopFlag()
+    engine = AlertEngine(settings, stop)
+    run_until(
+        engine.run,
+        stop,
+        lambda: links_to(of_kind(spans, SpanKind.CONSUMER), sent.context.trace_id, sent.context.span_id) != [],
+        "an alert engine batch span linking to the alert's",
+    )
+    (handled,) = links_to(of_kind(spans, SpanKind.CONSUMER), sent.context.trace_id, sent.context.span_id)
+    assert handled.name == f"process {site}.alerts"
 
 
 def test_api_requests_continue_the_callers_trace(spans: InMemorySpanExporter, redis_server: Redis, site: str) -> None:

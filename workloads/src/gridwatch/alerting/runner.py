@@ -27,7 +27,7 @@ from gridwatch.alerting.rules import (
     processor_condition,
 )
 from gridwatch.alerting.settings import AlertSettings
-from gridwatch.common import kafka
+from gridwatch.common import kafka, tracing
 from gridwatch.common.logging import configure_logging
 from gridwatch.common.probes import ProbeServer
 from gridwatch.common.rediskeys import Keys
@@ -103,7 +103,8 @@ class AlertEngine:
             while self.stop.running:
                 messages = self.consumer.consume(num_messages=500, timeout=0.5)
                 if messages:
-                    self.handle(messages)
+                    with tracing.consume_span(self.topic, messages):
+                        self.handle(messages)
                 if time.monotonic() >= self.next_eval:
                     self.next_eval = time.monotonic() + s.eval_interval_s
                     self.evaluate()
@@ -303,6 +304,7 @@ class AlertEngine:
 def main(settings: AlertSettings) -> None:
     """Entry point for `gridwatch alerts`."""
     stop = StopFlag().install()
+    tracing.configure("gridwatch-alerts")
     engine = AlertEngine(settings, stop)
     probes = ProbeServer(settings.metrics_host, settings.metrics_port, ready=engine.ready).start()
     try:

@@ -107,6 +107,13 @@ def inject_headers() -> KafkaHeaders:
     return [(key, value.encode()) for key, value in carrier.items()]
 
 
+def context_kwargs() -> dict[str, Any]:
+    """produce() kwargs carrying the current trace context onward (e.g. from a consume span); none while off."""
+    if not _state["enabled"]:
+        return {}
+    return {"headers": inject_headers()}
+
+
 RawHeaders = Mapping[str, str | bytes | None] | Sequence[tuple[str, str | bytes | None]] | None
 
 

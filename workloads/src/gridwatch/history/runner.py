@@ -9,7 +9,7 @@ import time
 import psycopg
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
-from gridwatch.common import kafka
+from gridwatch.common import kafka, tracing
 from gridwatch.common.lag import LagTracker
 from gridwatch.common.logging import configure_logging
 from gridwatch.common.probes import ProbeServer
@@ -115,7 +115,8 @@ class HistoryWriter:
             while self.stop.running:
                 messages = self.consumer.consume(num_messages=s.batch_max_messages, timeout=s.poll_timeout_s)
                 if messages:
-                    self.handle(messages)
+                    with tracing.consume_span(self.topic, messages):
+                        self.handle(messages)
                 else:
                     self.producer.poll(0)
                 if time.monotonic() >= self.next_maintenance:
@@ -214,6 +215,7 @@ class HistoryWriter:
 def main(settings: HistorySettings) -> None:
     """Entry point for `gridwatch history`."""
     stop = StopFlag().install()
+    tracing.configure("gridwatch-history")
     writer = HistoryWriter(settings, stop)
     probes = ProbeServer(settings.metrics_host, settings.metrics_port, ready=writer.ready).start()
     try:

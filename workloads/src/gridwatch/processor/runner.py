@@ -160,7 +160,13 @@ class Processor:
         if result is not None and self.settings.publish_enriched:
             self._emit(result, labels)
         for alert in pending.alerts:
-            kafka.produce(self.producer, self.settings.topic("alerts"), encode(alert), alert.sensor_id.encode())
+            kafka.produce(
+                self.producer,
+                self.settings.topic("alerts"),
+                encode(alert),
+                alert.sensor_id.encode(),
+                **tracing.context_kwargs(),  # the batch span: consumers of alerts link back to it
+            )
             metrics.ALERTS.labels(**self.labels, severity=alert.severity.value).inc()
         remaining = self.producer.flush(30)
         if remaining:
@@ -297,6 +303,7 @@ class Processor:
         # stable sort: within a partition the (sensor, time) order of the result is kept
         order = np.argsort(key, kind="stable")
         ids = table.ids
+        trace = tracing.context_kwargs()  # the batch span: history links back to it
         for run in np.split(order, np.flatnonzero(np.diff(key[order])) + 1):
             partition = int(key[run[0]])
             for start in range(0, run.size, EMIT_CHUNK):
@@ -316,7 +323,7 @@ class Processor:
                     label=list(map(labels.__getitem__, result.source[rows].tolist())),
                     energy_kwh=result.energy_delta[rows].tolist(),
                 )
-                kafka.produce(self.producer, topic, encode(batch), partition=partition)
+                kafka.produce(self.producer, topic, encode(batch), partition=partition, **trace)
 
     def _partitions(self, topic: str) -> int:
         """Partition count of a topic, looked up once per assignment (partitions are only ever raised)."""
