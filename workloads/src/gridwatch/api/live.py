@@ -51,6 +51,8 @@ class LiveHub:
         self.producer_connected: bool | None = None
         self.redis_up = True
         self._tasks: list[asyncio.Task[None]] = []
+        self._snapshot: tuple[float, int, bytes] | None = None  # (taken at, limit, encoded)
+        self._snapshot_lock = asyncio.Lock()
 
     def start(self) -> None:
         """Start the subscriber and the ticker."""
@@ -66,6 +68,31 @@ class LiveHub:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def snapshot(self, limit: int) -> bytes:
+        """The encoded snapshot for a new client, shared by every client connecting within one update period.
+
+        A reconnect storm (an API restart, a network blip) then costs one Redis read, not one per client; the
+        clients miss nothing, since the updates after it carry what changed. Raises RedisError/OSError.
+        """
+        async with self._snapshot_lock:
+            cached = self._snapshot
+            if cached is not None and cached[1] == limit and time.monotonic() - cached[0] < self.interval_s:
+                metrics.WS_SNAPSHOTS.labels(**self.labels, source="shared").inc()
+                return cached[2]
+            repo = self.repo
+            sensors = await repo.top_sensors(limit)
+            body = {
+                "type": "snapshot",
+                "ts": time.time(),
+                "stats": await repo.stats(),
+                "producer": await repo.producer_status(),
+                "sensors": msgspec.to_builtins(sensors),
+            }
+            data = msgspec.json.encode(body)
+            self._snapshot = (time.monotonic(), limit, data)
+            metrics.WS_SNAPSHOTS.labels(**self.labels, source="redis").inc()
+            return data
 
     def add(self) -> Client:
         """Register a client."""

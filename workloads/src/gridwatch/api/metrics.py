@@ -29,6 +29,11 @@ REQUESTS = Histogram(
 )
 WS_CLIENTS = Gauge("gridwatch_api_websocket_clients", "Connected WebSocket clients", LABELS)
 WS_MESSAGES = Counter("gridwatch_api_websocket_messages_total", "Messages sent to WebSocket clients", (*LABELS, "type"))
+WS_SNAPSHOTS = Counter(
+    "gridwatch_api_websocket_snapshots_total",
+    "Snapshots sent to connecting WebSocket clients, read from Redis or shared from the last one",
+    (*LABELS, "source"),
+)
 REDIS_ERRORS = Counter("gridwatch_api_redis_errors_total", "Requests that failed because Redis was down", LABELS)
 WS_TYPES = ("snapshot", "update", "critical_alerts", "producer_connected", "producer_disconnected", "error")
 
@@ -45,6 +50,8 @@ def init(site: str) -> dict[str, str]:
     REDIS_ERRORS.labels(**labels)
     for kind in WS_TYPES:
         WS_MESSAGES.labels(**labels, type=kind)
+    for source in ("redis", "shared"):
+        WS_SNAPSHOTS.labels(**labels, source=source)
     return labels
 
 

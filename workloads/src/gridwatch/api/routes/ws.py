@@ -26,19 +26,12 @@ async def live(websocket: WebSocket) -> None:
     labels = hub.labels
     try:
         try:
-            repo = hub.repo
-            sensors = await repo.top_sensors(settings.ws_snapshot_limit)
-            snapshot = {
-                "type": "snapshot",
-                "ts": time.time(),
-                "stats": await repo.stats(),
-                "producer": await repo.producer_status(),
-                "sensors": msgspec.to_builtins(sensors),
-            }
+            data, kind = await hub.snapshot(settings.ws_snapshot_limit), "snapshot"
         except (RedisError, OSError) as exc:
-            snapshot = {"type": "error", "ts": time.time(), "detail": f"Redis is unavailable: {exc}"}
-        await websocket.send_text(msgspec.json.encode(snapshot).decode())
-        metrics.WS_MESSAGES.labels(**labels, type=str(snapshot["type"])).inc()
+            error = {"type": "error", "ts": time.time(), "detail": f"Redis is unavailable: {exc}"}
+            data, kind = msgspec.json.encode(error), "error"
+        await websocket.send_text(data.decode())
+        metrics.WS_MESSAGES.labels(**labels, type=kind).inc()
         receiver = asyncio.create_task(_drain(websocket))
         while not receiver.done():
             getter = asyncio.create_task(client.queue.get())
