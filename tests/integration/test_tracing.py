@@ -88,8 +88,8 @@ def run_until(target: Any, stop: StopFlag, done: Callable[[], bool], what: str) 
     assert not worker.is_alive()
 
 
-def first_enriched_message(kafka: Kafka, topic: str) -> tuple[EnrichedBatch, str]:
-    """The first enriched batch of the topic with its traceparent header."""
+def first_traced_message(kafka: Kafka, topic: str, kind: type[Any]) -> tuple[Any, str, int, int]:
+    """The first message of `kind` on the topic: decoded, with its traceparent header, partition and offset."""
     consumer = Consumer(
         {"bootstrap.servers": kafka.bootstrap, "group.id": f"{topic}.check", "auto.offset.reset": "earliest"}
     )
@@ -99,36 +99,14 @@ def first_enriched_message(kafka: Kafka, topic: str) -> tuple[EnrichedBatch, str
             msg = consumer.poll(1.0)
             if msg is None or msg.error() is not None:
                 continue
-            batch = decode(msg.value() or b"")
-            assert isinstance(batch, EnrichedBatch)
-            traceparent = dict(msg.headers() or []).get("traceparent")
-            assert isinstance(traceparent, bytes), "an enriched message without trace context"
-            return batch, traceparent.decode()
+            message = decode(msg.value() or b"")
+            if isinstance(message, kind):
+                traceparent = dict(msg.headers() or []).get("traceparent")
+                assert isinstance(traceparent, bytes), f"a {kind.__name__} message without trace context"
+                return message, traceparent.decode(), msg.partition() or 0, msg.offset() or 0
     finally:
         consumer.close()
-    raise AssertionError(f"no enriched batch on {topic}")
-
-
-def first_reading_message(kafka: Kafka, topic: str) -> tuple[ReadingBatch, str, int, int]:
-    """The first gateway batch consumed from the topic, with its traceparent header, partition and offset."""
-    consumer = Consumer(
-        {"bootstrap.servers": kafka.bootstrap, "group.id": f"{topic}.check", "auto.offset.reset": "earliest"}
-    )
-    consumer.subscribe([topic])
-    try:
-        for _ in range(60):
-            msg = consumer.poll(1.0)
-            if msg is None or msg.error() is not None:
-                continue
-            batch = decode(msg.value() or b"")
-            if isinstance(batch, ReadingBatch):
-                headers = dict(msg.headers() or [])
-                traceparent = headers["traceparent"]
-                assert isinstance(traceparent, bytes)
-                return batch, traceparent.decode(), msg.partition() or 0, msg.offset() or 0
-    finally:
-        consumer.close()
-    raise AssertionError(f"no reading batch on {topic}")
+    raise AssertionError(f"no {kind.__name__} message on {topic}")
 
 
 def of_kind(exporter: InMemorySpanExporter, kind: SpanKind) -> list[ReadableSpan]:
@@ -169,7 +147,7 @@ def test_a_readings_trace_follows_it_across_kafka(
         "every reading processed",
     )
 
-    batch, traceparent, partition, offset = first_reading_message(kafka, f"{site}.readings")
+    batch, traceparent, partition, offset = first_traced_message(kafka, f"{site}.readings", ReadingBatch)
     _, trace_hex, span_hex, flags = traceparent.split("-")
     assert int(flags, 16) & 1, "the reading's trace is not sampled"
     trace_id, span_id = int(trace_hex, 16), int(span_hex, 16)
@@ -206,7 +184,7 @@ def test_a_readings_trace_follows_it_across_kafka(
     assert redis_client.hget(Keys(site).sensors, batch.sensor_ids[0]) is not None
 
     # next hop: the enriched message carries the processor's batch span, and the history writer links to it
-    enriched, enriched_parent = first_enriched_message(kafka, f"{site}.enriched")
+    enriched, enriched_parent, _, _ = first_traced_message(kafka, f"{site}.enriched", EnrichedBatch)
     trace_id2, span_id2 = traceparent_ids(enriched_parent)
     (emitter,) = [s for s in consumed if s.context is not None and s.context.span_id == span_id2]
     assert emitter.context is not None and emitter.context.trace_id == trace_id2
