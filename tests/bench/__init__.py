@@ -1,1 +1,1 @@
-"""`make bench`: throughput, latency and scale of Gridwatch on real Kafka and Redis, beside the seed design."""
+"""`make bench`: throughput, latency and scale of Gridwatch on real Kafka, Redis and PostgreSQL vs the seed design."""

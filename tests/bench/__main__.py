@@ -13,7 +13,7 @@ from tests.bench.stack import BenchStack
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse arguments, start Kafka and Redis, run the suite, write the report."""
+    """Parse arguments, start Kafka, Redis and PostgreSQL, run the suite, write the report."""
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser("run", help="run the benchmarks and write the report")

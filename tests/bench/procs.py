@@ -22,6 +22,48 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def _stat_fields(pid: int) -> list[str]:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def descendants(pid: int) -> list[int]:
+    """Process ids of every living descendant of `pid` (children, their children, ...)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int(_stat_fields(int(entry.name))[1])
+        except (OSError, ValueError, IndexError):
+            continue  # exited while we looked
+        parents.setdefault(ppid, []).append(int(entry.name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        kids = parents.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and all its descendants, the exited ones included.
+
+    A process's own utime + stime plus cutime + cstime (what its exited, reaped children used), summed over the
+    process and every living descendant: e.g. a PostgreSQL postmaster with the backends of connections that
+    came and went.
+    """
+    total = 0
+    for p in (pid, *descendants(pid)):
+        try:
+            fields = _stat_fields(p)
+        except OSError:
+            continue  # exited (and reaped: its time is now in its parent's cutime)
+        total += sum(int(f) for f in fields[11:15])
+    return total / _TICK
+
+
 def peak_rss_bytes(pid: int) -> int:
     """Peak resident set size (VmHWM) of a process."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
