@@ -103,6 +103,31 @@ def markdown(doc: dict[str, Any]) -> str:
                 f"{r['peak_rss_mb']:.0f} | {r['seconds']:.2f} |"
             )
         out.append("")
+    hist = doc.get("history", [])
+    if hist:
+        runs = max(len(r.get("runs", [r])) for r in hist)
+        out += [
+            "### History writer: enriched topic → PostgreSQL minute rollups (one `gridwatch history`, `taskset -c 1`)",
+            "",
+            f"The enriched readings one processor drain above published, consumed by a fresh consumer group and "
+            f"upserted into `gw_history_minute`; PostgreSQL runs on core 0 beside Kafka and Redis. Best of {runs} "
+            "drain(s) per size. *history ÷ processor* divides the writer's readings/s by the processor's on the same "
+            "data in this run; *PostgreSQL CPU-s* is the server's (postmaster and backends) over the same window.",
+            "",
+            "| sensors | readings | rows | history readings/s | processor readings/s | history ÷ processor | "
+            "writer CPU-s per million | PostgreSQL CPU-s per million | processor CPU-s per million | writer CPU share "
+            "| peak RSS (MiB) | wall (s) |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in hist:
+            out.append(
+                f"| {r['sensors']:,} | {r['readings']:,} | {r['rows']:,} | {_num(r['readings_per_s'])} | "
+                f"{_num(r['processor_readings_per_s'])} | **{r['ratio_to_processor']:.2f}×** | "
+                f"{r['cpu_s_per_million']:.2f} | {r['postgres_cpu_s_per_million']:.2f} | "
+                f"{r['processor_cpu_s_per_million']:.2f} | {r['cpu_share'] * 100:.0f}% | "
+                f"{r['peak_rss_mb']:.0f} | {r['seconds']:.2f} |"
+            )
+        out.append("")
     seed = doc["seed_baseline"]
     if seed:
         compare = next((r for r in tp if r["sensors"] == _compare_sensors(doc)), None)

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.bench import apiload, fanout, latency, profile, seed_baseline, throughput
+from tests.bench import apiload, fanout, history, latency, profile, seed_baseline, throughput
 from tests.bench.prefill import Prefilled, prefill
 from tests.bench.stack import BenchStack
 
@@ -90,6 +90,7 @@ class Results:
     seconds: float = 0.0
     prefill: list[dict[str, Any]] = field(default_factory=list)
     throughput: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
     seed_baseline: dict[str, Any] = field(default_factory=dict)
     api: list[dict[str, Any]] = field(default_factory=list)
     scale: list[dict[str, Any]] = field(default_factory=list)
@@ -120,6 +121,7 @@ def run(sizes: Sizes, stack: BenchStack, workdir: Path) -> Results:
     t0 = time.monotonic()
     filled: dict[int, Prefilled] = {}
     tag = time.strftime("%H%M%S")
+    enriched_from: dict[int, history.Offsets] = {}  # where each data set's last drain began its enriched output
 
     def do_prefill() -> None:
         for sensors, ticks in sizes.throughput:
@@ -130,9 +132,31 @@ def run(sizes: Sizes, stack: BenchStack, workdir: Path) -> Results:
 
     def do_throughput() -> None:
         for sensors in sorted(filled):
-            runs = [asdict(throughput.drain(stack, filled[sensors], workdir)) for _ in range(sizes.repeats)]
+            runs: list[dict[str, Any]] = []
+            for _ in range(sizes.repeats):
+                topic = history.enriched_topic(filled[sensors].site)
+                enriched_from[sensors] = history.end_offsets(stack.kafka.bootstrap, topic)
+                runs.append(asdict(throughput.drain(stack, filled[sensors], workdir)))
             best = max(runs, key=lambda r: float(r["readings_per_s"]))
             results.throughput.append({**best, "runs": runs})
+
+    def do_history() -> None:
+        processor = {int(r["sensors"]): r for r in results.throughput}
+        for sensors in sorted(s for s in enriched_from if s in processor):  # data sets the processor drained
+            start = enriched_from[sensors]
+            runs = [asdict(history.drain(stack, filled[sensors], workdir, start)) for _ in range(sizes.repeats)]
+            best = max(runs, key=lambda r: float(r["readings_per_s"]))
+            proc = processor[sensors]
+            proc_rate = float(proc["readings_per_s"])
+            results.history.append(
+                {
+                    **best,
+                    "processor_readings_per_s": proc_rate,
+                    "processor_cpu_s_per_million": float(proc["cpu_s_per_million"]),
+                    "ratio_to_processor": round(best["readings_per_s"] / proc_rate, 4) if proc_rate else 0.0,
+                    "runs": runs,
+                }
+            )
 
     def do_seed() -> None:
         results.seed_baseline = asdict(seed_baseline.run(stack, filled[sizes.compare_sensors], workdir))
@@ -165,6 +189,7 @@ def run(sizes: Sizes, stack: BenchStack, workdir: Path) -> Results:
 
     _phase(results, "prefill", do_prefill)
     _phase(results, "throughput", do_throughput)
+    _phase(results, "history", do_history)
     _phase(results, "seed baseline", do_seed)
     _phase(results, "api", do_api)
     _phase(results, "scale", do_scale)

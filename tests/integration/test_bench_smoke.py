@@ -1,4 +1,4 @@
-"""`make bench-smoke`: the benchmark harness at tiny sizes on the real Kafka and Redis, so it never rots.
+"""`make bench-smoke`: the benchmark harness at tiny sizes on the real Kafka, Redis and PostgreSQL, so it never rots.
 
 It checks that every phase ran and produced well-formed, consistent results; it asserts no timings.
 """
@@ -10,12 +10,14 @@ from pathlib import Path
 
 from tests.bench import report, suite
 from tests.bench.stack import BenchStack
-from tests.infra.services import Kafka, Redis
+from tests.infra.services import Kafka, Postgres, Redis
 
 
-def test_bench_smoke_produces_a_complete_report(kafka: Kafka, redis_server: Redis, tmp_path: Path) -> None:
+def test_bench_smoke_produces_a_complete_report(
+    kafka: Kafka, redis_server: Redis, postgres: Postgres, tmp_path: Path
+) -> None:
     sizes = suite.SMOKE
-    stack = BenchStack(tmp_path / "work", kafka=kafka, redis_server=redis_server).start()
+    stack = BenchStack(tmp_path / "work", kafka=kafka, redis_server=redis_server, postgres=postgres).start()
     results = suite.run(sizes, stack, tmp_path / "work")
     md, raw = tmp_path / "benchmarks.md", tmp_path / "benchmarks.json"
     report.write(results, md, raw)
@@ -29,6 +31,13 @@ def test_bench_smoke_produces_a_complete_report(kafka: Kafka, redis_server: Redi
     assert drain["measured_readings"] == drain["readings"] == sensors * ticks
     assert drain["sensors_in_redis"] == sensors
     assert drain["readings_per_s"] > 0 and drain["cpu_s_per_million"] > 0 and drain["peak_rss_mb"] > 0
+
+    # the writer stored every reading of the data set once: as many as the processor drained, no repeat copies
+    (hist,) = doc["history"]
+    assert hist["sensors"] == sensors and hist["readings"] == sensors * ticks == drain["measured_readings"]
+    assert hist["sensors_in_db"] == sensors and 0 < hist["rows"] <= hist["readings"] and hist["messages"] > 0
+    assert hist["readings_per_s"] > 0 and hist["cpu_s_per_million"] > 0 and hist["postgres_cpu_seconds"] > 0
+    assert hist["processor_readings_per_s"] == drain["readings_per_s"] and hist["ratio_to_processor"] > 0
 
     seed = doc["seed_baseline"]
     assert seed["readings"] == seed["predict_calls"] == sizes.seed_readings
@@ -50,7 +59,15 @@ def test_bench_smoke_produces_a_complete_report(kafka: Kafka, redis_server: Redi
 
     text = md.read_text()
     assert text.count(report.BEGIN) == 1 and text.count(report.END) == 1
-    for heading in ("Processor throughput", "seed design", "End-to-end latency", "API latency", "fan-out", "Scale"):
+    for heading in (
+        "Processor throughput",
+        "History writer",
+        "seed design",
+        "End-to-end latency",
+        "API latency",
+        "fan-out",
+        "Scale",
+    ):
         assert heading in text
     assert "PASS" in text or "MISS" in text
 
