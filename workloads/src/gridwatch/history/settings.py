@@ -15,6 +15,13 @@ class HistorySettings(CommonSettings):
     )
     batch_max_messages: int = Field(default=500, ge=1, le=100_000, alias="GRIDWATCH_HISTORY_BATCH_MAX_MESSAGES")
     poll_timeout_s: float = Field(default=0.5, gt=0, le=10, alias="GRIDWATCH_HISTORY_POLL_TIMEOUT_S")
+    flush_interval_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        alias="GRIDWATCH_HISTORY_FLUSH_INTERVAL_S",
+        description="How long to keep collecting after the first message of a write (merges readings per row).",
+    )
     retention_days: int = Field(default=30, ge=1, le=3650, alias="GRIDWATCH_HISTORY_RETENTION_DAYS")
     partitions_ahead_days: int = Field(default=2, ge=1, le=60, alias="GRIDWATCH_HISTORY_PARTITIONS_AHEAD_DAYS")
     maintenance_interval_s: float = Field(default=3600.0, gt=0, alias="GRIDWATCH_HISTORY_MAINTENANCE_INTERVAL_S")
