@@ -63,7 +63,9 @@ def prefill(
     gen = generator(site, sensors)
     producer = Producer(kafka.producer_config(bootstrap, f"bench-prefill-{site}", **{"linger.ms": 20}))
     dt = gen.dt
-    base = time.time() - ticks * dt - 60.0
+    # in the past, starting on a UTC minute: the history phase's (sensor, minute) rows are then sensors × minutes
+    # spanned in every run, not one more minute's worth depending on the second the run started at
+    base = (time.time() - ticks * dt - 60.0) // 60 * 60
     started = time.perf_counter()
     messages = size = readings = seed_sent = 0
     for t in range(ticks):
