@@ -35,6 +35,7 @@ class HistoryDrain:
     sensors: int
     readings: int  # sum(readings) of the site's rows afterwards: every reading of the data set, counted once
     rows: int  # (sensor, minute) rows written
+    row_writes: int  # inserts + updates of those rows: above `rows` when a row was merged by several batches
     sensors_in_db: int
     messages: int  # enriched Kafka messages consumed
     seconds: float
@@ -84,6 +85,26 @@ def _reset(conn: psycopg.Connection[TupleRow], site: str, topic: str) -> None:
     conn.execute("VACUUM gw_history_minute")  # so that a repetition does not meet the dead rows of the last one
 
 
+def _row_writes(conn: psycopg.Connection[TupleRow]) -> int:
+    """Rows inserted + updated in gw_history_minute (all partitions) so far, by PostgreSQL's statistics."""
+    conn.execute("SELECT pg_stat_clear_snapshot()")
+    row = conn.execute(
+        "SELECT coalesce(sum(n_tup_ins + n_tup_upd), 0) FROM pg_stat_user_tables"
+        " WHERE relname LIKE 'gw_history_minute%%'"
+    ).fetchone()
+    return int(row[0]) if row is not None else 0
+
+
+def _wait_backend_gone(conn: psycopg.Connection[TupleRow], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'gridwatch-history'")
+        left = row.fetchone()
+        if left is None or int(left[0]) == 0:
+            return
+        time.sleep(0.05)
+
+
 def _ledger(conn: psycopg.Connection[TupleRow], topic: str) -> Offsets:
     rows = conn.execute(
         "SELECT partition, next_offset FROM gw_kafka_offsets WHERE consumer = %s AND topic = %s", (CONSUMER, topic)
@@ -121,6 +142,7 @@ def drain(
         _reset(conn, site, topic)
         group = f"bench-history-{site}-{time.time_ns()}"
         _commit_start(bootstrap, group, topic, begin)
+        writes0 = _row_writes(conn)
         env = {**stack.history_env(site), "GRIDWATCH_HISTORY_GROUP": group, **(extra_env or {})}
         proc = Pinned.workload("history", env, logdir / f"history-{group}.log", stack.measured_cpu)
         launched = time.monotonic()
@@ -143,6 +165,8 @@ def drain(
             rss = proc.peak_rss()
         finally:
             proc.stop()
+        _wait_backend_gone(conn)  # an exiting backend reports its last statistics
+        writes = _row_writes(conn) - writes0
         row = conn.execute(
             "SELECT coalesce(sum(readings), 0), count(*), count(DISTINCT sensor_id) FROM gw_history_minute"
             " WHERE site = %s",
@@ -159,6 +183,7 @@ def drain(
         sensors=filled.sensors,
         readings=readings,
         rows=rows,
+        row_writes=writes,
         sensors_in_db=sensors_in_db,
         messages=sum(h - begin[p] for p, h in todo.items()),
         seconds=round(seconds, 3),
