@@ -119,12 +119,17 @@ def drain(
     start: Offsets | None = None,
     extra_env: dict[str, str] | None = None,
     timeout: float = 900.0,
+    flush_interval_s: float = 0.0,
 ) -> HistoryDrain:
     """Run one writer from `start` (default: the topic's beginning) to the end of the site's enriched topic.
 
     The clock starts when the writer logs its partition assignment and stops when its offset ledger (written in
     the same transaction as the rows) reaches the topic's end on every partition. Afterwards the site's rows
     must hold exactly `filled.readings` readings, or the drain fails.
+
+    The writer's collection window (GRIDWATCH_HISTORY_FLUSH_INTERVAL_S, 5 s by default, meant for live streams)
+    is `flush_interval_s`, 0 unless given: a backlog fills 500-message writes without it, and at the end of a
+    finite topic the window would only add its length of idle waiting to the clock.
     """
     site, topic = filled.site, enriched_topic(filled.site)
     bootstrap = stack.kafka.bootstrap
@@ -143,7 +148,12 @@ def drain(
         group = f"bench-history-{site}-{time.time_ns()}"
         _commit_start(bootstrap, group, topic, begin)
         writes0 = _row_writes(conn)
-        env = {**stack.history_env(site), "GRIDWATCH_HISTORY_GROUP": group, **(extra_env or {})}
+        env = {
+            **stack.history_env(site),
+            "GRIDWATCH_HISTORY_GROUP": group,
+            "GRIDWATCH_HISTORY_FLUSH_INTERVAL_S": str(flush_interval_s),
+            **(extra_env or {}),
+        }
         proc = Pinned.workload("history", env, logdir / f"history-{group}.log", stack.measured_cpu)
         launched = time.monotonic()
         proc.start()
