@@ -44,6 +44,14 @@ class HistoryWriter:
                 stats_cb=self._on_stats,
             )
         )
+        self.gatherer = Gatherer(
+            self.consumer.consume,
+            settings.batch_max_messages,
+            settings.poll_timeout_s,
+            settings.flush_interval_s,
+            settings.batch_max_bytes,
+            stop,
+        )
         self.producer = Producer(kafka.producer_config(settings.kafka_bootstrap, client_id))
         self.store: HistoryStore | None = None
         self.kind = ""
@@ -114,9 +122,7 @@ class HistoryWriter:
         self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             while self.stop.running:
-                messages = gather(
-                    self.consumer.consume, s.batch_max_messages, s.poll_timeout_s, s.flush_interval_s, self.stop
-                )
+                messages = self.gatherer.next()
                 if messages:
                     with tracing.consume_span(self.topic, messages):
                         self.handle(messages)
@@ -221,23 +227,60 @@ class Consume(Protocol):
     def __call__(self, num_messages: int = ..., timeout: float = ...) -> list[Message]: ...
 
 
-def gather(consume: Consume, most: int, poll_s: float, window_s: float, stop: StopFlag) -> list[Message]:
-    """Messages for one write: up to `most`, collected for at most `window_s` after the first arrives.
+class Gatherer:
+    """Collects the messages of one write: up to `most` messages and about `max_bytes` of payload (0: no byte
+    limit), gathered for at most `window_s` after the first one arrives.
 
     A live stream arrives a few messages at a time with every sensor in each; writing them as they come
     would upsert one row per reading. Collecting for a window merges that many readings of a sensor into
-    one row first, which is what keeps the database's work per reading low at scale.
+    one row first, which keeps the database's work per reading low at scale. The byte budget bounds a
+    write's memory when a backlog offers large messages (decoded, a reading takes several times its packed
+    size): each poll asks for as many messages as fit, by a running estimate of a message's size.
     """
-    messages = consume(num_messages=most, timeout=poll_s)
-    if not messages:
+
+    FIRST_POLL = 10  # messages asked for before any size is known
+
+    def __init__(
+        self, consume: Consume, most: int, poll_s: float, window_s: float, max_bytes: int, stop: StopFlag
+    ) -> None:
+        self.consume = consume
+        self.most = most
+        self.poll_s = poll_s
+        self.window_s = window_s
+        self.max_bytes = max_bytes
+        self.stop = stop
+        self.message_bytes = 0.0
+
+    def next(self) -> list[Message]:
+        """The next write's messages; empty when nothing arrived within one poll."""
+        messages = self.consume(num_messages=self._room(0, 0), timeout=self.poll_s)
+        if not messages:
+            return messages
+        size = self._account(messages)
+        deadline = time.monotonic() + self.window_s
+        while len(messages) < self.most and self.stop.running and not (self.max_bytes and size >= self.max_bytes):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            more = self.consume(num_messages=self._room(len(messages), size), timeout=min(left, self.poll_s))
+            size += self._account(more)
+            messages.extend(more)
         return messages
-    deadline = time.monotonic() + window_s
-    while len(messages) < most and stop.running:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            break
-        messages.extend(consume(num_messages=most - len(messages), timeout=min(left, poll_s)))
-    return messages
+
+    def _room(self, count: int, size: int) -> int:
+        room = self.most - count
+        if self.max_bytes:
+            if self.message_bytes <= 0:
+                return min(room, self.FIRST_POLL)
+            room = min(room, max(1, int((self.max_bytes - size) / self.message_bytes)))
+        return room
+
+    def _account(self, messages: list[Message]) -> int:
+        size = sum(len(m.value() or b"") for m in messages)
+        if messages:
+            mean = size / len(messages)
+            self.message_bytes = mean if self.message_bytes <= 0 else 0.7 * self.message_bytes + 0.3 * mean
+        return size
 
 
 def main(settings: HistorySettings) -> None:

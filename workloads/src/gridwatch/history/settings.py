@@ -14,6 +14,12 @@ class HistorySettings(CommonSettings):
         default="", alias="GRIDWATCH_HISTORY_GROUP", description="Consumer group; default <prefix>.history"
     )
     batch_max_messages: int = Field(default=500, ge=1, le=100_000, alias="GRIDWATCH_HISTORY_BATCH_MAX_MESSAGES")
+    batch_max_bytes: int = Field(
+        default=16 * 2**20,
+        ge=0,
+        alias="GRIDWATCH_HISTORY_BATCH_MAX_BYTES",
+        description="Packed payload per write, about (0: no limit); bounds the writer's memory on a backlog.",
+    )
     poll_timeout_s: float = Field(default=0.5, gt=0, le=10, alias="GRIDWATCH_HISTORY_POLL_TIMEOUT_S")
     flush_interval_s: float = Field(
         default=5.0,
