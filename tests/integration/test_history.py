@@ -37,6 +37,26 @@ def rows(dsn: str, site: str) -> list[tuple[Any, ...]]:
         ).fetchall()
 
 
+def type_totals(dsn: str, site: str) -> list[tuple[Any, ...]]:
+    """The writer's per-type totals next to the same totals computed from the per-sensor rows."""
+    with psycopg.connect(dsn) as conn:
+        kept = conn.execute(
+            "SELECT sensor_type, minute, sensors, readings, anomalies, value_min, value_max, value_sum, energy_kwh"
+            " FROM gw_history_type_minute WHERE site = %s ORDER BY 1, 2",
+            (site,),
+        ).fetchall()
+        computed = conn.execute(
+            "SELECT sensor_type, minute, count(*), sum(readings), sum(anomalies), min(value_min), max(value_max),"
+            " sum(value_sum), sum(energy_kwh) FROM gw_history_minute WHERE site = %s GROUP BY 1, 2 ORDER BY 1, 2",
+            (site,),
+        ).fetchall()
+    assert kept, f"no per-type totals for {site}"
+    assert [r[:7] for r in kept] == [r[:7] for r in computed]
+    for k, c in zip(kept, computed, strict=True):
+        assert k[7] == pytest.approx(c[7], rel=1e-12) and k[8] == pytest.approx(c[8], rel=1e-12, abs=1e-12)
+    return kept
+
+
 def stored_readings(dsn: str, site: str) -> int:
     with psycopg.connect(dsn) as conn:
         row = conn.execute("SELECT coalesce(sum(readings), 0) FROM gw_history_minute WHERE site = %s", (site,))
@@ -143,6 +163,9 @@ def test_rollups_match_the_stream_and_replays_change_nothing(
         assert len(where) == SENSORS and all(len(p) == 1 for p in where.values())
         assert len({p for ps in where.values() for p in ps}) > 1  # spread over the topic's partitions
 
+        totals = type_totals(dsn, site)  # per-type totals agree with the per-sensor rows
+        assert sum(r[3] for r in totals) == total
+
         # --- the API over the same rows
         base = f"http://127.0.0.1:{api_port}"
         fr, to = min(m.timestamp() for _, m, *_ in got), max(m.timestamp() for _, m, *_ in got) + 60
@@ -204,6 +227,7 @@ def test_rollups_match_the_stream_and_replays_change_nothing(
         finally:
             hist2.stop()
         assert rows(dsn, site) == before
+        assert type_totals(dsn, site) == totals
     finally:
         for w in workloads:
             w.stop()
@@ -262,6 +286,10 @@ def test_merging_is_order_independent_and_partitions_rotate(
             assert ra[4] == pytest.approx(rb[4], rel=1e-12)
             assert ra[-1] == pytest.approx(rb[-1], rel=1e-12, abs=1e-12)  # energy: a sum, equal up to rounding
     assert sum(r[-1] for r in rows_a) > 0
+    totals_a = type_totals(postgres.dsn, whole)  # each also checks itself against its per-sensor rows
+    for other in (single, shuffled):
+        totals_b = type_totals(postgres.dsn, other)
+        assert [r[:7] for r in totals_a] == [r[:7] for r in totals_b]
     assert sum(r[2] for r in rows_a) == 12 * 400
     by_sensor: dict[str, int] = defaultdict(int)
     for r in rows_a:
@@ -303,7 +331,9 @@ def test_energy_migration_keeps_the_energy_of_existing_rows(postgres: Postgres) 
             """,
             (T0, T0, T0 + 59),
         )
-        assert migrate(conn) == ["004_reading_energy"]
+        conn.execute("DROP TABLE gw_history_type_minute")
+        conn.execute("DELETE FROM schema_migrations WHERE version = 5")
+        assert migrate(conn) == ["004_reading_energy", "005_type_minute"]
         row = conn.execute("SELECT energy_kwh FROM gw_history_minute WHERE sensor_id = 'm1-power'").fetchone()
         assert row is not None and row[0] == pytest.approx(600 / 3600)
         columns = {
@@ -313,6 +343,10 @@ def test_energy_migration_keeps_the_energy_of_existing_rows(postgres: Postgres) 
             )
         }
         assert "energy_kwh" in columns and not {"inner_kws", "edge_kws"} & columns
+        totals = conn.execute(
+            "SELECT sensor_type, sensors, readings, energy_kwh FROM gw_history_type_minute"
+        ).fetchall()
+        assert len(totals) == 1 and totals[0][:3] == ("power", 1, 60) and totals[0][3] == pytest.approx(600 / 3600)
         assert migrate(conn) == []
     with psycopg.connect(postgres.dsn, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE {name}")

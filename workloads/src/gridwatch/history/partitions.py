@@ -73,9 +73,11 @@ def ensure_days(conn: psycopg.Connection[TupleRow], days: Iterable[int]) -> list
 
 
 def drop_before(conn: psycopg.Connection[TupleRow], kind: str, cutoff: float) -> list[str]:
-    """Drop rollups older than `cutoff` (epoch): whole partitions or TimescaleDB chunks."""
+    """Drop rollups older than `cutoff` (epoch): whole partitions or TimescaleDB chunks, and the per-type totals
+    of the same whole days."""
     dropped: list[str] = []
     with conn.transaction():
+        conn.execute("DELETE FROM gw_history_type_minute WHERE minute < to_timestamp(%s)", (day_of(cutoff) * _DAY,))
         if kind == "timescaledb":
             rows = conn.execute("SELECT drop_chunks(%s, older_than => to_timestamp(%s))", (TABLE, cutoff)).fetchall()
             dropped = [str(r[0]) for r in rows]

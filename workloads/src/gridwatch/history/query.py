@@ -54,6 +54,11 @@ def bucket_count(start: float, end: float, step: int) -> int:
     return int(math.floor((end - 1e-9) / step) - math.floor(start / step)) + 1
 
 
+def _per_type(metric: str, sensor: str | None) -> bool:
+    """Whether per-type totals answer the query: aggregates over several sensors, except `last`."""
+    return sensor is None and metric != "last"
+
+
 def _filters(sensor: str | None, sensor_type: str | None) -> sql.Composable:
     parts = [sql.SQL("site = %(site)s AND minute >= to_timestamp(%(start)s) AND minute < to_timestamp(%(end)s)")]
     if sensor is not None:
@@ -88,9 +93,11 @@ async def series(
             ") s GROUP BY bucket ORDER BY bucket"
         ).format(bucket=bucket, where=where)
     elif metric in _AGGREGATES:
-        query = sql.SQL(
-            "SELECT {bucket} AS bucket, {agg} FROM gw_history_minute WHERE {where} GROUP BY 1 ORDER BY 1"
-        ).format(bucket=bucket, agg=sql.SQL(_AGGREGATES[metric]), where=where)
+        # several sensors: the per-type totals hold the same sums/min/max in a few rows per minute
+        table = "gw_history_type_minute" if _per_type(metric, sensor) else "gw_history_minute"
+        query = sql.SQL("SELECT {bucket} AS bucket, {agg} FROM {table} WHERE {where} GROUP BY 1 ORDER BY 1").format(
+            bucket=bucket, agg=sql.SQL(_AGGREGATES[metric]), table=sql.Identifier(table), where=where
+        )
     else:
         raise ValueError(f"unknown metric {metric!r}")
     params: dict[str, Any] = {
@@ -106,11 +113,15 @@ async def series(
 
 
 async def summary(conn: psycopg.AsyncConnection[TupleRow], site: str, start: float, end: float) -> dict[str, Any]:
-    """Energy, anomalies, readings and sensors per sensor type over [start, end)."""
+    """Energy, anomalies, readings and sensors per sensor type over [start, end).
+
+    `sensors` is the most sensors of the type that reported within one minute of the range (from the per-type
+    totals: counting distinct sensors over a range would read every per-sensor row).
+    """
     cur = await conn.execute(
         """
-        SELECT sensor_type, sum(energy_kwh), sum(anomalies), sum(readings), count(DISTINCT sensor_id)
-        FROM gw_history_minute
+        SELECT sensor_type, sum(energy_kwh), sum(anomalies), sum(readings), max(sensors)
+        FROM gw_history_type_minute
         WHERE site = %s AND minute >= to_timestamp(%s) AND minute < to_timestamp(%s)
         GROUP BY sensor_type ORDER BY sensor_type
         """,

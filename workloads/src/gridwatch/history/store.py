@@ -24,27 +24,52 @@ CREATE TEMP TABLE IF NOT EXISTS gw_history_stage (
 
 # Every column merges by sum, min/max or by the reading with the smaller/larger timestamp: the result is the
 # same whatever order the partial aggregates of a (sensor, minute) arrive in (floating-point sums up to rounding).
+# The same statement adds the batch's per-type totals to gw_history_type_minute, counting the per-sensor rows
+# it created as the minute's new reporting sensors.
 _UPSERT = """
-INSERT INTO gw_history_minute AS t (
-    site, sensor_id, sensor_type, minute, readings, anomalies, value_sum, value_min, value_max,
-    first_ts, first_value, last_ts, last_value, energy_kwh, fp_sum, fp_max, score_max)
-SELECT %(site)s, sensor_id, sensor_type, to_timestamp(minute), readings, anomalies, value_sum, value_min, value_max,
-    first_ts, first_value, last_ts, last_value, energy_kwh, fp_sum, fp_max, score_max
-FROM gw_history_stage
-ON CONFLICT (site, sensor_id, minute) DO UPDATE SET
+WITH merged AS (
+    INSERT INTO gw_history_minute AS t (
+        site, sensor_id, sensor_type, minute, readings, anomalies, value_sum, value_min, value_max,
+        first_ts, first_value, last_ts, last_value, energy_kwh, fp_sum, fp_max, score_max)
+    SELECT %(site)s, sensor_id, sensor_type, to_timestamp(minute), readings, anomalies, value_sum, value_min,
+        value_max, first_ts, first_value, last_ts, last_value, energy_kwh, fp_sum, fp_max, score_max
+    FROM gw_history_stage
+    ON CONFLICT (site, sensor_id, minute) DO UPDATE SET
+        readings = t.readings + EXCLUDED.readings,
+        anomalies = t.anomalies + EXCLUDED.anomalies,
+        value_sum = t.value_sum + EXCLUDED.value_sum,
+        value_min = LEAST(t.value_min, EXCLUDED.value_min),
+        value_max = GREATEST(t.value_max, EXCLUDED.value_max),
+        first_ts = LEAST(t.first_ts, EXCLUDED.first_ts),
+        first_value = CASE WHEN EXCLUDED.first_ts < t.first_ts THEN EXCLUDED.first_value ELSE t.first_value END,
+        last_ts = GREATEST(t.last_ts, EXCLUDED.last_ts),
+        last_value = CASE WHEN EXCLUDED.last_ts > t.last_ts THEN EXCLUDED.last_value ELSE t.last_value END,
+        energy_kwh = t.energy_kwh + EXCLUDED.energy_kwh,
+        fp_sum = t.fp_sum + EXCLUDED.fp_sum,
+        fp_max = GREATEST(t.fp_max, EXCLUDED.fp_max),
+        score_max = GREATEST(t.score_max, EXCLUDED.score_max)
+    RETURNING sensor_type, minute, (xmax = 0)::integer AS created  -- xmax is 0 for a freshly inserted row
+), fresh AS (
+    SELECT sensor_type, minute, sum(created) AS sensors FROM merged GROUP BY sensor_type, minute
+), totals AS (
+    SELECT sensor_type, to_timestamp(minute) AS minute, sum(readings) AS readings, sum(anomalies) AS anomalies,
+        sum(value_sum) AS value_sum, min(value_min) AS value_min, max(value_max) AS value_max,
+        sum(energy_kwh) AS energy_kwh
+    FROM gw_history_stage GROUP BY sensor_type, minute
+)
+INSERT INTO gw_history_type_minute AS t (
+    site, sensor_type, minute, sensors, readings, anomalies, value_sum, value_min, value_max, energy_kwh)
+SELECT %(site)s, x.sensor_type, x.minute, f.sensors, x.readings, x.anomalies, x.value_sum, x.value_min,
+    x.value_max, x.energy_kwh
+FROM totals x JOIN fresh f ON f.sensor_type = x.sensor_type AND f.minute = x.minute
+ON CONFLICT (site, sensor_type, minute) DO UPDATE SET
+    sensors = t.sensors + EXCLUDED.sensors,
     readings = t.readings + EXCLUDED.readings,
     anomalies = t.anomalies + EXCLUDED.anomalies,
     value_sum = t.value_sum + EXCLUDED.value_sum,
     value_min = LEAST(t.value_min, EXCLUDED.value_min),
     value_max = GREATEST(t.value_max, EXCLUDED.value_max),
-    first_ts = LEAST(t.first_ts, EXCLUDED.first_ts),
-    first_value = CASE WHEN EXCLUDED.first_ts < t.first_ts THEN EXCLUDED.first_value ELSE t.first_value END,
-    last_ts = GREATEST(t.last_ts, EXCLUDED.last_ts),
-    last_value = CASE WHEN EXCLUDED.last_ts > t.last_ts THEN EXCLUDED.last_value ELSE t.last_value END,
-    energy_kwh = t.energy_kwh + EXCLUDED.energy_kwh,
-    fp_sum = t.fp_sum + EXCLUDED.fp_sum,
-    fp_max = GREATEST(t.fp_max, EXCLUDED.fp_max),
-    score_max = GREATEST(t.score_max, EXCLUDED.score_max)
+    energy_kwh = t.energy_kwh + EXCLUDED.energy_kwh
 """
 
 
