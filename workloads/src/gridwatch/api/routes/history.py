@@ -93,7 +93,10 @@ async def summary(
     start: Annotated[str | None, Query(alias="from", max_length=64, description="Start (epoch or ISO 8601)")] = None,
     end: Annotated[str | None, Query(alias="to", max_length=64, description="End, exclusive (default now)")] = None,
 ) -> dict[str, Any]:
-    """Energy, anomaly and reading totals per sensor type over a period (default the last 24 hours)."""
+    """Energy, anomaly and reading totals per sensor type over a period (default the last 24 hours).
+
+    `sensors` is the most sensors of the type that reported within one minute of the period.
+    """
     fr, to = time_range(start, end)
     async with db.connection() as conn:
         return await query.summary(conn, db.site, fr, to)
