@@ -11,7 +11,7 @@ class ProcessorSettings(CommonSettings):
     """Batching, scoring thresholds and failure-probability parameters."""
 
     batch_max_messages: int = Field(default=500, ge=1, le=100_000, alias="GRIDWATCH_PROC_BATCH_MAX_MESSAGES")
-    poll_timeout_s: float = Field(default=0.2, gt=0, le=10, alias="GRIDWATCH_PROC_POLL_TIMEOUT_S")
+    poll_timeout_s: float = Field(default=0.05, gt=0, le=10, alias="GRIDWATCH_PROC_POLL_TIMEOUT_S")
     group: str = Field(
         default="", alias="GRIDWATCH_PROC_GROUP", description="Consumer group; default <prefix>.processor"
     )
