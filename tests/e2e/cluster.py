@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import httpx
 import yaml
 
 from tests.infra.controlplane import ControlPlane
+from tests.utils.workloads import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 HELM_DRIVER = "configmap"
@@ -195,14 +195,7 @@ class OperatorProcess:
         """SIGTERM and wait (kopf finishes running handlers first)."""
         if self.proc is None:
             return 0
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        code = int(self.proc.returncode)
+        code = stop_process(self.proc, timeout=timeout)
         self.proc = None
         return code
 
