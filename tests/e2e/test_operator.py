@@ -552,7 +552,9 @@ def test_processors_scale_with_consumer_lag(cluster: Cluster, operator: Operator
         lambda: (s := ready(cluster, name, SOUTH)) and s["status"]["processors"] == "3/3" and s, 30, "3/3"
     )
     decision = site["status"]["scaling"]["lastDecision"]
-    assert (decision["from"], decision["to"]) == (1, 3)
+    # a lag sample taken while the 250 messages were still arriving may scale 1 -> 2 first; the decision that
+    # reached 3 must come from the whole lag
+    assert decision["to"] == 3 and decision["from"] in (1, 2), decision
     assert decision["reason"].startswith("scale up: lag 250 / 100 per replica = 3")
     assert site["status"]["consumerLag"] == 250
     row = cluster.kubectl("get", "esite", name, "-n", SOUTH, "--no-headers").stdout.split()
