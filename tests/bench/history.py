@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 from confluent_kafka import Consumer, TopicPartition
 from gridwatch.common import kafka
-from gridwatch.history.migrate import connect, migrate
+from gridwatch.common.db.migrate import connect, migrate
 from gridwatch.history.store import CONSUMER
 from psycopg.rows import TupleRow
 

@@ -16,7 +16,7 @@ from confluent_kafka import Producer
 from gridwatch.common.rediskeys import Keys
 from gridwatch.common.schema import SCHEMA_VERSION, Alert, SensorType, Severity, Status, encode
 from gridwatch.common.state import SensorState, state_encoder
-from gridwatch.history.migrate import connect, migrate
+from gridwatch.common.db.migrate import connect, migrate
 
 from tests.infra.services import Kafka, Postgres
 from tests.utils.workloads import Workload, free_port, wait_for

@@ -34,7 +34,7 @@ from gridwatch.common.rediskeys import Keys
 from gridwatch.common.schema import Alert
 from gridwatch.common.shutdown import StopFlag
 from gridwatch.common.state import beat_decoder, state_decoder
-from gridwatch.history.migrate import connect, migrate
+from gridwatch.common.db.migrate import connect, migrate
 
 PURGE_INTERVAL_S = 3600.0
 

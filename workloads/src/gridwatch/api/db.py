@@ -16,7 +16,7 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
 from gridwatch.common.settings import CommonSettings
-from gridwatch.history.migrate import connect, migrate
+from gridwatch.common.db.migrate import connect, migrate
 
 PG_ERRORS = Counter(
     "gridwatch_api_postgres_errors_total", "Requests that failed because PostgreSQL was down", ("site", "component")

@@ -17,7 +17,7 @@ from gridwatch.common.probes import ProbeServer
 from gridwatch.common.schema import EnrichedBatch
 from gridwatch.common.shutdown import StopFlag
 from gridwatch.history import metrics, partitions
-from gridwatch.history.migrate import connect, migrate
+from gridwatch.common.db.migrate import connect, migrate
 from gridwatch.history.settings import HistorySettings
 from gridwatch.history.store import HistoryStore, Record
 

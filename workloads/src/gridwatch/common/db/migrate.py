@@ -35,7 +35,7 @@ class Migration:
 def load() -> list[Migration]:
     """The migrations shipped with the package, in version order."""
     found: list[Migration] = []
-    for entry in (resources.files("gridwatch.history") / "migrations").iterdir():
+    for entry in (resources.files("gridwatch.common.db") / "migrations").iterdir():
         match = _NAME.match(entry.name)
         if match:
             found.append(Migration(int(match.group(1)), match.group(2), entry.read_text()))
