@@ -13,10 +13,10 @@ import httpx
 import psycopg
 import redis
 from confluent_kafka import Producer
+from gridwatch.common.db.migrate import connect, migrate
 from gridwatch.common.rediskeys import Keys
 from gridwatch.common.schema import SCHEMA_VERSION, Alert, SensorType, Severity, Status, encode
 from gridwatch.common.state import SensorState, state_encoder
-from gridwatch.common.db.migrate import connect, migrate
 
 from tests.infra.services import Kafka, Postgres
 from tests.utils.workloads import Workload, free_port, wait_for

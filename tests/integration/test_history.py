@@ -15,10 +15,10 @@ import psycopg
 import pytest
 import redis
 from confluent_kafka import Consumer
+from gridwatch.common.db.migrate import connect, load, migrate
 from gridwatch.common.rediskeys import Keys
 from gridwatch.common.schema import EnrichedBatch, decode
 from gridwatch.history import partitions
-from gridwatch.common.db.migrate import connect, load, migrate
 from gridwatch.history.store import HistoryStore, Record
 
 from tests.infra.services import Kafka, Postgres

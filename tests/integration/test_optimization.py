@@ -11,11 +11,11 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from gridwatch.common.db.migrate import connect, migrate
 from gridwatch.common.rediskeys import Keys
 from gridwatch.common.schema import SCHEMA_VERSION, UNITS, EnrichedBatch, SensorType, Status
 from gridwatch.common.state import SensorState, state_encoder
 from gridwatch.history import partitions
-from gridwatch.common.db.migrate import connect, migrate
 from gridwatch.history.store import HistoryStore, Record
 
 from tests.infra.services import Postgres

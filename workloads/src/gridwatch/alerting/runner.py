@@ -28,13 +28,13 @@ from gridwatch.alerting.rules import (
 )
 from gridwatch.alerting.settings import AlertSettings
 from gridwatch.common import kafka, tracing
+from gridwatch.common.db.migrate import connect, migrate
 from gridwatch.common.logging import configure_logging
 from gridwatch.common.probes import ProbeServer
 from gridwatch.common.rediskeys import Keys
 from gridwatch.common.schema import Alert
 from gridwatch.common.shutdown import StopFlag
 from gridwatch.common.state import beat_decoder, state_decoder
-from gridwatch.common.db.migrate import connect, migrate
 
 PURGE_INTERVAL_S = 3600.0
 

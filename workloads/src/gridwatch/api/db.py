@@ -15,8 +15,8 @@ from prometheus_client import Counter
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
-from gridwatch.common.settings import CommonSettings
 from gridwatch.common.db.migrate import connect, migrate
+from gridwatch.common.settings import CommonSettings
 
 PG_ERRORS = Counter(
     "gridwatch_api_postgres_errors_total", "Requests that failed because PostgreSQL was down", ("site", "component")

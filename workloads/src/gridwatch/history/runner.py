@@ -11,13 +11,13 @@ import psycopg
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from gridwatch.common import kafka, tracing
+from gridwatch.common.db.migrate import connect, migrate
 from gridwatch.common.lag import LagTracker
 from gridwatch.common.logging import configure_logging
 from gridwatch.common.probes import ProbeServer
 from gridwatch.common.schema import EnrichedBatch
 from gridwatch.common.shutdown import StopFlag
 from gridwatch.history import metrics, partitions
-from gridwatch.common.db.migrate import connect, migrate
 from gridwatch.history.settings import HistorySettings
 from gridwatch.history.store import HistoryStore, Record
 

@@ -1,1 +1,1 @@
-"""The site database: schema migrations, connections and (soon) the pool and the offset ledger, shared by every workload."""
+"""The site database: schema migrations and connections, shared by every workload that keeps tables."""
