@@ -1,0 +1,1 @@
+"""Offline evaluations of Gridwatch's analytics: the NAB scorer and the anomaly-quality report."""
