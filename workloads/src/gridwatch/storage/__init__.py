@@ -1,0 +1,1 @@
+"""Storage optimizer: battery dispatch plans by MILP (HiGHS), published every step on `<prefix>.dispatch`."""
