@@ -40,20 +40,8 @@ EMIT_CHUNK = 5000  # readings per enriched message (~200 kB packed)
 
 
 def scoring_config(s: ProcessorSettings) -> ScoringConfig:
-    """Scoring parameters from the settings."""
-    return ScoringConfig(
-        alpha=s.alpha,
-        warmup=s.warmup,
-        z_screen=s.z_screen,
-        z_anomaly=s.z_anomaly,
-        hazard_weight=s.hazard_weight,
-        hazard_tau_s=s.hazard_tau_s,
-        warning_probability=s.warning_probability,
-        critical_probability=s.critical_probability,
-        forest_trees=s.forest_trees,
-        forest_train_rows=s.forest_train_rows,
-        forest_retrain_rows=s.forest_retrain_rows,
-    )
+    """Scoring parameters from the settings (the same ones `gridwatch detect` uses)."""
+    return s.scoring_config()
 
 
 class Processor:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from gridwatch.common.settings import CommonSettings
+from gridwatch.processor.scoring import ScoringConfig
 
 
 class ProcessorSettings(CommonSettings):
@@ -27,6 +28,22 @@ class ProcessorSettings(CommonSettings):
     forest_train_rows: int = Field(default=20_000, ge=256, alias="GRIDWATCH_PROC_FOREST_TRAIN_ROWS")
     forest_retrain_rows: int = Field(default=2_000_000, ge=1000, alias="GRIDWATCH_PROC_FOREST_RETRAIN_ROWS")
     publish_enriched: bool = Field(default=True, alias="GRIDWATCH_PROC_PUBLISH_ENRICHED")
+
+    def scoring_config(self) -> ScoringConfig:
+        """The scorer's parameters from these settings (the processor and `gridwatch detect` both use this)."""
+        return ScoringConfig(
+            alpha=self.alpha,
+            warmup=self.warmup,
+            z_screen=self.z_screen,
+            z_anomaly=self.z_anomaly,
+            hazard_weight=self.hazard_weight,
+            hazard_tau_s=self.hazard_tau_s,
+            warning_probability=self.warning_probability,
+            critical_probability=self.critical_probability,
+            forest_trees=self.forest_trees,
+            forest_train_rows=self.forest_train_rows,
+            forest_retrain_rows=self.forest_retrain_rows,
+        )
 
     @property
     def consumer_group(self) -> str:
