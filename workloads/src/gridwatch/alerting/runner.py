@@ -34,7 +34,7 @@ from gridwatch.common.probes import ProbeServer
 from gridwatch.common.rediskeys import Keys
 from gridwatch.common.schema import Alert
 from gridwatch.common.shutdown import StopFlag
-from gridwatch.common.state import beat_decoder, state_decoder
+from gridwatch.common.state import decode_beats, decode_states
 
 PURGE_INTERVAL_S = 3600.0
 
@@ -204,8 +204,8 @@ class AlertEngine:
         raw_beats = self.redis.hgetall(self.keys.producers)
         return Snapshot(
             time.time(),
-            [state_decoder.decode(v) for v in raw_states.values()],
-            [beat_decoder.decode(v) for v in raw_beats.values()],
+            decode_states(raw_states.values(), self.settings.site, "alerts"),  # corrupt records: reported, skipped
+            decode_beats(raw_beats.values(), self.settings.site, "alerts"),
         )
 
     def evaluate(self) -> None:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Any, cast
+from typing import cast
 
-import msgspec
 import redis.asyncio as aioredis
 
+from gridwatch.api.contract import DashboardStats, ProducerInfo, ProducerStatus, RiskySensor, StatusCounts
 from gridwatch.common.rediskeys import Keys
 from gridwatch.common.schema import SensorType, Status
-from gridwatch.common.state import SensorState, beat_decoder, state_decoder
+from gridwatch.common.state import SensorState, decode_beats, decode_states
 
 
 class Repository:
@@ -49,14 +49,15 @@ class Repository:
         if not ids:
             return []
         raw = await self.client.hmget(self.keys.sensors, ids)
-        return [state_decoder.decode(b) for b in raw if b is not None]
+        return decode_states(raw, self.site, "api")  # a corrupt record is reported and left out
 
     async def sensor(self, sensor_id: str) -> SensorState | None:
         """State of one sensor, or None."""
         raw = await self.client.hget(self.keys.sensors, sensor_id)
-        return None if raw is None else state_decoder.decode(raw)
+        states = decode_states([raw], self.site, "api")
+        return states[0] if states else None
 
-    async def stats(self) -> dict[str, Any]:
+    async def stats(self) -> DashboardStats:
         """Site aggregates: power, energy, anomalies, status bins and riskiest sensors."""
         k = self.keys
         pipe = self.client.pipeline(transaction=False)
@@ -67,39 +68,46 @@ class Repository:
         pipe.zrevrange(k.failure, 0, 9, withscores=True)
         agg, total, normal, warning, critical, top = await pipe.execute()
         a = {key.decode(): float(value) for key, value in agg.items()}
-        return {
-            "site": self.site,
-            "total_sensors": int(total),
-            "total_power_kw": round(a.get("total_power_kw", 0.0), 3),
-            "energy_kwh": round(a.get("energy_kwh", 0.0), 4),
-            "readings_total": int(a.get("readings_total", 0)),
-            "anomalies_total": int(a.get("anomalies_total", 0)),
-            "status_counts": {"normal": int(normal), "warning": int(warning), "critical": int(critical)},
-            "active_anomalies": int(warning) + int(critical),
-            "top_failure_probabilities": [{"id": i.decode(), "failure_probability": s} for i, s in top],
-            "last_reading_ts": a.get("last_reading_ts"),
-            "updated_at": a.get("updated_at"),
-        }
+        return DashboardStats(
+            site=self.site,
+            total_sensors=int(total),
+            total_power_kw=round(a.get("total_power_kw", 0.0), 3),
+            energy_kwh=round(a.get("energy_kwh", 0.0), 4),
+            readings_total=int(a.get("readings_total", 0)),
+            anomalies_total=int(a.get("anomalies_total", 0)),
+            status_counts=StatusCounts(normal=int(normal), warning=int(warning), critical=int(critical)),
+            active_anomalies=int(warning) + int(critical),
+            top_failure_probabilities=[RiskySensor(id=i.decode(), failure_probability=float(s)) for i, s in top],
+            last_reading_ts=a.get("last_reading_ts"),
+            updated_at=a.get("updated_at"),
+        )
 
-    async def producer_status(self) -> dict[str, Any]:
+    async def producer_status(self) -> ProducerStatus:
         """Last heartbeat of every producer and whether any is connected."""
         raw = await self.client.hgetall(self.keys.producers)
         now = time.time()
         producers = []
-        for blob in raw.values():
-            beat = beat_decoder.decode(blob)
+        for beat in decode_beats(raw.values(), self.site, "api"):
             age = now - beat.received_at
             producers.append(
-                {**msgspec.to_builtins(beat), "age_seconds": round(age, 3), "connected": age <= self.producer_timeout_s}
+                ProducerInfo(
+                    producer=beat.producer,
+                    ts=beat.ts,
+                    received_at=beat.received_at,
+                    sensors=beat.sensors,
+                    readings_sent=beat.readings_sent,
+                    rate=beat.rate,
+                    age_seconds=round(age, 3),
+                    connected=age <= self.producer_timeout_s,
+                )
             )
-        producers.sort(key=lambda p: p["producer"])
-        last = max((p["received_at"] for p in producers), default=None)
-        return {
-            "connected": any(p["connected"] for p in producers),
-            "last_heartbeat": last,
-            "timeout_seconds": self.producer_timeout_s,
-            "producers": producers,
-        }
+        producers.sort(key=lambda p: p.producer)
+        return ProducerStatus(
+            connected=any(p.connected for p in producers),
+            last_heartbeat=max((p.received_at for p in producers), default=None),
+            timeout_seconds=self.producer_timeout_s,
+            producers=producers,
+        )
 
     async def top_sensors(self, limit: int) -> list[SensorState]:
         """The `limit` sensors with the highest failure probability."""

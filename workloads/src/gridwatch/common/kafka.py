@@ -170,8 +170,11 @@ def produce(producer: Producer, topic: str, value: bytes, key: bytes | None = No
     producer.poll(0)
 
 
-def dead_letter(producer: Producer, dlq_topic: str, msg: Message, reason: str) -> None:
-    """Send a message that could not be processed to the DLQ, with the reason and its origin."""
+def dead_letter(producer: Producer, dlq_topic: str, msg: Message, reason: str, value: bytes | None = None) -> None:
+    """Send a message that could not be processed to the DLQ, with the reason and its origin.
+
+    `value` replaces the payload when only part of the message is dead-lettered (e.g. its implausible readings).
+    """
     headers = [
         ("gridwatch.dlq.reason", reason.encode()[:4000]),
         ("gridwatch.dlq.topic", (msg.topic() or "").encode()),
@@ -179,4 +182,5 @@ def dead_letter(producer: Producer, dlq_topic: str, msg: Message, reason: str) -
         ("gridwatch.dlq.offset", str(msg.offset()).encode()),
         ("gridwatch.dlq.timestamp", str(msg.timestamp()[1]).encode()),
     ]
-    produce(producer, dlq_topic, msg.value() or b"", msg.key(), headers=headers)
+    payload = (msg.value() or b"") if value is None else value
+    produce(producer, dlq_topic, payload, msg.key(), headers=headers)

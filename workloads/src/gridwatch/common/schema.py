@@ -33,6 +33,20 @@ UNITS: Final[dict[SensorType, str]] = {
 SENSOR_TYPES: Final[tuple[SensorType, ...]] = tuple(SensorType)
 TYPE_CODE: Final[dict[str, int]] = {t.value: i for i, t in enumerate(SENSOR_TYPES)}
 
+# Physically plausible range of a reading per type, in the type's unit (docs/reliability.md). A reading outside
+# it is not data but a broken sensor or an attack: the processor dead-letters it. The bounds also keep every
+# sum, square and product the scorer forms far from float overflow (|x| ≤ 1e6, so x² ≤ 1e12).
+PLAUSIBLE: Final[dict[SensorType, tuple[float, float]]] = {
+    SensorType.POWER: (-1e6, 1e6),  # kW: a 1 GW site, negative when exporting
+    SensorType.CURRENT: (-1e6, 1e6),  # A
+    SensorType.VOLTAGE: (-1e6, 1e6),  # V: up to 1 MV transmission, signed for DC/instantaneous
+    SensorType.TEMPERATURE: (-273.15, 5000.0),  # °C: absolute zero to beyond molten steel
+    SensorType.PRESSURE: (-1.1, 1e5),  # bar: gauge (≥ -1 atm) to 10 GPa
+    SensorType.VIBRATION: (-1e4, 1e4),  # mm/s
+}
+_ALL_LO: Final = max(lo for lo, _ in PLAUSIBLE.values())
+_ALL_HI: Final = min(hi for _, hi in PLAUSIBLE.values())
+
 
 class FaultKind(StrEnum):
     """Injected fault scenarios; carried as ground-truth labels on simulated readings."""
@@ -162,8 +176,10 @@ def decode(data: bytes) -> Message:
         raise InvalidMessage(str(exc)) from exc
     if isinstance(message, ReadingBatch):
         _check_batch(message)
-    elif isinstance(message, EnrichedBatch):
-        _check_enriched(message)
+    else:
+        if isinstance(message, EnrichedBatch):
+            _check_enriched(message)
+        _check_finite(message)
     return message
 
 
@@ -201,3 +217,59 @@ def _check_batch(batch: ReadingBatch) -> None:
         math.isfinite(t) and t > 0 for t in batch.ts
     ):
         raise InvalidMessage("timestamps must be positive finite numbers")
+
+
+def _check_finite(message: Heartbeat | Alert | EnrichedBatch) -> None:
+    """Every float of the message is finite: NaN or ±inf would be stored as JSON null and break every reader."""
+    if isinstance(message, Heartbeat):
+        numbers = [message.ts, message.rate]
+    elif isinstance(message, Alert):
+        numbers = [message.ts, message.score, message.failure_probability, message.value]
+    else:
+        # a sum is finite only if every term is (or it overflowed: then fall through to the exact check)
+        columns = (message.ts, message.values, message.score, message.failure_probability, message.energy_kwh)
+        if all(math.isfinite(sum(c)) for c in columns):
+            return
+        numbers = [x for c in columns for x in c]
+    if not all(math.isfinite(x) for x in numbers):
+        raise InvalidMessage(f"{type(message).__name__} fields must be finite numbers")
+
+
+def implausible(batch: ReadingBatch) -> list[int]:
+    """Positions of the readings whose value lies outside its type's PLAUSIBLE range."""
+    if not batch.values:
+        return []
+    if min(batch.values) >= _ALL_LO and max(batch.values) <= _ALL_HI:  # fast path in C: within every type's range
+        return []
+    return [
+        i
+        for i, (t, v) in enumerate(zip(batch.types, batch.values, strict=True))
+        if not PLAUSIBLE[t][0] <= v <= PLAUSIBLE[t][1]
+    ]
+
+
+def select(batch: ReadingBatch, rows: list[int]) -> ReadingBatch:
+    """A copy of the batch with only the given readings (in that order), fault labels renumbered."""
+    where = {r: i for i, r in enumerate(rows)}
+    faults = [(where[f], k) for f, k in zip(batch.fault_index, batch.fault_kind, strict=True) if f in where]
+    return msgspec.structs.replace(
+        batch,
+        sensor_ids=[batch.sensor_ids[r] for r in rows],
+        machines=[batch.machines[r] for r in rows],
+        types=[batch.types[r] for r in rows],
+        ts=[batch.ts[r] for r in rows],
+        values=[batch.values[r] for r in rows],
+        fault_index=[f for f, _ in faults],
+        fault_kind=[k for _, k in faults],
+    )
+
+
+def describe_implausible(batch: ReadingBatch, rows: list[int]) -> str:
+    """The dead-letter reason for implausible readings: the first few, with the range they broke."""
+    shown = []
+    for r in rows[:3]:
+        t = batch.types[r]
+        lo, hi = PLAUSIBLE[t]
+        shown.append(f"{batch.sensor_ids[r]} ({t.value}) = {batch.values[r]:.6g} outside [{lo:g}, {hi:g}] {UNITS[t]}")
+    more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""
+    return f"implausible value: {'; '.join(shown)}{more}"

@@ -41,7 +41,7 @@ HEARTBEAT = Gauge(
 # Anomaly kinds the scorer reports (processor.scoring.KINDS without the empty "no anomaly" kind).
 ANOMALY_KINDS = ("spike", "drift", "stuck", "overheat", "dropout", "deviation")
 # Why a message went to the DLQ: a fixed set so the reason label cannot explode.
-DLQ_REASONS = ("invalid", "wrong_site", "timestamp", "unexpected_type", "other")
+DLQ_REASONS = ("invalid", "wrong_site", "timestamp", "implausible", "unexpected_type", "other")
 
 # A producer silent this long is taken as retired: its heartbeat series goes, so ProducerDown resolves.
 FORGET_PRODUCER_S = 3600.0
@@ -73,6 +73,8 @@ def dlq_reason(reason: str) -> str:
         return "wrong_site"
     if text.startswith("timestamp"):
         return "timestamp"
+    if text.startswith("implausible"):
+        return "implausible"
     if text.startswith("unexpected"):
         return "unexpected_type"
     return "other"

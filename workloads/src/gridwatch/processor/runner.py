@@ -25,12 +25,15 @@ from gridwatch.common.schema import (
     ReadingBatch,
     SensorType,
     Severity,
+    describe_implausible,
     encode,
+    implausible,
+    select,
 )
 from gridwatch.common.shutdown import StopFlag
 from gridwatch.common.state import ProducerBeat
 from gridwatch.processor import metrics
-from gridwatch.processor.scoring import KINDS, STATUSES, BatchResult, Scorer, ScoringConfig
+from gridwatch.processor.scoring import KINDS, STATUSES, BatchResult, Scorer, ScoringConfig, SensorTable
 from gridwatch.processor.settings import ProcessorSettings
 from gridwatch.processor.store import Pending, StateStore
 
@@ -122,14 +125,11 @@ class Processor:
         now = time.time()
         for msg, decoded in kafka.decoded(messages, self._dead_letter):
             if isinstance(decoded, ReadingBatch):
-                if decoded.site != self.settings.site:
-                    self._dead_letter(msg, f"reading batch for site '{decoded.site}' on this site's topic")
-                    continue
-                if decoded.ts and (max(decoded.ts) > now + MAX_CLOCK_SKEW_S or min(decoded.ts) < now - MAX_AGE_S):
-                    # a reading from the future would make every later reading of its sensor look like a replay
-                    self._dead_letter(msg, "timestamp out of range: more than 5 minutes ahead or 7 days behind")
-                    continue
-                batches.append(decoded)
+                admitted, rejected = screen(decoded, self.settings.site, now)
+                for reason, value in rejected:
+                    self._dead_letter(msg, reason, value)
+                if admitted is not None:
+                    batches.append(admitted)
             elif isinstance(decoded, Heartbeat):
                 beats.append(
                     ProducerBeat(
@@ -170,8 +170,8 @@ class Processor:
             if exc.args[0].code() != KafkaError._NO_OFFSET:
                 self.log.warning("commit failed; the batch will be replayed and skipped as duplicates", error=str(exc))
 
-    def _dead_letter(self, msg: Message, reason: str) -> None:
-        kafka.dead_letter(self.producer, self.dlq_topic, msg, reason)
+    def _dead_letter(self, msg: Message, reason: str, value: bytes | None = None) -> None:
+        kafka.dead_letter(self.producer, self.dlq_topic, msg, reason, value)
         metrics.DLQ.labels(**self.labels, reason=metrics.dlq_reason(reason)).inc()
 
     def _score(self, batches: list[ReadingBatch], now: float) -> tuple[Pending, BatchResult | None, list[str]]:
@@ -195,9 +195,10 @@ class Processor:
                 labels[offset + i] = kind.value
         table = self.scorer.table
         sensor, new = table.lookup(ids, machines, types)
-        self.store.restore(table, new)
+        reset = self.store.restore(table, new)
         result = self.scorer.score(sensor, np.asarray(ts), np.asarray(values))
         pending = self.store.build(table, result, now)
+        pending.reset_ids += reset
         pending.new_sensors = [(table.ids[n], SensorType(_type_name(table.type_code[n])).value) for n in new]
         pending.alerts = self._alerts(result, pending)
         metrics.READINGS.labels(**self.labels).inc(result.size)
@@ -290,27 +291,11 @@ class Processor:
         key = table.shard[result.sensor] % self._partitions(topic)
         # stable sort: within a partition the (sensor, time) order of the result is kept
         order = np.argsort(key, kind="stable")
-        ids = table.ids
         trace = tracing.context_kwargs()  # the batch span: history links back to it
         for run in np.split(order, np.flatnonzero(np.diff(key[order])) + 1):
             partition = int(key[run[0]])
             for start in range(0, run.size, EMIT_CHUNK):
-                rows = run[start : start + EMIT_CHUNK]
-                s = result.sensor[rows]
-                batch = EnrichedBatch(
-                    schema_version=SCHEMA_VERSION,
-                    site=self.settings.site,
-                    sensor_ids=list(map(ids.__getitem__, s.tolist())),
-                    types=list(map(SENSOR_TYPES.__getitem__, table.type_code[s].tolist())),
-                    ts=result.ts[rows].tolist(),
-                    values=result.value[rows].tolist(),
-                    score=result.score[rows].round(4).tolist(),
-                    anomaly=result.anomaly[rows].tolist(),
-                    failure_probability=result.probability[rows].round(4).tolist(),
-                    status=list(map(STATUSES.__getitem__, result.status[rows].tolist())),
-                    label=list(map(labels.__getitem__, result.source[rows].tolist())),
-                    energy_kwh=result.energy_delta[rows].tolist(),
-                )
+                batch = enriched_batch(self.settings.site, table, result, run[start : start + EMIT_CHUNK], labels)
                 kafka.produce(self.producer, topic, encode(batch), partition=partition, **trace)
 
     def _partitions(self, topic: str) -> int:
@@ -325,6 +310,44 @@ class Processor:
     def ready(self) -> bool:
         """Ready when partitions are assigned and Redis answers."""
         return self.healthy_store and self.store.ping()
+
+
+def screen(batch: ReadingBatch, site: str, now: float) -> tuple[ReadingBatch | None, list[tuple[str, bytes | None]]]:
+    """What of a decoded batch the processor scores, and what it dead-letters: (reason, payload or None for the
+    whole message). Checks the site, the time range and each reading's physical plausibility."""
+    if batch.site != site:
+        return None, [(f"reading batch for site '{batch.site}' on this site's topic", None)]
+    if batch.ts and (max(batch.ts) > now + MAX_CLOCK_SKEW_S or min(batch.ts) < now - MAX_AGE_S):
+        # a reading from the future would make every later reading of its sensor look like a replay
+        return None, [("timestamp out of range: more than 5 minutes ahead or 7 days behind", None)]
+    bad = implausible(batch)
+    if not bad:
+        return batch, []
+    # only the implausible readings go to the DLQ (as a batch of their own); the rest are scored
+    rejected: list[tuple[str, bytes | None]] = [(describe_implausible(batch, bad), encode(select(batch, bad)))]
+    if len(bad) == len(batch.values):
+        return None, [(rejected[0][0], None)]
+    skip = set(bad)
+    return select(batch, [i for i in range(len(batch.values)) if i not in skip]), rejected
+
+
+def enriched_batch(site: str, table: SensorTable, result: BatchResult, rows: Any, labels: list[str]) -> EnrichedBatch:
+    """The enriched message of some rows of a scored batch."""
+    s = result.sensor[rows]
+    return EnrichedBatch(
+        schema_version=SCHEMA_VERSION,
+        site=site,
+        sensor_ids=list(map(table.ids.__getitem__, s.tolist())),
+        types=list(map(SENSOR_TYPES.__getitem__, table.type_code[s].tolist())),
+        ts=result.ts[rows].tolist(),
+        values=result.value[rows].tolist(),
+        score=result.score[rows].round(4).tolist(),
+        anomaly=result.anomaly[rows].tolist(),
+        failure_probability=result.probability[rows].round(4).tolist(),
+        status=list(map(STATUSES.__getitem__, result.status[rows].tolist())),
+        label=list(map(labels.__getitem__, result.source[rows].tolist())),
+        energy_kwh=result.energy_delta[rows].tolist(),
+    )
 
 
 def _type_name(code: int | np.integer[Any]) -> str:

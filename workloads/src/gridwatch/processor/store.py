@@ -10,13 +10,23 @@ from itertools import repeat
 import msgspec
 import numpy as np
 import redis
+import structlog
 
 from gridwatch.common.rediskeys import Keys
 from gridwatch.common.schema import SENSOR_TYPES, UNITS, Alert
-from gridwatch.common.state import ProducerBeat, SensorState, state_decoder, state_encoder
+from gridwatch.common.state import (
+    CORRUPT,
+    CorruptRecord,
+    ProducerBeat,
+    SensorState,
+    decode_state,
+    report_corrupt,
+    state_encoder,
+)
 from gridwatch.processor.scoring import KINDS, STATUSES, BatchResult, SensorTable
 
 _json = msgspec.json.Encoder()
+log = structlog.get_logger(__name__)
 _UNIT_OF_CODE: tuple[str, ...] = tuple(UNITS[t] for t in SENSOR_TYPES)
 
 
@@ -49,6 +59,7 @@ class Pending:
     status_moves: list[tuple[str, int, int]] = field(default_factory=list)
     beats: list[ProducerBeat] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
+    reset_ids: list[str] = field(default_factory=list)  # sensors whose state was reset: out of every status set
     failure_ids: list[str] = field(default_factory=list)
     failure_scores: list[float] = field(default_factory=list)
     readings: int = 0
@@ -56,6 +67,35 @@ class Pending:
     energy_kwh: float = 0.0
     power_kw: float = 0.0
     last_ts: float = 0.0
+
+
+def guard_finite(table: SensorTable, result: BatchResult, site: str) -> list[str]:
+    """Last line of defence for the finite-arithmetic invariant: a scored sensor whose state or output is not
+    finite is reported and reset (baseline from scratch, no hazard), so nothing non-finite reaches Redis or Kafka.
+
+    Validation's physical limits keep inputs small enough that this should never fire; it guards the scorer.
+    """
+    out = (result.value, result.score, result.probability, result.energy_delta, result.power_delta)
+    bad_rows = ~np.logical_and.reduce([np.isfinite(c) for c in out])
+    s = result.sensor
+    state = (table.mean[s], table.var[s], table.hazard[s], table.energy_kwh[s], table.last_value[s])
+    bad_rows |= ~np.logical_and.reduce([np.isfinite(c) for c in state])
+    if not bad_rows.any():
+        return []
+    for c in (result.value, result.score, result.probability, result.energy_delta, result.power_delta):
+        c[~np.isfinite(c)] = 0.0
+    sensors = np.unique(s[bad_rows])
+    for name in ("mean", "var", "hazard", "last_value"):
+        getattr(table, name)[sensors] = 0.0
+    table.energy_kwh[sensors] = np.where(np.isfinite(table.energy_kwh[sensors]), table.energy_kwh[sensors], 0.0)
+    table.count[sensors] = 0
+    table.anomaly_run[sensors] = 0
+    table.status[sensors] = -1  # rejoins its status set in this batch's write
+    table.stored_probability[sensors] = np.nan
+    ids = [table.ids[n] for n in sensors.tolist()]
+    CORRUPT.labels(site=site, component="processor", record="scored").inc(len(ids))
+    log.error("non-finite scoring state; sensors reset", sensors=ids[:20], count=len(ids))
+    return ids
 
 
 class StateStore:
@@ -66,15 +106,25 @@ class StateStore:
         self.keys = Keys(site)
         self.ttl = ttl_seconds
 
-    def restore(self, table: SensorTable, numbers: list[int]) -> None:
-        """Load the stored state of newly seen sensors so replays are recognised and counts continue."""
+    def restore(self, table: SensorTable, numbers: list[int]) -> list[str]:
+        """Load the stored state of newly seen sensors so replays are recognised and counts continue.
+
+        A stored state that does not decode (or holds a non-finite number) is reported and the sensor starts
+        afresh; its id is returned so the batch's write also takes it out of every status set.
+        """
         if not numbers:
-            return
+            return []
+        reset: list[str] = []
         raw = self.client.hmget(self.keys.sensors, [table.ids[n] for n in numbers])
         for n, blob in zip(numbers, raw, strict=True):
             if blob is None:
                 continue
-            st = state_decoder.decode(blob)
+            try:
+                st = decode_state(blob)
+            except CorruptRecord as exc:
+                report_corrupt(self.keys.site, "processor", "sensor", table.ids[n], exc)
+                reset.append(table.ids[n])
+                continue
             table.last_ts[n] = st.ts
             table.last_value[n] = st.value
             table.count[n] = st.readings
@@ -84,6 +134,7 @@ class StateStore:
             table.var[n] = st.baseline_std**2
             table.hazard[n] = st.hazard
             table.status[n] = STATUSES.index(st.status)
+        return reset
 
     def build(self, table: SensorTable, result: BatchResult, now: float) -> Pending:
         """Turn a scored batch into the writes it needs (latest reading per sensor).
@@ -94,6 +145,7 @@ class StateStore:
         pending = Pending(readings=result.size, anomalies=int(result.anomaly.sum()))
         if result.size == 0:
             return pending
+        pending.reset_ids = guard_finite(table, result, self.keys.site)
         pending.energy_kwh = float(result.energy_delta.sum())
         pending.power_kw = float(result.power_delta.sum())
         pending.last_ts = float(result.ts.max())
@@ -155,6 +207,9 @@ class StateStore:
         if pending.failure_ids:
             # only scores that changed: ZADD of an unchanged score is a no-op, and most sensors sit at 0
             pipe.zadd(k.failure, dict(zip(pending.failure_ids, pending.failure_scores, strict=True)))
+        if pending.reset_ids:
+            for st in STATUSES:
+                pipe.srem(k.status(st.value), *pending.reset_ids)
         leaving: dict[int, list[str]] = {}
         joining: dict[int, list[str]] = {}
         for sid, old, new in pending.status_moves:
