@@ -1,0 +1,57 @@
+"""Entry point of `gridwatch ingest`: the shared pipeline behind the HTTP endpoint and the MQTT bridge."""
+
+from __future__ import annotations
+
+from gridwatch.common import tracing
+from gridwatch.common.logging import configure_logging
+from gridwatch.common.probes import ProbeServer
+from gridwatch.common.shutdown import StopFlag
+from gridwatch.ingest.pipeline import Pipeline
+from gridwatch.ingest.settings import IngestSettings
+from gridwatch.ingest.tokens import TokenStore
+
+
+def main(settings: IngestSettings) -> None:
+    """Serve HTTP (uvicorn handles SIGTERM) and/or bridge MQTT until stopped, then flush Kafka."""
+    log = configure_logging(settings.log_level, site=settings.site, component="ingest")
+    tracing.configure("gridwatch-ingest")
+    # uvicorn re-raises the SIGTERM it caught once it has drained; with our handler installed that re-raise only
+    # sets the flag, so the pipeline below still flushes and the process exits 0
+    stop = StopFlag().install()
+    pipeline = Pipeline(settings).start()
+    bridge = None
+    if settings.mqtt_enabled:
+        from gridwatch.ingest.mqtt import Bridge
+
+        bridge = Bridge(settings, pipeline).start()
+    try:
+        if settings.http_enabled:
+            import uvicorn
+
+            from gridwatch.ingest.http import create_app
+
+            tokens = TokenStore(settings.tokens_file)
+            if not tokens.gateways:
+                log.warning(
+                    "no gateway tokens loaded: every HTTP request will be refused", file=str(settings.tokens_file)
+                )
+            uvicorn.run(
+                create_app(settings, pipeline, tokens),
+                host=settings.host,
+                port=settings.port,
+                log_config=None,
+                access_log=False,
+                timeout_graceful_shutdown=10,
+            )
+        else:
+            ready = (lambda: bridge.connected) if bridge is not None else (lambda: pipeline.started)
+            probes = ProbeServer(settings.metrics_host, settings.metrics_port, ready=ready).start()
+            try:
+                while not stop.wait(1.0):
+                    pass
+            finally:
+                probes.stop()
+    finally:
+        if bridge is not None:
+            bridge.stop()
+        pipeline.close()
