@@ -4,22 +4,16 @@ from __future__ import annotations
 
 from typing import Final
 
-from gridwatch.common.schema import SensorType
+from gridwatch.common.schema import PLAUSIBLE, SensorType
 
-# Widest value a real sensor of each type can report, in the type's unit (common.schema.UNITS). Wide on purpose:
-# they catch broken firmware (1e300 °C, -5 bar absolute), not unusual plants.
-PLAUSIBLE: Final[dict[SensorType, tuple[float, float]]] = {
-    SensorType.POWER: (-1_000_000.0, 1_000_000.0),  # kW; negative = generation
-    SensorType.CURRENT: (-100_000.0, 100_000.0),  # A
-    SensorType.VOLTAGE: (-1_500_000.0, 1_500_000.0),  # V
-    SensorType.TEMPERATURE: (-273.15, 3000.0),  # °C: absolute zero to molten steel
-    SensorType.PRESSURE: (-1.01325, 10_000.0),  # bar, gauge: a perfect vacuum to ultra-high-pressure
-    SensorType.VIBRATION: (0.0, 1000.0),  # mm/s RMS
-}
+# PLAUSIBLE (common.schema, shared with the processor's screen) is the widest value a real sensor of each type can
+# report; checking it here too refuses a broken reading with its gateway and location instead of downstream.
+
 # The processor dead-letters a whole batch holding a reading from beyond these bounds, so the edge drops
 # those readings one by one instead (the same bounds as gridwatch.processor.runner).
 MAX_CLOCK_SKEW_S: Final = 300.0
 MAX_AGE_S: Final = 7 * 86400.0
+__all__ = ["MAX_AGE_S", "MAX_CLOCK_SKEW_S", "PLAUSIBLE", "ts_problem", "value_problem"]
 
 
 def value_problem(sensor_type: SensorType, value: float) -> str | None:
