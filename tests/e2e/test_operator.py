@@ -615,10 +615,9 @@ def test_api_site_route_reads_the_status_with_the_charts_role(
     monkeypatch.setenv("GRIDWATCH_API_K8S_SITE_NAMESPACE", NORTH)
     monkeypatch.setenv("GRIDWATCH_API_K8S_KUBECONFIG", str(kubeconfig))
     monkeypatch.setenv("GRIDWATCH_SITE", name)
-    site_route.site_status_settings.cache_clear()
     app = FastAPI()
     app.state.settings = ApiSettings()
-    app.include_router(site_route.router)
+    app.include_router(site_route.router, prefix="/api")
     with TestClient(app) as client:
         body = client.get("/api/site").json()
         assert body["mode"] == "kubernetes"
@@ -631,5 +630,4 @@ def test_api_site_route_reads_the_status_with_the_charts_role(
         response = client.get("/api/site")
         assert response.status_code == 502
         assert "may not read EnergySite 'gw-north/plant-north'" in response.json()["detail"]
-    site_route.site_status_settings.cache_clear()
     delete_site(cluster, name, NORTH)

@@ -108,7 +108,7 @@ def test_suggestions_from_live_state_and_history(
     ).start()
     base = f"http://127.0.0.1:{port}/api/optimization/suggestions"
     try:
-        wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200, 30, "API", logs=(api,))
+        wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200, 90, "API", logs=(api,))
         body = httpx.get(base, timeout=30).json()
         assert body["currency"] == "EUR" and body["generated_at"] >= now
         items: dict[str, dict[str, Any]] = {i["id"]: i for i in body["items"]}
@@ -142,7 +142,7 @@ def test_suggestions_from_live_state_and_history(
         assert httpx.get(base, params={"kind": "magic"}).status_code == 422
 
         # without PostgreSQL configured, and with PostgreSQL down: 503 with a clear body
-        wait_for(lambda: httpx.get(f"http://127.0.0.1:{bare_port}/readyz").status_code == 200, 30, "bare API")
+        wait_for(lambda: httpx.get(f"http://127.0.0.1:{bare_port}/readyz").status_code == 200, 90, "bare API")
         for path in ("/api/optimization/suggestions", "/api/alerts", "/api/analytics/history?type=power"):
             r = httpx.get(f"http://127.0.0.1:{bare_port}{path}")
             assert r.status_code == 503 and "GRIDWATCH_POSTGRES_DSN" in r.json()["detail"], (path, r.text)

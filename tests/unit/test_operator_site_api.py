@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from gridwatch.api.routes import site
 from gridwatch.api.settings import ApiSettings
@@ -16,13 +17,17 @@ from gridwatch.api.settings import ApiSettings
 def client(monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     for var in ("GRIDWATCH_API_K8S_SITE_NAMESPACE", "GRIDWATCH_API_K8S_KUBECONFIG", "KUBERNETES_SERVICE_HOST"):
         monkeypatch.delenv(var, raising=False)
-    site.site_status_settings.cache_clear()
     app = FastAPI()
     app.state.settings = ApiSettings()
-    app.include_router(site.router)
+    app.include_router(site.router, prefix="/api")
+
+    @app.middleware("http")
+    async def settings_per_request(request: Request, call_next: Any) -> Any:
+        request.app.state.settings = ApiSettings()  # the process reads its settings once; each test sets its env
+        return await call_next(request)
+
     with TestClient(app) as test_client:
         yield test_client
-    site.site_status_settings.cache_clear()
 
 
 def test_local_mode_outside_kubernetes(client: TestClient) -> None:
@@ -33,7 +38,6 @@ def test_local_mode_outside_kubernetes(client: TestClient) -> None:
 
 def test_a_namespace_alone_does_not_mean_kubernetes(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRIDWATCH_API_K8S_SITE_NAMESPACE", "gw")
-    site.site_status_settings.cache_clear()
     assert client.get("/api/site").json()["mode"] == "local"
 
 
@@ -47,10 +51,16 @@ def test_unreachable_kubernetes_is_a_503(client: TestClient, monkeypatch: pytest
     monkeypatch.setenv("GRIDWATCH_API_K8S_SITE_NAMESPACE", "gw")
     monkeypatch.setenv("GRIDWATCH_API_K8S_KUBECONFIG", str(kubeconfig))
     monkeypatch.setenv("GRIDWATCH_API_K8S_TIMEOUT_S", "1")
-    site.site_status_settings.cache_clear()
     response = client.get("/api/site")
     assert response.status_code == 503
     assert response.json()["detail"].startswith("Kubernetes API unavailable")
+
+
+def test_site_status_has_a_typed_body() -> None:
+    import msgspec
+    from gridwatch.api.contract import SiteStatus
+
+    assert msgspec.convert(site.summarize({"metadata": {"name": "x"}, "status": {"processors": "1/2"}}), SiteStatus)
 
 
 def test_summary_of_an_energysite() -> None:

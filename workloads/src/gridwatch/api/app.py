@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
-from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 from starlette.types import Scope
 
+from gridwatch.api import contract, metrics, openapi, problems, routes
 from gridwatch.api import db as database
-from gridwatch.api import metrics
 from gridwatch.api.live import LiveHub
+from gridwatch.api.middleware import Observe, RateLimit
 from gridwatch.api.repository import Repository
-from gridwatch.api.routes import alerts as alert_routes
-from gridwatch.api.routes import dashboard, health, sensors, ws
-from gridwatch.api.routes import history as history_routes
-from gridwatch.api.routes import optimization as optimization_routes
-from gridwatch.api.routes import site as site_routes
+from gridwatch.api.routes import health
 from gridwatch.api.settings import ApiSettings
+from gridwatch.api.suggestions import Suggestions
 from gridwatch.common import tracing
 
 
@@ -45,6 +40,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         app.state.repo = repo
         app.state.hub = hub
         app.state.db = await database.open_database(settings)
+        app.state.suggestions = Suggestions(settings, repo)
         hub.start()
         site_stats.start(repo)
         try:
@@ -61,41 +57,19 @@ def create_app(settings: ApiSettings) -> FastAPI:
         description="Live state, analytics and control of one Gridwatch site.",
         lifespan=lifespan,
     )
+    app.openapi = lambda: openapi.build(app, extra=(contract.LiveEvent,))  # type: ignore[method-assign]
+    # large lists (sensors, alerts, history) compress 5-10x; small bodies are not worth the CPU
+    app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=5)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"]
         )
+    app.add_middleware(RateLimit, rate=settings.rate_limit_rps, burst=settings.rate_limit_burst)
+    app.add_middleware(Observe, labels=labels)  # outermost: sees (and times) every answer, 429s included
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        route = _route_template(app, request)
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            if route != "/metrics":
-                metrics.REQUESTS.labels(**labels, route=route, method=request.method, status=str(status)).observe(
-                    time.perf_counter() - started
-                )
-
-    @app.exception_handler(RedisError)
-    async def redis_down(request: Request, exc: RedisError) -> JSONResponse:
-        metrics.REDIS_ERRORS.labels(**labels).inc()
-        return JSONResponse({"detail": f"Redis is unavailable: {exc}"}, status_code=503, headers={"Retry-After": "2"})
-
-    @app.exception_handler(ConnectionError)
-    async def redis_socket_down(request: Request, exc: ConnectionError) -> JSONResponse:
-        metrics.REDIS_ERRORS.labels(**labels).inc()
-        return JSONResponse({"detail": f"Redis is unavailable: {exc}"}, status_code=503, headers={"Retry-After": "2"})
-
-    for router in (health.router, sensors.router, dashboard.router, ws.router):
-        app.include_router(router)
-    for router in (history_routes.router, alert_routes.router, optimization_routes.router, site_routes.router):
-        app.include_router(router)
-    database.install(app, {"site": settings.site, "component": "api"})
+    problems.install(app, labels)
+    app.include_router(health.probes)
+    routes.mount(app.router)
     app.add_api_route("/metrics", metrics.exposition, include_in_schema=False)
     tracing.instrument_fastapi(app)
     if settings.static_dir is not None and settings.static_dir.is_dir():
@@ -117,15 +91,6 @@ class SpaStaticFiles(StaticFiles):
             response = await super().get_response("index.html", scope)
             response.headers["Cache-Control"] = "no-cache"
             return response
-
-
-def _route_template(app: FastAPI, request: Request) -> str:
-    """The matched route's path template, so metrics do not get one series per sensor id."""
-    for route in app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is Match.FULL:
-            return str(getattr(route, "path", request.url.path))
-    return "unmatched"
 
 
 def main(settings: ApiSettings) -> None:

@@ -1,16 +1,15 @@
-"""PostgreSQL for the API: an async pool opened in the lifespan, migrations, and 503s while it is down."""
+"""PostgreSQL for the API: an async pool opened in the lifespan and migrations (outages: api/problems.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 import psycopg
 import structlog
-from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, HTTPException, Request
 from prometheus_client import Counter
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
@@ -116,26 +115,3 @@ def get_db(request: Request) -> Database:
 
 
 DbDep = Annotated[Database, Depends(get_db)]
-
-
-def install(app: FastAPI, labels: dict[str, str]) -> None:
-    """Answer 503 with a clear body while PostgreSQL is down or its schema is not migrated yet."""
-
-    async def down(request: Request, exc: Exception) -> JSONResponse:
-        PG_ERRORS.labels(**labels).inc()
-        return JSONResponse(
-            {"detail": f"PostgreSQL is unavailable: {exc}"}, status_code=503, headers={"Retry-After": "2"}
-        )
-
-    async def not_migrated(request: Request, exc: Exception) -> JSONResponse:
-        PG_ERRORS.labels(**labels).inc()
-        return JSONResponse(
-            {"detail": f"PostgreSQL schema is not ready yet: {exc}"}, status_code=503, headers={"Retry-After": "2"}
-        )
-
-    handlers: dict[type[Exception], Any] = {
-        psycopg.OperationalError: down,
-        psycopg.errors.UndefinedTable: not_migrated,
-    }
-    for exc_type, handler in handlers.items():
-        app.add_exception_handler(exc_type, handler)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from gridwatch.api.live import LiveHub
@@ -26,6 +26,16 @@ def get_repo(request: Request) -> Repository:
 
 
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+# Offsets beyond this are client errors (422), not a Redis or PostgreSQL failure: no site has a billion rows to page.
+MAX_OFFSET = 1_000_000_000
+OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip")]
+
+
+def limit_query(maximum: int) -> Any:
+    """The `limit` parameter of a list, for `Annotated[int, limit_query(N)] = default`: 1..N items per page."""
+    return Query(ge=1, le=maximum, description=f"Items per page (at most {maximum})")
+
+
 RepoDep = Annotated[Repository, Depends(get_repo)]
 _bearer = HTTPBearer(auto_error=False)
 

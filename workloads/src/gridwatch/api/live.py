@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
@@ -13,10 +12,20 @@ import structlog
 from redis.exceptions import RedisError
 
 from gridwatch.api import metrics
+from gridwatch.api.contract import (
+    CriticalAlertsEvent,
+    ErrorEvent,
+    LiveEvent,
+    ProducerConnectedEvent,
+    ProducerDisconnectedEvent,
+    SnapshotEvent,
+    UpdateEvent,
+)
+from gridwatch.api.encoding import encode
 from gridwatch.api.repository import Repository
+from gridwatch.common.live import LiveBatch, LiveChange, live_decoder
 
 log = structlog.get_logger(__name__)
-Event = dict[str, Any]
 
 
 class Client:
@@ -45,7 +54,7 @@ class LiveHub:
         self.interval_s = interval_s
         self.labels = labels
         self.clients: set[Client] = set()
-        self.changed: dict[str, Event] = {}
+        self.changed: dict[str, LiveChange] = {}
         self.readings = 0
         self.anomalies = 0
         self.producer_connected: bool | None = None
@@ -82,14 +91,10 @@ class LiveHub:
                 return cached[2]
             repo = self.repo
             sensors = await repo.top_sensors(limit)
-            body = {
-                "type": "snapshot",
-                "ts": time.time(),
-                "stats": await repo.stats(),
-                "producer": await repo.producer_status(),
-                "sensors": msgspec.to_builtins(sensors),
-            }
-            data = msgspec.json.encode(body)
+            body = SnapshotEvent(
+                ts=time.time(), stats=await repo.stats(), producer=await repo.producer_status(), sensors=sensors
+            )
+            data = encode(body)
             self._snapshot = (time.monotonic(), limit, data)
             metrics.WS_SNAPSHOTS.labels(**self.labels, source="redis").inc()
             return data
@@ -106,14 +111,15 @@ class LiveHub:
         self.clients.discard(client)
         metrics.WS_CLIENTS.labels(**self.labels).set(len(self.clients))
 
-    def broadcast(self, event: Event) -> None:
+    def broadcast(self, event: LiveEvent) -> None:
         """Send an event to every client."""
         if not self.clients:
             return
-        data = msgspec.json.encode(event)
+        data = encode(event)
         for client in list(self.clients):
             client.offer(data)
-        metrics.WS_MESSAGES.labels(**self.labels, type=str(event.get("type"))).inc(len(self.clients))
+        kind = str(event.__struct_config__.tag)
+        metrics.WS_MESSAGES.labels(**self.labels, type=kind).inc(len(self.clients))
 
     async def _subscribe(self) -> None:
         delay = 0.5
@@ -124,7 +130,7 @@ class LiveHub:
                 delay = 0.5
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
-                        self._on_batch(msgspec.json.decode(message["data"]))
+                        self._on_message(message["data"])
             except (RedisError, OSError) as exc:
                 log.warning("live subscription lost; retrying", error=str(exc), delay=delay)
             finally:
@@ -133,14 +139,21 @@ class LiveHub:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
-    def _on_batch(self, batch: Event) -> None:
-        self.readings += int(batch.get("readings", 0))
-        self.anomalies += int(batch.get("anomalies", 0))
-        for change in batch.get("changed", []):
-            self.changed[change["id"]] = change
-        alerts = batch.get("alerts") or []
-        if alerts:
-            self.broadcast({"type": "critical_alerts", "ts": time.time(), "alerts": alerts})
+    def _on_message(self, data: bytes) -> None:
+        try:
+            batch = live_decoder.decode(data)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:  # a publisher on another version: skip it
+            log.warning("undecodable live message; skipped", error=str(exc))
+            return
+        self._on_batch(batch)
+
+    def _on_batch(self, batch: LiveBatch) -> None:
+        self.readings += batch.readings
+        self.anomalies += batch.anomalies
+        for change in batch.changed:
+            self.changed[change.id] = change
+        if batch.alerts:
+            self.broadcast(CriticalAlertsEvent(ts=time.time(), alerts=batch.alerts))
 
     async def _tick(self) -> None:
         while True:
@@ -149,7 +162,8 @@ class LiveHub:
                 await self._push_update()
             except (RedisError, OSError) as exc:
                 if self.redis_up:
-                    self.broadcast({"type": "error", "detail": f"Redis is unavailable: {exc}"})
+                    log.warning("live update failed: redis unavailable", error=str(exc))
+                    self.broadcast(ErrorEvent(ts=time.time(), detail="Redis is unavailable"))
                 self.redis_up = False
             except Exception:  # keep pushing whatever one tick did
                 log.exception("live update failed")
@@ -157,25 +171,24 @@ class LiveHub:
     async def _push_update(self) -> None:
         producer = await self.repo.producer_status()
         self.redis_up = True
-        connected = bool(producer["connected"])
+        connected = producer.connected
         if self.producer_connected is not None and connected != self.producer_connected:
-            kind = "producer_connected" if connected else "producer_disconnected"
-            self.broadcast({"type": kind, "ts": time.time(), "producer": producer})
+            notice = ProducerConnectedEvent if connected else ProducerDisconnectedEvent
+            self.broadcast(notice(ts=time.time(), producer=producer))
         self.producer_connected = connected
         if not self.clients:
             self.changed.clear()
             self.readings = self.anomalies = 0
             return
         stats = await self.repo.stats()
-        update = {
-            "type": "update",
-            "ts": time.time(),
-            "stats": stats,
-            "producer": producer,
-            "readings": self.readings,
-            "anomalies": self.anomalies,
-            "changed": list(self.changed.values())[:500],
-        }
+        update = UpdateEvent(
+            ts=time.time(),
+            stats=stats,
+            producer=producer,
+            readings=self.readings,
+            anomalies=self.anomalies,
+            changed=list(self.changed.values())[:500],
+        )
         self.changed.clear()
         self.readings = self.anomalies = 0
         self.broadcast(update)

@@ -8,8 +8,9 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
+import msgspec
 import structlog
 from fastapi import Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
@@ -17,6 +18,7 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
+from gridwatch.api.contract import DashboardStats, ProducerStatus
 from gridwatch.common.metrics import LABELS, announce
 
 log = structlog.get_logger(__name__)
@@ -58,9 +60,9 @@ def init(site: str) -> dict[str, str]:
 class StatsSource(Protocol):
     """What SiteStats reads: the repository's aggregate queries."""
 
-    async def stats(self) -> dict[str, Any]: ...
+    async def stats(self) -> DashboardStats: ...
 
-    async def producer_status(self) -> dict[str, Any]: ...
+    async def producer_status(self) -> ProducerStatus: ...
 
 
 class SiteStats:
@@ -108,8 +110,8 @@ class Snapshot:
     """Aggregates of one site as read at `taken_at`."""
 
     taken_at: float
-    stats: dict[str, Any]
-    producers: dict[str, Any]
+    stats: DashboardStats
+    producers: ProducerStatus
 
 
 class SiteStatsCollector(Collector):
@@ -160,14 +162,14 @@ class SiteStatsCollector(Collector):
         )
         for labels, snap in fresh:
             values = [labels[n] for n in names]
-            power.add_metric(values, float(snap.stats["total_power_kw"]))
-            energy.add_metric(values, float(snap.stats["energy_kwh"]))
-            producers.add_metric(values, float(sum(1 for p in snap.producers["producers"] if p["connected"])))
+            power.add_metric(values, snap.stats.total_power_kw)
+            energy.add_metric(values, snap.stats.energy_kwh)
+            producers.add_metric(values, float(sum(1 for p in snap.producers.producers if p.connected)))
             taken.add_metric(values, snap.taken_at)
-            for status, count in snap.stats["status_counts"].items():
+            for status, count in msgspec.structs.asdict(snap.stats.status_counts).items():
                 sensors.add_metric([*values, status], float(count))
-            for entry in snap.stats["top_failure_probabilities"]:
-                risk.add_metric([*values, entry["id"]], float(entry["failure_probability"]))
+            for entry in snap.stats.top_failure_probabilities:
+                risk.add_metric([*values, entry.id], entry.failure_probability)
         if fresh:
             yield from (power, energy, producers, taken, sensors, risk)
 

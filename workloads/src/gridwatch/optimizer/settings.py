@@ -1,4 +1,4 @@
-"""Optimizer settings (read by the API): tariff, analysis window and the thresholds of each rule."""
+"""Optimizer settings (part of the API's settings): tariff, analysis window and the thresholds of each rule."""
 
 from __future__ import annotations
 

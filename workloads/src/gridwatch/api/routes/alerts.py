@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Literal
 
+import msgspec
 from fastapi import APIRouter, Body, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from gridwatch.alerting import queries
+from gridwatch.api.contract import AlertDetail, AlertRecord, Page
 from gridwatch.api.db import DbDep
-from gridwatch.api.deps import WriteAuth
+from gridwatch.api.deps import OffsetQuery, WriteAuth, limit_query
+from gridwatch.api.encoding import MsgspecJSON
+from gridwatch.api.openapi import ok, problems
 from gridwatch.common.schema import Severity
 
-router = APIRouter(prefix="/api/alerts", tags=["alerts"])
+router = APIRouter(prefix="/alerts", tags=["alerts"], default_response_class=MsgspecJSON)
 AlertId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Alert id")]
+WRITE_RESPONSES = {**ok(AlertRecord), **problems(401, 403, 404, 409, 422, 503)}
 
 
 class Actor(BaseModel):
@@ -22,36 +27,36 @@ class Actor(BaseModel):
     by: str = Field(default="api", min_length=1, max_length=128)
 
 
-@router.get("", operation_id="listAlerts")
+@router.get("", operation_id="listAlerts", responses={**ok(Page[AlertRecord]), **problems(422, 503)})
 async def list_alerts(
     db: DbDep,
-    state: Annotated[
-        str | None, Query(pattern="^(active|acknowledged|cleared)$", description="Lifecycle state")
-    ] = None,
+    state: Annotated[Literal["active", "acknowledged", "cleared"] | None, Query(description="Lifecycle state")] = None,
     severity: Annotated[Severity | None, Query(description="Severity")] = None,
     sensor: Annotated[str | None, Query(min_length=1, max_length=128, description="Sensor id")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict[str, Any]:
+    limit: Annotated[int, limit_query(1000)] = 100,
+    offset: OffsetQuery = 0,
+) -> MsgspecJSON:
     """Alerts, most recently seen first, filtered and paginated."""
     async with db.connection() as conn:
-        return await queries.list_alerts(
+        found = await queries.list_alerts(
             conn, db.site, state, severity.value if severity is not None else None, sensor, limit, offset
         )
+    items = msgspec.convert(found["items"], list[AlertRecord])
+    return MsgspecJSON(Page(items=items, total=found["total"], limit=limit, offset=offset))
 
 
-@router.get("/{alert_id}", operation_id="getAlert")
-async def get_alert(db: DbDep, alert_id: AlertId) -> dict[str, Any]:
+@router.get("/{alert_id}", operation_id="getAlert", responses={**ok(AlertDetail), **problems(404, 422, 503)})
+async def get_alert(db: DbDep, alert_id: AlertId) -> MsgspecJSON:
     """One alert with its lifecycle events."""
     async with db.connection() as conn:
         alert = await queries.get_alert(conn, db.site, alert_id)
         if alert is None:
             raise HTTPException(404, f"alert {alert_id} not found")
         alert["events"] = await queries.events(conn, db.site, alert_id)
-    return alert
+    return MsgspecJSON(msgspec.convert(alert, AlertDetail))
 
 
-async def _transition(db: DbDep, alert_id: int, action: str, actor: Actor | None) -> dict[str, Any]:
+async def _transition(db: DbDep, alert_id: int, action: str, actor: Actor | None) -> MsgspecJSON:
     async with db.connection() as conn:
         try:
             alert = await queries.transition(conn, db.site, alert_id, action, (actor or Actor()).by)
@@ -59,20 +64,30 @@ async def _transition(db: DbDep, alert_id: int, action: str, actor: Actor | None
             raise HTTPException(409, str(exc)) from exc
     if alert is None:
         raise HTTPException(404, f"alert {alert_id} not found")
-    return alert
+    return MsgspecJSON(msgspec.convert(alert, AlertRecord))
 
 
-@router.post("/{alert_id}/ack", operation_id="acknowledgeAlert", dependencies=[WriteAuth])
+@router.post(
+    "/{alert_id}/ack",
+    operation_id="acknowledgeAlert",
+    dependencies=[WriteAuth],
+    responses=WRITE_RESPONSES,
+)
 async def acknowledge(
     db: DbDep, alert_id: AlertId, actor: Annotated[Actor | None, Body(description="Who acknowledges")] = None
-) -> dict[str, Any]:
+) -> MsgspecJSON:
     """Acknowledge an active alert (409 otherwise); needs the bearer token."""
     return await _transition(db, alert_id, "ack", actor)
 
 
-@router.post("/{alert_id}/clear", operation_id="clearAlert", dependencies=[WriteAuth])
+@router.post(
+    "/{alert_id}/clear",
+    operation_id="clearAlert",
+    dependencies=[WriteAuth],
+    responses=WRITE_RESPONSES,
+)
 async def clear(
     db: DbDep, alert_id: AlertId, actor: Annotated[Actor | None, Body(description="Who clears")] = None
-) -> dict[str, Any]:
+) -> MsgspecJSON:
     """Clear an active or acknowledged alert (409 when already cleared); needs the bearer token."""
     return await _transition(db, alert_id, "clear", actor)

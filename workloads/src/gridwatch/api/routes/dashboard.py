@@ -2,34 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-import msgspec
 from fastapi import APIRouter, Query
 
+from gridwatch.api.contract import DashboardStats, ProducerStatus, Realtime
 from gridwatch.api.deps import RepoDep
+from gridwatch.api.encoding import MsgspecJSON
+from gridwatch.api.openapi import ok, problems
 
-router = APIRouter(prefix="/api", tags=["dashboard"])
+router = APIRouter(tags=["dashboard"], default_response_class=MsgspecJSON)
 
 
-@router.get("/dashboard/stats", operation_id="dashboardStats")
-async def dashboard_stats(repo: RepoDep) -> dict[str, Any]:
+@router.get("/dashboard/stats", operation_id="dashboardStats", responses={**ok(DashboardStats), **problems(503)})
+async def dashboard_stats(repo: RepoDep) -> MsgspecJSON:
     """Total power and energy, anomalies, sensors by status and the riskiest sensors."""
-    return await repo.stats()
+    return MsgspecJSON(await repo.stats())
 
 
-@router.get("/producer/status", operation_id="producerStatus")
-async def producer_status(repo: RepoDep) -> dict[str, Any]:
+@router.get("/producer/status", operation_id="producerStatus", responses={**ok(ProducerStatus), **problems(503)})
+async def producer_status(repo: RepoDep) -> MsgspecJSON:
     """Last heartbeat per producer and whether a producer is connected."""
-    return await repo.producer_status()
+    return MsgspecJSON(await repo.producer_status())
 
 
-@router.get("/energy-data/realtime", operation_id="realtime")
-async def realtime(repo: RepoDep, limit: Annotated[int, Query(ge=0, le=10_000)] = 200) -> dict[str, Any]:
+@router.get("/energy-data/realtime", operation_id="realtime", responses={**ok(Realtime), **problems(422, 503)})
+async def realtime(
+    repo: RepoDep, limit: Annotated[int, Query(ge=0, le=10_000, description="Most sensors to include")] = 200
+) -> MsgspecJSON:
     """Sensors (riskiest first, up to `limit`), site stats and producer status in one call."""
     sensors = await repo.top_sensors(limit)
-    return {
-        "sensors": msgspec.to_builtins(sensors),
-        "stats": await repo.stats(),
-        "producer": await repo.producer_status(),
-    }
+    return MsgspecJSON(Realtime(sensors=sensors, stats=await repo.stats(), producer=await repo.producer_status()))

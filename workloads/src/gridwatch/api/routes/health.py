@@ -1,41 +1,45 @@
-"""Health, liveness and readiness probes."""
+"""Health (`/api/v1/health`, alias `/health`) and the unversioned probes `/livez` and `/readyz`."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 
+from gridwatch.api.contract import Health, Probe
 from gridwatch.api.deps import RepoDep
+from gridwatch.api.encoding import MsgspecJSON
+from gridwatch.api.openapi import ok
+from gridwatch.api.repository import Repository
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], default_response_class=MsgspecJSON)
+probes = APIRouter(default_response_class=MsgspecJSON, include_in_schema=False)
 
 
-async def _redis_up(repo: RepoDep) -> bool:
+async def _redis_up(repo: Repository) -> bool:
     try:
-        return bool(await repo.client.ping())
-    except (RedisError, OSError):
+        return bool(await asyncio.wait_for(repo.client.ping(), timeout=1.0))
+    except (RedisError, OSError, TimeoutError):
         return False
 
 
-@router.get("/health", operation_id="health")
-async def health(repo: RepoDep) -> dict[str, Any]:
+@router.get("/health", operation_id="health", responses=ok(Health))
+async def health(repo: RepoDep) -> MsgspecJSON:
     """Service health: always 200 while the process runs, with the state of Redis."""
     up = await _redis_up(repo)
-    return {"status": "ok" if up else "degraded", "redis": "up" if up else "down", "site": repo.site}
+    return MsgspecJSON(Health(status="ok" if up else "degraded", redis="up" if up else "down", site=repo.site))
 
 
-@router.get("/livez", operation_id="liveness", include_in_schema=False)
-async def liveness() -> dict[str, str]:
+@probes.get("/livez", operation_id="liveness")
+async def liveness() -> MsgspecJSON:
     """Liveness probe: the event loop answers."""
-    return {"status": "ok"}
+    return MsgspecJSON(Probe(status="ok"))
 
 
-@router.get("/readyz", operation_id="readiness", include_in_schema=False)
-async def readiness(repo: RepoDep) -> JSONResponse:
+@probes.get("/readyz", operation_id="readiness")
+async def readiness(repo: RepoDep) -> MsgspecJSON:
     """Readiness probe: 503 while Redis is unreachable."""
     if await _redis_up(repo):
-        return JSONResponse({"status": "ready"})
-    return JSONResponse({"status": "not ready", "detail": "Redis is unavailable"}, status_code=503)
+        return MsgspecJSON(Probe(status="ready"))
+    return MsgspecJSON(Probe(status="not ready"), status_code=503)

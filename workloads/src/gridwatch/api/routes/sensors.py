@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-import msgspec
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Path, Query
 
-from gridwatch.api.deps import RepoDep
+from gridwatch.api.contract import Page, SensorState
+from gridwatch.api.deps import OffsetQuery, RepoDep, limit_query
+from gridwatch.api.encoding import MsgspecJSON
+from gridwatch.api.openapi import ok, problems
 from gridwatch.common.schema import SensorType, Status
 
-router = APIRouter(prefix="/api/sensors", tags=["sensors"])
+router = APIRouter(prefix="/sensors", tags=["sensors"], default_response_class=MsgspecJSON)
 
 
-@router.get("", operation_id="listSensors")
+@router.get("", operation_id="listSensors", responses={**ok(Page[SensorState]), **problems(422, 503)})
 async def list_sensors(
     repo: RepoDep,
     status: Annotated[Status | None, Query(description="Only sensors in this status bin")] = None,
     type: Annotated[SensorType | None, Query(description="Only sensors of this type")] = None,
     q: Annotated[str | None, Query(max_length=128, description="Substring of the sensor or machine id")] = None,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> Response:
+    limit: Annotated[int, limit_query(10_000)] = 100,
+    offset: OffsetQuery = 0,
+) -> MsgspecJSON:
     """Sensors with their latest scored state, filtered and paginated (ordered by id)."""
     if status is None and type is None and not q:
         total, page = await repo.page_of_all(offset, limit)
@@ -32,15 +34,15 @@ async def list_sensors(
             ids = [i for i in ids if needle in i.lower()]
         total, page = len(ids), ids[offset : offset + limit]
     items = await repo.sensors(page)
-    body = {"total": total, "limit": limit, "offset": offset, "items": items}
-    return Response(msgspec.json.encode(body), media_type="application/json")
+    return MsgspecJSON(Page(items=items, total=total, limit=limit, offset=offset))
 
 
-@router.get("/{sensor_id}", operation_id="getSensor")
-async def get_sensor(sensor_id: str, repo: RepoDep) -> dict[str, Any]:
+@router.get("/{sensor_id}", operation_id="getSensor", responses={**ok(SensorState), **problems(404, 422, 503)})
+async def get_sensor(
+    sensor_id: Annotated[str, Path(min_length=1, max_length=128, description="Sensor id")], repo: RepoDep
+) -> MsgspecJSON:
     """Latest state of one sensor."""
     state = await repo.sensor(sensor_id)
     if state is None:
         raise HTTPException(404, f"sensor '{sensor_id}' not found")
-    result: dict[str, Any] = msgspec.to_builtins(state)
-    return result
+    return MsgspecJSON(state)

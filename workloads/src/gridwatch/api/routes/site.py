@@ -8,32 +8,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from fastapi import APIRouter, HTTPException
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gridwatch.api.contract import SiteStatus
 from gridwatch.api.deps import SettingsDep
+from gridwatch.api.encoding import MsgspecJSON
+from gridwatch.api.openapi import ok, problems
+from gridwatch.api.settings import ApiSettings
 
-router = APIRouter(prefix="/api", tags=["site"])
+router = APIRouter(tags=["site"], default_response_class=MsgspecJSON)
 TOKEN_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
-LOCAL = {"mode": "local", "kubernetes": False, "message": "not running on Kubernetes"}
-
-
-class SiteStatusSettings(BaseSettings):
-    """Where the API finds its EnergySite (the energy-site chart sets these in the pod)."""
-
-    model_config = SettingsConfigDict(env_prefix="GRIDWATCH_API_K8S_", extra="ignore")
-
-    site_namespace: str = Field(default="", description="Namespace of the EnergySite; empty: not on Kubernetes")
-    site_name: str = Field(default="", description="EnergySite name; empty means GRIDWATCH_SITE")
-    kubeconfig: str = Field(default="", description="kubeconfig to use outside a cluster (development, tests)")
-    timeout_s: float = Field(default=5.0, gt=0, le=60)
-
-
-@lru_cache(maxsize=1)
-def site_status_settings() -> SiteStatusSettings:
-    """Read once per process."""
-    return SiteStatusSettings()
+LOCAL = SiteStatus(mode="local", kubernetes=False, message="not running on Kubernetes")
 
 
 def in_cluster() -> bool:
@@ -53,19 +39,19 @@ def _custom_objects(kubeconfig: str) -> Any:
     return client.CustomObjectsApi(api)
 
 
-def read_site(k8s: SiteStatusSettings, name: str) -> dict[str, Any]:
+def read_site(k8s: ApiSettings, name: str) -> dict[str, Any]:
     """The EnergySite object; raises HTTPException saying why it could not be read."""
     from kubernetes.client import ApiException
 
     try:
-        obj: dict[str, Any] = _custom_objects(k8s.kubeconfig).get_namespaced_custom_object(
-            "gridwatch.io", "v1alpha1", k8s.site_namespace, "energysites", name, _request_timeout=k8s.timeout_s
+        obj: dict[str, Any] = _custom_objects(k8s.k8s_kubeconfig).get_namespaced_custom_object(
+            "gridwatch.io", "v1alpha1", k8s.k8s_site_namespace, "energysites", name, _request_timeout=k8s.k8s_timeout_s
         )
     except ApiException as exc:
         if exc.status == 404:
-            raise HTTPException(404, f"EnergySite '{k8s.site_namespace}/{name}' not found") from exc
+            raise HTTPException(404, f"EnergySite '{k8s.k8s_site_namespace}/{name}' not found") from exc
         if exc.status == 403:
-            raise HTTPException(502, f"the API may not read EnergySite '{k8s.site_namespace}/{name}'") from exc
+            raise HTTPException(502, f"the API may not read EnergySite '{k8s.k8s_site_namespace}/{name}'") from exc
         raise HTTPException(503, f"Kubernetes API error {exc.status}: {exc.reason}") from exc
     except Exception as exc:  # urllib3 connection errors, timeouts, config errors
         raise HTTPException(503, f"Kubernetes API unavailable: {type(exc).__name__}") from exc
@@ -97,11 +83,10 @@ def summarize(obj: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.get("/site", operation_id="getSite")
-async def get_site(settings: SettingsDep) -> dict[str, Any]:
+@router.get("/site", operation_id="getSite", responses={**ok(SiteStatus), **problems(404, 502, 503)})
+async def get_site(settings: SettingsDep) -> MsgspecJSON:
     """The operator's view of this site (EnergySite status), or local mode outside Kubernetes."""
-    k8s = site_status_settings()
-    if not k8s.site_namespace or not (k8s.kubeconfig or in_cluster()):
-        return dict(LOCAL)
-    obj = await asyncio.to_thread(read_site, k8s, k8s.site_name or settings.site)
-    return summarize(obj)
+    if not settings.k8s_site_namespace or not (settings.k8s_kubeconfig or in_cluster()):
+        return MsgspecJSON(LOCAL)
+    obj = await asyncio.to_thread(read_site, settings, settings.k8s_site_name or settings.site)
+    return MsgspecJSON(msgspec.convert(summarize(obj), SiteStatus))

@@ -6,19 +6,22 @@ import asyncio
 import contextlib
 import time
 
-import msgspec
+import structlog
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from redis.exceptions import RedisError
 
 from gridwatch.api import metrics
+from gridwatch.api.contract import ErrorEvent
+from gridwatch.api.encoding import encode
 from gridwatch.api.live import LiveHub
 
 router = APIRouter(tags=["live"])
+log = structlog.get_logger(__name__)
 
 
 @router.websocket("/ws")
 async def live(websocket: WebSocket) -> None:
-    """Stream live updates of the site to one client."""
+    """Stream live updates of the site (`contract.LiveEvent` messages, JSON text frames) to one client."""
     hub: LiveHub = websocket.app.state.hub
     settings = websocket.app.state.settings
     await websocket.accept()
@@ -28,8 +31,8 @@ async def live(websocket: WebSocket) -> None:
         try:
             data, kind = await hub.snapshot(settings.ws_snapshot_limit), "snapshot"
         except (RedisError, OSError) as exc:
-            error = {"type": "error", "ts": time.time(), "detail": f"Redis is unavailable: {exc}"}
-            data, kind = msgspec.json.encode(error), "error"
+            log.warning("snapshot failed: redis unavailable", error=str(exc))
+            data, kind = encode(ErrorEvent(ts=time.time(), detail="Redis is unavailable")), "error"
         await websocket.send_text(data.decode())
         metrics.WS_MESSAGES.labels(**labels, type=kind).inc()
         receiver = asyncio.create_task(_drain(websocket))
@@ -49,7 +52,9 @@ async def live(websocket: WebSocket) -> None:
 
 
 async def _drain(websocket: WebSocket) -> None:
-    """Read (and ignore) what the client sends, so a disconnect is noticed."""
+    """Read and ignore whatever the client sends (text, binary, garbage), so that a disconnect is noticed."""
     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
         while True:
-            await websocket.receive_text()
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return

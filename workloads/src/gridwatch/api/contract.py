@@ -1,0 +1,317 @@
+"""The API's typed contract: every response body and WebSocket event as a msgspec Struct, published in OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Literal, TypeVar
+
+import msgspec
+
+from gridwatch.common.live import LiveChange
+from gridwatch.common.schema import Alert, SensorType, Severity
+from gridwatch.common.state import SensorState
+
+T = TypeVar("T")
+
+__all__ = ["SensorState"]
+
+
+class Page(msgspec.Struct, Generic[T]):
+    """The one pagination envelope of every list: one page of items and the total before paging."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class FieldError(msgspec.Struct):
+    """One invalid request field (422)."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """An error as RFC 9457 problem details (`application/problem+json`); `detail` never carries internal text."""
+
+    title: str
+    status: int
+    type: str = "about:blank"
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class Health(msgspec.Struct):
+    """Process health: always answered while the process runs."""
+
+    status: Literal["ok", "degraded"]
+    redis: Literal["up", "down"]
+    site: str
+
+
+class Probe(msgspec.Struct):
+    """Liveness or readiness probe."""
+
+    status: Literal["ok", "ready", "not ready"]
+
+
+class StatusCounts(msgspec.Struct):
+    """Sensors per status bin."""
+
+    normal: int
+    warning: int
+    critical: int
+
+
+class RiskySensor(msgspec.Struct):
+    """A sensor and its failure probability."""
+
+    id: str
+    failure_probability: float
+
+
+class DashboardStats(msgspec.Struct):
+    """Site aggregates: power, energy, readings, anomalies, status bins and the riskiest sensors."""
+
+    site: str
+    total_sensors: int
+    total_power_kw: float
+    energy_kwh: float
+    readings_total: int
+    anomalies_total: int
+    status_counts: StatusCounts
+    active_anomalies: int
+    top_failure_probabilities: list[RiskySensor]
+    last_reading_ts: float | None
+    updated_at: float | None
+
+
+class ProducerInfo(msgspec.Struct):
+    """A producer's last heartbeat and whether it counts as connected."""
+
+    producer: str
+    ts: float
+    received_at: float
+    sensors: int
+    readings_sent: int
+    rate: float
+    age_seconds: float
+    connected: bool
+
+
+class ProducerStatus(msgspec.Struct):
+    """Every producer's last heartbeat and whether any is connected."""
+
+    connected: bool
+    last_heartbeat: float | None
+    timeout_seconds: float
+    producers: list[ProducerInfo]
+
+
+class Realtime(msgspec.Struct):
+    """Sensors (riskiest first), site stats and producer status in one body."""
+
+    sensors: list[SensorState]
+    stats: DashboardStats
+    producer: ProducerStatus
+
+
+class AlertRecord(msgspec.Struct):
+    """An alert in its lifecycle: active, acknowledged or cleared."""
+
+    id: int
+    fingerprint: str
+    rule: str
+    sensor_id: str | None
+    machine: str | None
+    severity: Severity
+    state: Literal["active", "acknowledged", "cleared"]
+    message: str
+    value: float | None
+    count: int
+    first_seen: float
+    last_seen: float
+    acknowledged_at: float | None
+    acknowledged_by: str | None
+    cleared_at: float | None
+
+
+class AlertEvent(msgspec.Struct):
+    """One lifecycle event of an alert."""
+
+    id: int
+    event: str
+    at: float
+    actor: str | None
+    severity: str
+    state: str
+    message: str | None
+    value: float | None
+    count: int
+
+
+class AlertDetail(AlertRecord):
+    """An alert with its lifecycle events, oldest first."""
+
+    events: list[AlertEvent] = []
+
+
+class HistoryPoint(msgspec.Struct):
+    """One bucket of a series."""
+
+    ts: float
+    value: float
+
+
+class HistorySeries(msgspec.Struct):
+    """A downsampled series of one-minute rollups."""
+
+    sensor: str | None
+    type: SensorType | None
+    metric: str
+    from_: float = msgspec.field(name="from")
+    to: float
+    step: int
+    points: list[HistoryPoint]
+
+
+class TypeSummary(msgspec.Struct):
+    """Totals of one sensor type over a period."""
+
+    type: str
+    energy_kwh: float
+    anomalies: int
+    readings: int
+    sensors: int
+
+
+class HistorySummary(msgspec.Struct):
+    """Totals per sensor type over a period."""
+
+    from_: float = msgspec.field(name="from")
+    to: float
+    types: list[TypeSummary]
+    total_energy_kwh: float
+    total_anomalies: int
+    total_readings: int
+
+
+class Suggestion(msgspec.Struct):
+    """One optimization recommendation with its evidence and estimated savings."""
+
+    id: str
+    kind: Literal["peak_shifting", "maintenance", "efficiency", "operational"]
+    title: str
+    description: str
+    priority: float
+    machine: str | None
+    sensors: list[str]
+    evidence: dict[str, Any]
+    estimated_saving_kwh: float
+    estimated_saving_currency: float
+
+
+class SuggestionPage(Page[Suggestion]):
+    """A page of suggestions, highest priority first, with when and over what window they were computed."""
+
+    generated_at: float
+    currency: str
+    window_hours: float
+
+
+class TariffPeriod(msgspec.Struct):
+    """A time-of-use price period, local time, [start_hour, end_hour)."""
+
+    name: str
+    start_hour: float
+    end_hour: float
+    price: float
+    days: list[int]
+
+
+class TariffInfo(msgspec.Struct):
+    """The site's tariff: currency, time zone and price periods."""
+
+    currency: str
+    timezone: str
+    periods: list[TariffPeriod]
+
+
+class SiteStatus(msgspec.Struct, omit_defaults=True):
+    """The operator's view of this site (EnergySite status), or `mode: local` outside Kubernetes."""
+
+    mode: Literal["local", "kubernetes"]
+    kubernetes: bool
+    message: str | None = None
+    site: str | None = None
+    namespace: str | None = None
+    generation: int | None = None
+    observedGeneration: int | None = None  # noqa: N815 - the EnergySite's own field name
+    ready: bool = False
+    paused: bool = False
+    conditions: list[dict[str, Any]] = []
+    components: dict[str, Any] = {}
+    processors: str | int | None = None  # "ready/desired" as the operator reports it
+    consumerLag: int | None = None  # noqa: N815
+    helm: dict[str, Any] = {}
+    scaling: dict[str, Any] = {}
+    sensors: int | None = None
+    autoscaling: bool = False
+
+
+# --- WebSocket events (server -> client), tagged by `type` ---
+
+
+class SnapshotEvent(msgspec.Struct, tag_field="type", tag="snapshot"):
+    """Sent once on connect: stats, producer status and the riskiest sensors."""
+
+    ts: float
+    stats: DashboardStats
+    producer: ProducerStatus
+    sensors: list[SensorState]
+
+
+class UpdateEvent(msgspec.Struct, tag_field="type", tag="update"):
+    """Sent every update interval: fresh stats and what changed since the last update."""
+
+    ts: float
+    stats: DashboardStats
+    producer: ProducerStatus
+    readings: int
+    anomalies: int
+    changed: list[LiveChange]
+
+
+class CriticalAlertsEvent(msgspec.Struct, tag_field="type", tag="critical_alerts"):
+    """A burst of critical alerts, as soon as the processor raises them."""
+
+    ts: float
+    alerts: list[Alert]
+
+
+class ProducerConnectedEvent(msgspec.Struct, tag_field="type", tag="producer_connected"):
+    """A producer's heartbeats came back."""
+
+    ts: float
+    producer: ProducerStatus
+
+
+class ProducerDisconnectedEvent(msgspec.Struct, tag_field="type", tag="producer_disconnected"):
+    """No producer has sent a heartbeat within the timeout."""
+
+    ts: float
+    producer: ProducerStatus
+
+
+class ErrorEvent(msgspec.Struct, tag_field="type", tag="error"):
+    """The live state is unavailable (Redis down); updates resume by themselves."""
+
+    ts: float
+    detail: str
+
+
+LiveEvent = (
+    SnapshotEvent | UpdateEvent | CriticalAlertsEvent | ProducerConnectedEvent | ProducerDisconnectedEvent | ErrorEvent
+)

@@ -1,0 +1,23 @@
+"""Responses encoded by msgspec straight from the contract's Structs (no pydantic pass, no intermediate dicts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from starlette.responses import JSONResponse
+
+_encoder = msgspec.json.Encoder()
+
+
+class MsgspecJSON(JSONResponse):
+    """`application/json` from any msgspec-encodable value (a JSONResponse, so OpenAPI takes the declared schema)."""
+
+    def render(self, content: Any) -> bytes:
+        """Encode the body."""
+        return _encoder.encode(content)
+
+
+def encode(value: Any) -> bytes:
+    """JSON bytes of a contract value."""
+    return _encoder.encode(value)
