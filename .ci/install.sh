@@ -11,6 +11,9 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v prometheus >/dev/null || need_apt+=(prometheus)
 command -v promtool >/dev/null || need_apt+=(prometheus)
 command -v openssl >/dev/null || need_apt+=(openssl)
+# MQTT ingest: the broker the tests and `make up` start, and mosquitto_pub for docs/devices.md's examples
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
+command -v mosquitto_pub >/dev/null || need_apt+=(mosquitto-clients)
 # The web UI: Node.js 20.19+ to build it, Debian's Chromium for the browser tests (no browser download).
 command -v node >/dev/null || need_apt+=(nodejs npm)
 command -v chromium >/dev/null || need_apt+=(chromium fonts-dejavu-core)
