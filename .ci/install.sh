@@ -24,12 +24,19 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
-if ! command -v uv >/dev/null; then
-  echo "[setup] installing uv"
-  python3 -m pip install --quiet --user "uv==0.13.9" || python3 -m pip install --quiet "uv==0.13.9"
-  export PATH="$HOME/.local/bin:$PATH"
+# uv: the one on PATH, else ~/.local/bin/uv (pip --user's bin dir, which a fresh shell does not have on PATH),
+# else install it there. Debian marks its Python "externally managed" (PEP 668); uv is a single static binary
+# with no Python dependencies, so --break-system-packages cannot disturb Debian's own packages.
+if command -v "${UV:-uv}" >/dev/null 2>&1; then UV="$(command -v "${UV:-uv}")"; else UV="$HOME/.local/bin/uv"; fi
+if [ ! -x "$UV" ]; then
+  echo "[setup] installing uv into ~/.local/bin"
+  python3 -m pip install --quiet --user "uv==0.13.9" 2>/dev/null \
+    || python3 -m pip install --quiet --user --break-system-packages "uv==0.13.9"
 fi
-uv sync --frozen --quiet
+# The system's certificate store, as apt, pip and curl use (uv bundles Mozilla's roots otherwise).
+export UV_SYSTEM_CERTS="${UV_SYSTEM_CERTS:-1}"
+"$UV" sync --frozen --quiet
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
   || echo "[setup] warning: Node.js $(node --version) is older than 20.19, which Vite needs to build frontend/"
-[ -d frontend/node_modules ] || npm --prefix frontend ci --no-audit --no-fund --loglevel=error
+# --prefer-offline: packages already in the npm cache are not re-checked against the registry.
+[ -d frontend/node_modules ] || npm --prefix frontend ci --prefer-offline --no-audit --no-fund --loglevel=error
