@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.bench import apiload, fanout, history, latency, profile, seed_baseline, throughput
+from tests.bench import apiload, fanout, history, latency, profile, seed_baseline, storage, throughput
 from tests.bench.prefill import Prefilled, prefill
 from tests.bench.stack import BenchStack
 
@@ -99,6 +99,7 @@ class Results:
     profile: dict[str, float] = field(default_factory=dict)
     phases: dict[str, dict[str, float]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    storage: dict[str, Any] = field(default_factory=dict)
 
 
 def _phase(results: Results, name: str, fn: Callable[[], None]) -> None:
@@ -197,5 +198,7 @@ def run(sizes: Sizes, stack: BenchStack, workdir: Path) -> Results:
     _phase(results, "websocket fan-out", do_ws)
     if sizes.profile and profile.available():
         _phase(results, "profile", do_profile)
+    if sizes.name == "full":  # needs no stack; its own report is docs/storage.md
+        _phase(results, "storage", lambda: results.storage.update(storage.run_phase(workdir)))
     results.seconds = round(time.monotonic() - t0, 1)
     return results

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from gridwatch.storage.milp import quarter_hours, windows_of
+from gridwatch.storage.milp import QUARTER_HOUR_S, windows_of
 from gridwatch.storage.problem import Battery, PlanRequest
 
 Vec = npt.NDArray[np.float64]
@@ -102,9 +102,13 @@ class Costing:
 def quarter_hour_peaks(req: PlanRequest, grid_import_kw: Vec) -> tuple[Vec, npt.NDArray[np.int64]]:
     """Average import of every 15-minute interval, and the billing window index of each."""
     window, _ = windows_of(req)
-    groups = quarter_hours(req)
-    means = np.asarray([grid_import_kw[g].mean() for g in groups])
-    return means, np.asarray([window[g[0]] for g in groups], dtype=np.int64)
+    if req.step_s >= QUARTER_HOUR_S:
+        return grid_import_kw, window
+    ts = req.start_ts + req.step_s * np.arange(req.steps)
+    _, group = np.unique(np.floor(ts / QUARTER_HOUR_S).astype(np.int64), return_inverse=True)
+    means = np.bincount(group, weights=grid_import_kw) / np.bincount(group)
+    first = np.flatnonzero(np.diff(np.concatenate(([-1], group))) != 0)
+    return means, window[first]
 
 
 def cost_of(req: PlanRequest, net_battery_kw: Vec) -> Costing:
