@@ -1,8 +1,11 @@
 # Gridwatch developer commands. `make up` runs the platform locally, `make test` runs every test.
 SHELL := /bin/bash
-UV ?= uv
+# uv from PATH, else where `make setup` (pip --user) puts it: a fresh shell does not have ~/.local/bin on PATH.
+UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PY := $(UV) run --frozen
 export UV_LINK_MODE ?= copy
+# Trust the system's certificate store (as apt, pip and curl do), so a proxy's CA installed there works.
+export UV_SYSTEM_CERTS ?= 1
 
 .PHONY: k8s help setup up up-detached down test test-unit test-integration test-e2e lint format bench bench-smoke clean dashboards
 
@@ -10,7 +13,7 @@ help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
 
 setup: ## Install system packages (Debian) and the Python environment
-	bash .ci/install.sh
+	UV=$(UV) bash .ci/install.sh
 
 up: setup ## Run Kafka, Redis and every workload locally; Ctrl-C stops everything
 	$(PY) python -m tests.infra.up up
