@@ -69,6 +69,49 @@ def ingest_token(gateway: str) -> None:
 
 
 @app.command()
+def replay(
+    file: Annotated[
+        Path, typer.Argument(help="CSV: long (timestamp,sensor,value) or wide (timestamp + a column per sensor).")
+    ],
+    sensor_map: Annotated[
+        Path | None,
+        typer.Option(help='JSON {"<column>": {"id", "type", "machine"}}; unmapped columns keep their name.'),
+    ] = None,
+    speed: Annotated[str, typer.Option(help="Time compression, e.g. 60x: an hour of recording per minute.")] = "1x",
+    as_fast_as_possible: Annotated[bool, typer.Option(help="Do not pace; the last reading lands at now.")] = False,
+    sensor_type: Annotated[str, typer.Option("--type", help="Type of unmapped sensors.")] = "power",
+    url: Annotated[str | None, typer.Option(help="Ingest base URL (default GRIDWATCH_REPLAY_URL).")] = None,
+    token: Annotated[str | None, typer.Option(help="Gateway token (default GRIDWATCH_REPLAY_TOKEN).")] = None,
+) -> None:
+    """Stream a recorded CSV into a running site through the ingest endpoint."""
+    from gridwatch.common.schema import SensorType
+    from gridwatch.replay.csvfile import CsvError
+    from gridwatch.replay.runner import parse_speed
+    from gridwatch.replay.runner import replay as run
+    from gridwatch.replay.settings import ReplaySettings
+
+    settings = ReplaySettings()
+    try:
+        outcome = run(
+            file,
+            url or settings.url,
+            token or settings.token.get_secret_value(),
+            speed=parse_speed(speed),
+            as_fast_as_possible=as_fast_as_possible,
+            sensor_map=sensor_map,
+            default_type=SensorType(sensor_type),
+        )
+    except (CsvError, OSError, ValueError) as exc:
+        typer.echo(f"gridwatch replay: {file}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(
+        f"replayed {outcome.readings} readings in {outcome.requests} requests "
+        f"({outcome.rejected} refused, {outcome.retries} retries after 429)",
+        err=True,
+    )
+
+
+@app.command()
 def api() -> None:
     """Serve the REST and WebSocket API."""
     from gridwatch.api.app import main
