@@ -186,12 +186,12 @@ def test_postgres_adds_the_history_writer_and_the_alert_engine() -> None:
         [container] = pods[f"plant-north-{component}"]["containers"]
         assert container["args"] == [component]
         env = {e["name"]: e for e in container["env"]}
-        assert env["GRIDWATCH_HISTORY_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        assert env["GRIDWATCH_POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
             "name": "site-postgres",
             "key": "password",
         }
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
     config = next(o for o in objects if o["kind"] == "ConfigMap")
-    assert config["data"]["GRIDWATCH_HISTORY_HOST"] == "postgres.data.svc"
+    assert config["data"]["GRIDWATCH_POSTGRES_HOST"] == "postgres.data.svc"
     routes = json.loads(config["data"]["GRIDWATCH_ALERTS_ROUTES"])
     assert routes == [{"minSeverity": "critical", "name": "on-call", "urlEnv": "GRIDWATCH_ALERTS_ROUTE_ON_CALL_URL"}]

@@ -110,7 +110,7 @@ app.kubernetes.io/component: {{ .component }}
 - name: GRIDWATCH_REDIS_URL
   value: {{ include "energy-site.redisUrl" . | quote }}
 {{- if .Values.history.enabled }}
-- name: GRIDWATCH_HISTORY_PASSWORD
+- name: GRIDWATCH_POSTGRES_PASSWORD
   valueFrom:
     secretKeyRef:
       name: {{ .Values.history.passwordSecret.name }}

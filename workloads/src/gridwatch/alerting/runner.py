@@ -44,7 +44,7 @@ class AlertEngine:
 
     def __init__(self, settings: AlertSettings, stop: StopFlag) -> None:
         if not settings.postgres_conninfo:
-            raise SystemExit("gridwatch alerts needs GRIDWATCH_POSTGRES_DSN (or GRIDWATCH_HISTORY_HOST)")
+            raise SystemExit("gridwatch alerts needs GRIDWATCH_POSTGRES_DSN (or GRIDWATCH_POSTGRES_HOST)")
         self.settings = settings
         self.stop = stop
         self.log = configure_logging(settings.log_level, site=settings.site, component="alerts")
@@ -164,7 +164,7 @@ class AlertEngine:
         now = time.time()
         done: Counter[str] = Counter()
         with conn.transaction():
-            start = store.claim_offsets(conn, self.topic, sorted({p for p, _, _ in records}))
+            start = store.LEDGER.claim(conn, self.topic, sorted({p for p, _, _ in records}))
             fresh = [(p, o, a) for p, o, a in records if o >= start[p]]
             open_alerts = store.load_open(conn, self.settings.site)
             fps = [fingerprint(PROCESSOR_RULE, a.sensor_id) for _, _, a in fresh]
@@ -192,7 +192,7 @@ class AlertEngine:
                     open_alerts[fp] = OpenAlert(alert_id, fp, PROCESSOR_RULE, severity, "active", now, None)
                 done[action.kind] += 1
                 ends[partition] = max(ends.get(partition, -1), offset + 1)
-            store.advance_offsets(conn, self.topic, ends)
+            store.LEDGER.advance(conn, self.topic, ends)
         metrics.MESSAGES.labels(**self.labels).inc(len(fresh))
         metrics.REPLAYED.labels(**self.labels).inc(len(records) - len(fresh))
         for kind, n in done.items():

@@ -1,4 +1,4 @@
-"""PostgreSQL side of the alert engine: open alerts, applying lifecycle actions, events and the offset ledger."""
+"""PostgreSQL side of the alert engine: open alerts, applying lifecycle actions and events (ledger: common.db)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 
 from gridwatch.alerting.lifecycle import Action, ClearedAlert, OpenAlert
+from gridwatch.common.db.ledger import OffsetLedger
 
 CONSUMER = "alerts"
+LEDGER = OffsetLedger(CONSUMER)
 ACTOR = "engine"
 # Which action records which event; None records nothing (a resolve only starts the clear timer).
 EVENT_OF: dict[str, str | None] = {
@@ -140,38 +142,6 @@ def _apply_one(conn: psycopg.Connection[TupleRow], site: str, a: Action, now: fl
             (now, a.alert_id),
         )
     return a.alert_id
-
-
-def claim_offsets(conn: psycopg.Connection[TupleRow], topic: str, partitions: Sequence[int]) -> dict[int, int]:
-    """Lock and return the next offset to apply per partition (0 for new ones)."""
-    conn.execute(
-        """
-        INSERT INTO gw_kafka_offsets (consumer, topic, partition, next_offset)
-        SELECT %s, %s, p, 0 FROM unnest(%s::integer[]) AS p ON CONFLICT DO NOTHING
-        """,
-        (CONSUMER, topic, list(partitions)),
-    )
-    rows = conn.execute(
-        """
-        SELECT partition, next_offset FROM gw_kafka_offsets
-        WHERE consumer = %s AND topic = %s AND partition = ANY(%s::integer[]) ORDER BY partition FOR UPDATE
-        """,
-        (CONSUMER, topic, list(partitions)),
-    ).fetchall()
-    return {int(p): int(o) for p, o in rows}
-
-
-def advance_offsets(conn: psycopg.Connection[TupleRow], topic: str, ends: dict[int, int]) -> None:
-    """Record the next offsets to apply."""
-    if ends:
-        conn.execute(
-            """
-            UPDATE gw_kafka_offsets o SET next_offset = GREATEST(o.next_offset, e.next), updated_at = now()
-            FROM unnest(%s::integer[], %s::bigint[]) AS e(p, next)
-            WHERE o.consumer = %s AND o.topic = %s AND o.partition = e.p
-            """,
-            (list(ends), list(ends.values()), CONSUMER, topic),
-        )
 
 
 def purge(conn: psycopg.Connection[TupleRow], site: str, retention_days: int) -> dict[str, Any]:

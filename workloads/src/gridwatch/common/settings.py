@@ -23,24 +23,24 @@ class CommonSettings(BaseSettings):
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     metrics_host: str = "0.0.0.0"
     metrics_port: int = Field(default=9100, ge=0, le=65535)
-    postgres_dsn: str = Field(default="", description="PostgreSQL DSN for history and alerts; empty = parts below.")
-    history_host: str = Field(default="", description="PostgreSQL host, used when postgres_dsn is empty.")
-    history_port: int = Field(default=5432, ge=1, le=65535)
-    history_database: str = "gridwatch"
-    history_user: str = "gridwatch"
-    history_password: SecretStr = SecretStr("")
-    history_sslmode: str = "prefer"
+    postgres_dsn: str = Field(default="", description="PostgreSQL DSN of the site database; empty = parts below.")
+    postgres_host: str = Field(default="", description="PostgreSQL host, used when postgres_dsn is empty.")
+    postgres_port: int = Field(default=5432, ge=1, le=65535)
+    postgres_database: str = "gridwatch"
+    postgres_user: str = "gridwatch"
+    postgres_password: SecretStr = SecretStr("")
+    postgres_sslmode: str = "prefer"
 
     @property
     def postgres_conninfo(self) -> str:
         """The PostgreSQL connection string in effect; empty when PostgreSQL is not configured."""
-        if self.postgres_dsn or not self.history_host:
+        if self.postgres_dsn or not self.postgres_host:
             return self.postgres_dsn
-        password = self.history_password.get_secret_value()
-        auth = quote(self.history_user, safe="") + (f":{quote(password, safe='')}" if password else "")
+        password = self.postgres_password.get_secret_value()
+        auth = quote(self.postgres_user, safe="") + (f":{quote(password, safe='')}" if password else "")
         return (
-            f"postgresql://{auth}@{self.history_host}:{self.history_port}/"
-            f"{quote(self.history_database, safe='')}?sslmode={self.history_sslmode}"
+            f"postgresql://{auth}@{self.postgres_host}:{self.postgres_port}/"
+            f"{quote(self.postgres_database, safe='')}?sslmode={self.postgres_sslmode}"
         )
 
     @property

@@ -27,7 +27,7 @@ class HistoryWriter:
 
     def __init__(self, settings: HistorySettings, stop: StopFlag) -> None:
         if not settings.postgres_conninfo:
-            raise SystemExit("gridwatch history needs GRIDWATCH_POSTGRES_DSN (or GRIDWATCH_HISTORY_HOST)")
+            raise SystemExit("gridwatch history needs GRIDWATCH_POSTGRES_DSN (or GRIDWATCH_POSTGRES_HOST)")
         self.settings = settings
         self.stop = stop
         self.log = configure_logging(settings.log_level, site=settings.site, component="history")

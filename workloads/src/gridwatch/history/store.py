@@ -8,10 +8,12 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.rows import TupleRow
 
+from gridwatch.common.db.ledger import OffsetLedger, next_offsets
 from gridwatch.common.schema import EnrichedBatch
 from gridwatch.history.rollup import COLUMNS, Rollups, rollup
 
 CONSUMER = "history"
+LEDGER = OffsetLedger(CONSUMER)
 
 _STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS gw_history_stage (
@@ -106,39 +108,12 @@ class HistoryStore:
         partitions = sorted({r.partition for r in records})
         with conn.transaction():
             conn.execute(_STAGE)
-            conn.execute(
-                """
-                INSERT INTO gw_kafka_offsets (consumer, topic, partition, next_offset)
-                SELECT %s, %s, p, 0 FROM unnest(%s::integer[]) AS p
-                ON CONFLICT DO NOTHING
-                """,
-                (CONSUMER, topic, partitions),
-            )
-            rows = conn.execute(
-                """
-                SELECT partition, next_offset FROM gw_kafka_offsets
-                WHERE consumer = %s AND topic = %s AND partition = ANY(%s::integer[])
-                ORDER BY partition FOR UPDATE
-                """,
-                (CONSUMER, topic, partitions),
-            ).fetchall()
-            start = {int(p): int(o) for p, o in rows}
+            start = LEDGER.claim(conn, topic, partitions)
             fresh = [r for r in records if r.offset >= start[r.partition]]
             rolled = rollup([r.batch for r in fresh], min_ts)
             if len(rolled):
                 self._merge(rolled)
-            ends: dict[int, int] = {}
-            for r in fresh:
-                ends[r.partition] = max(ends.get(r.partition, -1), r.offset + 1)
-            if ends:
-                conn.execute(
-                    """
-                    UPDATE gw_kafka_offsets o SET next_offset = GREATEST(o.next_offset, e.next), updated_at = now()
-                    FROM unnest(%s::integer[], %s::bigint[]) AS e(p, next)
-                    WHERE o.consumer = %s AND o.topic = %s AND o.partition = e.p
-                    """,
-                    (list(ends), list(ends.values()), CONSUMER, topic),
-                )
+            LEDGER.advance(conn, topic, next_offsets((r.partition, r.offset) for r in fresh))
         return WriteResult(
             applied=len(fresh),
             skipped=len(records) - len(fresh),
@@ -156,10 +131,4 @@ class HistoryStore:
 
     def forget_ahead(self, topic: str, partition: int, high: int) -> bool:
         """Drop a ledger entry that is past the log end (the topic was recreated); True if dropped."""
-        with self.conn.transaction():
-            cur = self.conn.execute(
-                "DELETE FROM gw_kafka_offsets"
-                " WHERE consumer = %s AND topic = %s AND partition = %s AND next_offset > %s",
-                (CONSUMER, topic, partition, high),
-            )
-            return cur.rowcount > 0
+        return LEDGER.forget_ahead(self.conn, topic, partition, high)

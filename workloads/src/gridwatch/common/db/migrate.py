@@ -10,6 +10,11 @@ from importlib import resources
 import psycopg
 from psycopg.rows import TupleRow
 
+from gridwatch.common.db.connection import connect
+
+# `connect` lived here first; callers importing it from this module keep working.
+__all__ = ["Migration", "MigrationError", "connect", "load", "migrate"]
+
 LOCK_ID = 0x67726964  # pg_advisory_xact_lock key shared by every process that migrates
 _NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 
@@ -78,11 +83,3 @@ def migrate(conn: psycopg.Connection[TupleRow]) -> list[str]:
             )
             applied_now.append(f"{m.version:03d}_{m.name}")
     return applied_now
-
-
-def connect(conninfo: str, application: str) -> psycopg.Connection[TupleRow]:
-    """An autocommit connection (transactions are explicit) with a short connect timeout."""
-    conn: psycopg.Connection[TupleRow] = psycopg.connect(
-        conninfo, autocommit=True, connect_timeout=5, application_name=f"gridwatch-{application}"
-    )
-    return conn
