@@ -18,7 +18,16 @@ def main(settings: IngestSettings) -> None:
     # uvicorn re-raises the SIGTERM it caught once it has drained; with our handler installed that re-raise only
     # sets the flag, so the pipeline below still flushes and the process exits 0
     stop = StopFlag().install()
-    pipeline = Pipeline(settings).start()
+    pipeline = Pipeline(settings)
+    registry = None
+    if settings.postgres_conninfo:
+        from gridwatch.ingest.registry import Registry
+
+        registry = Registry(settings.postgres_conninfo, settings.site, pipeline.snapshot)
+        pipeline.catalog.update(registry.load())
+        pipeline.on_declare = registry.declare
+        registry.start()
+    pipeline.start()
     bridge = None
     if settings.mqtt_enabled:
         from gridwatch.ingest.mqtt import Bridge
@@ -55,3 +64,5 @@ def main(settings: IngestSettings) -> None:
         if bridge is not None:
             bridge.stop()
         pipeline.close()
+        if registry is not None:
+            registry.stop()
