@@ -14,6 +14,14 @@ command -v openssl >/dev/null || need_apt+=(openssl)
 # MQTT ingest: the broker the tests and `make up` start, and mosquitto_pub for docs/devices.md's examples
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
 command -v mosquitto_pub >/dev/null || need_apt+=(mosquitto-clients)
+# The real test node (tests/infra/k8s/build-node.sh) and the Docker-free images (tests/infra/images/build.sh).
+command -v runc >/dev/null || [ -x /usr/sbin/runc ] || need_apt+=(runc)
+[ -x /usr/lib/cni/bridge ] || need_apt+=(containernetworking-plugins)
+command -v iptables >/dev/null || [ -x /usr/sbin/iptables ] || need_apt+=(iptables)
+command -v conntrack >/dev/null || [ -x /usr/sbin/conntrack ] || need_apt+=(conntrack)
+[ -x /bin/busybox ] || need_apt+=(busybox-static)
+command -v mmdebstrap >/dev/null || need_apt+=(mmdebstrap)
+command -v gcc >/dev/null || need_apt+=(gcc libc6-dev)
 # The web UI: Node.js 20.19+ to build it, Debian's Chromium for the browser tests (no browser download).
 command -v node >/dev/null || need_apt+=(nodejs npm)
 command -v chromium >/dev/null || need_apt+=(chromium fonts-dejavu-core)

@@ -163,6 +163,67 @@ class InvalidMessage(ValueError):
     """A message that cannot be decoded or breaks the contract; the text says why."""
 
 
+class GridMetric(StrEnum):
+    """What a grid signal measures; the unit is fixed per metric (GRID_UNITS)."""
+
+    CARBON_INTENSITY = "carbon_intensity"
+    PRICE = "price"
+    DEMAND = "demand"
+    GENERATION_SHARE = "generation_share"
+
+
+GRID_UNITS: Final[dict[GridMetric, str]] = {
+    GridMetric.CARBON_INTENSITY: "gCO2/kWh",
+    GridMetric.PRICE: "EUR/MWh",
+    GridMetric.DEMAND: "MW",
+    GridMetric.GENERATION_SHARE: "%",
+}
+
+
+class GridSignal(msgspec.Struct, tag_field="msg", tag="grid", forbid_unknown_fields=True):
+    """One value of an external grid series over [start_ts, end_ts), on `<prefix>.grid` (its own topic and decoder).
+
+    `source` names the adapter (gb-carbon-intensity, entsoe), `region` its area code, `fuel` the generation
+    type for generation_share, `forecast` whether the value is a forecast rather than an outturn.
+    """
+
+    schema_version: Version
+    site: str
+    source: str
+    region: str
+    metric: GridMetric
+    unit: str
+    start_ts: float
+    end_ts: float
+    value: float
+    fetched_ts: float
+    fuel: str = ""
+    forecast: bool = False
+
+
+_grid_decoder: msgspec.msgpack.Decoder[GridSignal] = msgspec.msgpack.Decoder(GridSignal)
+
+
+def encode_grid(signal: GridSignal) -> bytes:
+    """Encode a grid signal to msgpack bytes."""
+    return _encoder.encode(signal)
+
+
+def decode_grid(data: bytes) -> GridSignal:
+    """Decode and validate a grid signal; raise InvalidMessage with a readable reason."""
+    try:
+        signal = _grid_decoder.decode(data)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise InvalidMessage(str(exc)) from exc
+    if not all(math.isfinite(x) for x in (signal.start_ts, signal.end_ts, signal.value, signal.fetched_ts)):
+        raise InvalidMessage("GridSignal fields must be finite numbers")
+    if signal.end_ts <= signal.start_ts:
+        raise InvalidMessage("GridSignal end_ts must be after start_ts")
+    if signal.unit != GRID_UNITS[signal.metric]:
+        raise InvalidMessage(f"GridSignal unit '{signal.unit}' is not {signal.metric.value}'s unit")
+    return signal
+
+
 def encode(message: Message) -> bytes:
     """Encode a message to msgpack bytes."""
     return _encoder.encode(message)
