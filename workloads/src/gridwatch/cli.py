@@ -145,5 +145,14 @@ def detect(
     typer.echo(f"scored {rows} readings into {out}", err=True)
 
 
+@app.command()
+def storage() -> None:
+    """Plan the site's batteries every step (MILP) and publish the DispatchPlan on <prefix>.dispatch."""
+    from gridwatch.storage.runner import main
+    from gridwatch.storage.settings import StorageSettings
+
+    main(StorageSettings())
+
+
 if __name__ == "__main__":
     app()

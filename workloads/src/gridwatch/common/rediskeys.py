@@ -53,3 +53,23 @@ class Keys:
     def alerts(self) -> str:
         """List of the most recent alerts (JSON), newest first."""
         return f"gw:{self.site}:alerts:recent"
+
+    @property
+    def batteries(self) -> str:
+        """Hash battery name -> JSON of its reported state (soc_frac, p_kw: > 0 discharging, ts)."""
+        return f"gw:{self.site}:batteries"
+
+    @property
+    def flexible_loads(self) -> str:
+        """Hash flexible load name -> JSON of its reported state (p_kw, running, limit_kw, ts)."""
+        return f"gw:{self.site}:flexible"
+
+    @property
+    def storage_plan(self) -> str:
+        """JSON of the storage optimizer's latest DispatchPlan."""
+        return f"gw:{self.site}:storage:plan"
+
+    @property
+    def commands(self) -> str:
+        """Hash target -> JSON of the rebalancer's latest Command for it."""
+        return f"gw:{self.site}:commands"

@@ -153,7 +153,71 @@ class Alert(msgspec.Struct, tag_field="msg", tag="alert", forbid_unknown_fields=
     message: str
 
 
-Message = ReadingBatch | Heartbeat | EnrichedBatch | Alert
+class BatteryDispatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One battery's part of a dispatch plan: power per step (> 0 discharges) and SOC at each step boundary."""
+
+    name: str
+    p_batt_kw: list[float]
+    soc_frac: list[float]
+    capacity_kwh: float
+
+
+class DispatchPlan(msgspec.Struct, tag_field="msg", tag="dispatch_plan", forbid_unknown_fields=True):
+    """The storage optimizer's plan for the site's batteries over its horizon, with what it expects to save.
+
+    `status` is how the plan was obtained (optimal, relaxed, time_limit, fallback_last, fallback_idle); costs are
+    in `currency` over the horizon; `forecast` names where the load forecast came from.
+    """
+
+    schema_version: Version
+    site: str
+    plan_id: str
+    created_ts: float
+    start_ts: float
+    step_s: float
+    status: str
+    message: str
+    solve_time_s: float
+    forecast: str
+    currency: str
+    load_kw: list[float]
+    import_price_per_kwh: list[float]
+    export_price_per_kwh: list[float]
+    grid_import_kw: list[float]
+    batteries: list[BatteryDispatch]
+    expected_cost: float
+    cost_without_battery: float
+    savings: float
+    peak_import_kw: float
+    peak_import_without_battery_kw: float
+    relaxed: list[str] = []
+
+
+class CommandKind(StrEnum):
+    """What a command asks of a device."""
+
+    BATTERY_SETPOINT = "battery_setpoint"  # setpoint_kw: > 0 discharge, < 0 charge
+    LOAD_LIMIT = "load_limit"  # a flexible load may draw at most setpoint_kw (0 = shifted away or curtailed)
+    LOAD_RELEASE = "load_release"  # a flexible load runs as it wants again
+
+
+class Command(msgspec.Struct, tag_field="msg", tag="command", forbid_unknown_fields=True):
+    """A setpoint for one device from the rebalancer, valid until `valid_until_ts`; `reason` says why."""
+
+    schema_version: Version
+    site: str
+    command_id: str
+    ts: float
+    target: str
+    kind: CommandKind
+    setpoint_kw: float
+    valid_until_ts: float
+    plan_id: str
+    reason: str
+    dry_run: bool = False
+
+
+Message = ReadingBatch | Heartbeat | EnrichedBatch | Alert | DispatchPlan | Command
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder: msgspec.msgpack.Decoder[Message] = msgspec.msgpack.Decoder(Message)
@@ -237,6 +301,8 @@ def decode(data: bytes) -> Message:
         raise InvalidMessage(str(exc)) from exc
     if isinstance(message, ReadingBatch):
         _check_batch(message)
+    elif isinstance(message, DispatchPlan | Command):
+        _check_control(message)
     else:
         if isinstance(message, EnrichedBatch):
             _check_enriched(message)
@@ -278,6 +344,22 @@ def _check_batch(batch: ReadingBatch) -> None:
         math.isfinite(t) and t > 0 for t in batch.ts
     ):
         raise InvalidMessage("timestamps must be positive finite numbers")
+
+
+def _check_control(message: DispatchPlan | Command) -> None:
+    """A plan's series have one entry per step and every number is finite; a command's setpoint is finite."""
+    if isinstance(message, Command):
+        if not all(math.isfinite(x) for x in (message.ts, message.setpoint_kw, message.valid_until_ts)):
+            raise InvalidMessage("Command fields must be finite numbers")
+        return
+    n = len(message.load_kw)
+    series = [message.load_kw, message.import_price_per_kwh, message.export_price_per_kwh, message.grid_import_kw]
+    series += [b.p_batt_kw for b in message.batteries]
+    if any(len(x) != n for x in series) or any(len(b.soc_frac) != n + 1 for b in message.batteries):
+        raise InvalidMessage(f"DispatchPlan series must have {n} entries per step (SOC: {n + 1})")
+    numbers = [message.start_ts, message.step_s, message.expected_cost, message.savings, message.peak_import_kw]
+    if not all(math.isfinite(sum(x)) for x in (*series, numbers, *(b.soc_frac for b in message.batteries))):
+        raise InvalidMessage("DispatchPlan fields must be finite numbers")
 
 
 def _check_finite(message: Heartbeat | Alert | EnrichedBatch) -> None:
