@@ -112,6 +112,15 @@ def replay(
 
 
 @app.command()
+def grid() -> None:
+    """Poll grid APIs (carbon intensity, prices, demand, generation mix) into the grid topic."""
+    from gridwatch.grid.app import main
+    from gridwatch.grid.settings import GridSettings
+
+    main(GridSettings())
+
+
+@app.command()
 def api() -> None:
     """Serve the REST and WebSocket API."""
     from gridwatch.api.app import main
