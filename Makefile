@@ -78,6 +78,10 @@ HELM ?= $(shell command -v helm 2>/dev/null || echo $(HOME)/.cache/gridwatch/k8s
 crds: ## Copy crds/energysite.yaml (the source of truth) into the operator chart
 	cp crds/energysite.yaml charts/gridwatch-operator/crds/energysite.yaml
 
+.PHONY: contracts
+contracts: ## Regenerate contracts/ (JSON Schema of every wire message + AsyncAPI) from the code (a test fails when stale)
+	$(PY) python -m gridwatch.ingest.contract --out contracts
+
 helm-lint: ## helm lint --strict both charts with every ci/*-values.yaml
 	@for chart in charts/energy-site charts/gridwatch-operator; do \
 		for values in $$chart/ci/*-values.yaml; do \

@@ -94,17 +94,31 @@ class Parsed:
         self.rejected.append(problem)
 
 
-class _SensorDecl(msgspec.Struct, forbid_unknown_fields=True):
+class SensorDeclaration(msgspec.Struct, forbid_unknown_fields=True):
+    """A sensor of a gateway batch: its id, and (once, or whenever it changes) its type, unit and machine."""
+
     id: str
     type: str | None = None
     unit: str | None = None
     machine: str | None = None
 
 
-class _Batch(msgspec.Struct, forbid_unknown_fields=True):
-    sensors: list[_SensorDecl]
+class GatewayBatch(msgspec.Struct, forbid_unknown_fields=True):
+    """Many sensors x many timestamps: `values[i][j]` is sensor i at `ts[j]` (ms since the epoch; null = missing)."""
+
+    sensors: list[SensorDeclaration]
     ts: list[float]
     values: list[list[float | None]]
+
+
+class Telemetry(msgspec.Struct, forbid_unknown_fields=True):
+    """ThingsBoard-style telemetry of the token's gateway: each key is a sensor `<gateway>.<key>`.
+
+    Sent alone, as a list, or as the bare `values` object (then ts = arrival time).
+    """
+
+    values: dict[str, float]
+    ts: int | None = None
 
 
 def decode_body(body: bytes, content_type: str) -> Any:
@@ -237,7 +251,7 @@ def parse_batch(obj: Any, gateway: str, lookup: Lookup, now: float) -> Parsed:
     `null` marks a missing value. A sensor's type may be left out once it was declared before.
     """
     try:
-        batch = msgspec.convert(obj, _Batch)
+        batch = msgspec.convert(obj, GatewayBatch)
     except msgspec.ValidationError as exc:
         loc, reason = _loc(exc)
         raise PayloadError([Problem(loc, reason)]) from exc
