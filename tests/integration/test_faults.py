@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 from typing import cast
 
 import httpx
 import msgspec
+import psycopg
+import pytest
 import redis
 from confluent_kafka import Consumer, Producer
 from gridwatch.common.db.migrate import connect, migrate
@@ -168,3 +172,147 @@ def test_api_and_alert_engine_survive_a_corrupt_state(
     finally:
         engine.stop()
         api.stop()
+
+
+def readings_total(client: redis.Redis, site: str) -> int:
+    return int(client.hget(Keys(site).aggregates, "readings_total") or 0)
+
+
+def probe(port: int, path: str = "/readyz") -> int:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2).status_code
+    except httpx.HTTPError:
+        return 0
+
+
+def test_processor_is_not_ready_during_a_broker_stall_and_recovers_after(
+    base_env: dict[str, str], kafka: Kafka, redis_client: redis.Redis, site: str, tmp_path: Path
+) -> None:
+    """Issue 12.2: SIGSTOP the broker for 20 s; the processor's /readyz is not 200 while stalled, and afterwards it
+    rejoins its group, or exits non-zero so that its supervisor restarts it."""
+    port = free_port()
+    env = {**base_env, "GRIDWATCH_METRICS_PORT": str(port), "GRIDWATCH_CONSUMER_MAX_LOST_S": "40"}
+    proc = Workload("processor", env, tmp_path).start()
+    sim_env = {
+        **base_env,
+        "GRIDWATCH_METRICS_PORT": str(free_port()),
+        "GRIDWATCH_SIM_SENSORS": "60",
+        "GRIDWATCH_SIM_RATE": "120",
+    }
+    sim = Workload("simulator", sim_env, tmp_path).start()
+    assert kafka.pid is not None
+    restarted = False
+    try:
+        wait_for(lambda: readings_total(redis_client, site) > 500, 90, "readings to flow", logs=(proc, sim))
+        wait_for(lambda: probe(port) == 200, 30, "processor ready", logs=(proc,))
+        os.kill(kafka.pid, signal.SIGSTOP)
+        codes: list[int] = []
+        try:
+            stalled_at = time.monotonic()
+            while time.monotonic() - stalled_at < 20:
+                codes.append(probe(port))
+                time.sleep(0.5)
+        finally:
+            os.kill(kafka.pid, signal.SIGCONT)
+        assert any(c not in (0, 200) for c in codes), f"/readyz during the stall: {codes}"
+        resumed = readings_total(redis_client, site)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if not proc.alive():
+                rc = proc.wait()
+                assert rc != 0, "a processor that gave up must exit non-zero"
+                proc = Workload("processor", env, tmp_path).start()  # what make up / Kubernetes do
+                restarted = True
+            if readings_total(redis_client, site) > resumed + 500 and probe(port) == 200:
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError(f"processor did not recover (restarted={restarted})\n{proc.log()[-4000:]}")
+    finally:
+        os.kill(kafka.pid, signal.SIGCONT)
+        sim.stop()
+        proc.stop()
+
+
+def history_counts(dsn: str, site: str) -> dict[str, int]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT sensor_id, sum(readings) FROM gw_history_minute WHERE site = %s GROUP BY 1", (site,)
+        ).fetchall()
+    return {str(s): int(n) for s, n in rows}
+
+
+def history_energy(dsn: str, site: str) -> float:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT coalesce(sum(energy_kwh), 0) FROM gw_history_minute WHERE site = %s", (site,))
+        return float(row.fetchone()[0])  # type: ignore[index]
+
+
+CRASH_SENSORS = 24
+MAX_TICKS = 3000
+
+
+def test_crashes_at_every_step_boundary_lose_and_duplicate_nothing(
+    base_env: dict[str, str], postgres: Postgres, kafka: Kafka, redis_client: redis.Redis, site: str, tmp_path: Path
+) -> None:
+    """Issue 12.3: SIGKILL the processor at each step of its loop (consumed, handled = published not flushed,
+    delivered = before Redis, finished = after Redis before commit, committed) and the history writer after its
+    write and after its commit, while readings stream in: history holds every produced reading exactly once and
+    its energy equals the processor's in Redis."""
+    with connect(postgres.dsn, "test") as conn:
+        migrate(conn)
+    env = {**base_env, "GRIDWATCH_POSTGRES_DSN": postgres.dsn, "GRIDWATCH_HISTORY_FLUSH_INTERVAL_S": "0.2"}
+    proc_env = {**env, "GRIDWATCH_METRICS_PORT": str(free_port()), "GRIDWATCH_PROC_BATCH_MAX_MESSAGES": "3"}
+    hist_env = {**env, "GRIDWATCH_METRICS_PORT": str(free_port()), "GRIDWATCH_HISTORY_BATCH_MAX_MESSAGES": "4"}
+    processor_crashes = ["consumed", "handled", "delivered", "finished", "committed"]
+    history_crashes = ["handled", "committed"]
+
+    def crashing(base: dict[str, str], step: str) -> dict[str, str]:
+        return {**base, "GRIDWATCH_FAULT_CRASH_AT": step, "GRIDWATCH_FAULT_CRASH_AFTER": "3"}
+
+    plan = {"processor": (processor_crashes, proc_env), "history": (history_crashes, hist_env)}
+    running = {
+        name: Workload(name, crashing(base, steps.pop(0)), tmp_path).start() for name, (steps, base) in plan.items()
+    }
+    crashes = {"processor": 0, "history": 0}
+
+    def restart_dead() -> bool:
+        """Restart a crashed workload (crashing at its next step, if any left), as a supervisor would."""
+        for name, (steps, base) in plan.items():
+            w = running[name]
+            if not w.alive():
+                assert w.wait() == -signal.SIGKILL, w.log()[-3000:]  # only injected crashes
+                crashes[name] += 1
+                running[name] = Workload(name, crashing(base, steps.pop(0)) if steps else base, tmp_path).start()
+        return not any("GRIDWATCH_FAULT_CRASH_AT" in w.env for w in running.values())
+
+    topic = f"{site}.readings"
+    t0 = time.time() - MAX_TICKS - 60
+    producer = Producer({"bootstrap.servers": kafka.bootstrap, "enable.idempotence": True})
+    ticks = 0
+    try:
+        # stream until every crash happened (each needs a few batches after its workload's restart)
+        while (not restart_dead() or ticks < 100) and ticks < MAX_TICKS:
+            rows = [(f"m{i}-power", SensorType.POWER, t0 + ticks, 50.0 + i + (ticks % 7)) for i in range(CRASH_SENSORS)]
+            producer.produce(topic, reading_batch(site, ticks, rows), b"fault-gw")
+            producer.poll(0)
+            ticks += 1
+            time.sleep(0.05)
+        expected = {f"m{i}-power": ticks for i in range(CRASH_SENSORS)}
+        assert producer.flush(30) == 0
+        wait_for(
+            lambda: history_counts(postgres.dsn, site) == expected,
+            180,
+            "every crash to happen and history to settle",
+            interval=0.5,
+            logs=tuple(running.values()),
+        )
+        time.sleep(3)  # anything still to come (a duplicate) would arrive now
+        assert history_counts(postgres.dsn, site) == expected
+        assert readings_total(redis_client, site) == CRASH_SENSORS * ticks
+        redis_energy = float(redis_client.hget(Keys(site).aggregates, "energy_kwh") or 0)
+        assert history_energy(postgres.dsn, site) == pytest.approx(redis_energy, rel=1e-9)
+        assert crashes == {"processor": 5, "history": 2}, crashes
+    finally:
+        for w in running.values():
+            w.stop()

@@ -71,7 +71,7 @@ def _all_finite(obj: object) -> bool:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(batches(), min_size=1, max_size=8))
 def test_no_batch_sequence_makes_stored_state_non_finite(raw_batches: list[bytes]) -> None:
-    scorer = Scorer(ScoringConfig(warmup=2, forest_train_rows=256))
+    scorer = Scorer(ScoringConfig())
     store = StateStore(None, "prop", 60)  # type: ignore[arg-type]  # build() never touches Redis
     stored: dict[str, bytes] = {}
     for raw in raw_batches:

@@ -11,7 +11,6 @@ from collections import Counter
 import httpx
 import psycopg
 import redis
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 from psycopg.rows import TupleRow
 
 from gridwatch.alerting import lifecycle, metrics, store
@@ -28,6 +27,7 @@ from gridwatch.alerting.rules import (
 )
 from gridwatch.alerting.settings import AlertSettings
 from gridwatch.common import kafka, tracing
+from gridwatch.common.consumer import ConsumerLoop, ConsumerSpec, Record, retry
 from gridwatch.common.db.migrate import connect, migrate
 from gridwatch.common.logging import configure_logging
 from gridwatch.common.probes import ProbeServer
@@ -49,10 +49,22 @@ class AlertEngine:
         self.stop = stop
         self.log = configure_logging(settings.log_level, site=settings.site, component="alerts")
         self.labels = {"site": settings.site, "component": "alerts"}
-        client_id = f"alerts@{socket.gethostname()}"
         self.topic = settings.topic("alerts")
-        self.consumer = Consumer(kafka.consumer_config(settings.kafka_bootstrap, settings.consumer_group, client_id))
-        self.producer = Producer(kafka.producer_config(settings.kafka_bootstrap, client_id))
+        self.loop = ConsumerLoop(
+            ConsumerSpec(
+                settings.kafka_bootstrap,
+                self.topic,
+                settings.consumer_group,
+                f"alerts@{socket.gethostname()}",
+                settings.topic("dlq"),
+                max_lost_s=settings.consumer_max_lost_s,
+            ),
+            self.handle,
+            stop,
+            self.log,
+            on_tick=self._tick,
+            ready=lambda: self.healthy,
+        )
         self.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3)
         self.keys = Keys(settings.site)
         self.evaluator = Evaluator(settings.active_rules)
@@ -80,9 +92,6 @@ class AlertEngine:
         self.conn = None
 
     # --- loop --------------------------------------------------------------------------------
-    def _dead_letter(self, msg: Message, reason: str) -> None:
-        kafka.dead_letter(self.producer, self.settings.topic("dlq"), msg, reason)
-
     def run(self) -> None:
         """Run until stopped."""
         s = self.settings
@@ -93,28 +102,19 @@ class AlertEngine:
             rules=[r.name for r in self.evaluator.rules],
             routes=[r.name for r in s.routes],
         )
-        self.consumer.subscribe(
-            [self.topic],
-            on_assign=lambda c, ps: self.log.info("partitions assigned", partitions=[p.partition for p in ps]),
-            on_revoke=lambda c, ps: self.log.info("partitions revoked", partitions=[p.partition for p in ps]),
-        )
         self.delivery.start()
         try:
-            while self.stop.running:
-                messages = self.consumer.consume(num_messages=500, timeout=0.5)
-                if messages:
-                    with tracing.consume_span(self.topic, messages):
-                        self.handle(messages)
-                if time.monotonic() >= self.next_eval:
-                    self.next_eval = time.monotonic() + s.eval_interval_s
-                    self.evaluate()
+            self.loop.run()
         finally:
             self.done.set()
             self.delivery.join(timeout=s.delivery_timeout_s + 5)
-            self.producer.flush(30)
-            self.consumer.close()
             self._drop_db()
             self.log.info("alert engine stopped")
+
+    def _tick(self) -> None:
+        if time.monotonic() >= self.next_eval:
+            self.next_eval = time.monotonic() + self.settings.eval_interval_s
+            self.evaluate()
 
     def _retrying(self, what: str) -> psycopg.Connection[TupleRow] | None:
         """The connection, or None after logging why PostgreSQL cannot be used now."""
@@ -124,7 +124,7 @@ class AlertEngine:
             self._failed(what, exc)
             return None
 
-    def _failed(self, what: str, exc: Exception) -> None:
+    def _failed(self, what: str, exc: BaseException) -> None:
         metrics.ERRORS.labels(**self.labels, what=what).inc()
         if self.healthy:
             self.log.error("alert engine operation failed; retrying", what=what, error=str(exc))
@@ -132,32 +132,27 @@ class AlertEngine:
         if isinstance(exc, psycopg.Error):
             self._drop_db()
 
-    def handle(self, messages: list[Message]) -> None:
-        """Apply processor alerts exactly once (offset ledger), then commit their offsets."""
-        records: list[tuple[int, int, Alert]] = []
-        for msg, decoded in kafka.decoded(messages, self._dead_letter):
+    def handle(self, records: list[Record]) -> None:
+        """Apply processor alerts exactly once (offset ledger); the loop verifies dead letters, then commits."""
+        alerts: list[tuple[int, int, Alert]] = []
+        for r in records:
+            decoded = r.value
             if not isinstance(decoded, Alert) or decoded.site != self.settings.site:
                 reason = f"unexpected {type(decoded).__name__} for site '{getattr(decoded, 'site', '?')}' on alerts"
-                self._dead_letter(msg, reason)
+                self.loop.dead_letter(r.msg, reason)
                 continue
-            records.append((int(msg.partition() or 0), int(msg.offset() or 0), decoded))
-        delay = 0.2
-        while records:
-            try:
-                self._apply_records(records)
-                self.healthy = True
-                break
-            except psycopg.Error as exc:
-                self._failed("kafka-alerts", exc)
-                if self.stop.wait(delay):
-                    raise
-                delay = min(delay * 2, 5.0)
-        self.producer.flush(30)
-        try:
-            self.consumer.commit(asynchronous=False)
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError._NO_OFFSET:
-                self.log.warning("commit failed; the ledger skips the replay", error=str(exc))
+            alerts.append((r.partition, r.offset, decoded))
+        if alerts:
+            retry(
+                "applying processor alerts",
+                lambda: self._apply_records(alerts),
+                (psycopg.Error,),
+                self.stop,
+                self.log,
+                beat=self.loop.touch,
+                on_error=lambda exc: self._failed("kafka-alerts", exc),
+            )
+            self.healthy = True
 
     def _apply_records(self, records: list[tuple[int, int, Alert]]) -> None:
         conn = self._db()
@@ -297,8 +292,8 @@ class AlertEngine:
                     outbox.conn.close()
 
     def ready(self) -> bool:
-        """Ready while PostgreSQL and Redis take the engine's work."""
-        return self.healthy
+        """Ready while PostgreSQL and Redis take the engine's work and the consumer group is confirmed."""
+        return self.loop.ready()
 
 
 def main(settings: AlertSettings) -> None:
@@ -306,7 +301,9 @@ def main(settings: AlertSettings) -> None:
     stop = StopFlag().install()
     tracing.configure("gridwatch-alerts")
     engine = AlertEngine(settings, stop)
-    probes = ProbeServer(settings.metrics_host, settings.metrics_port, ready=engine.ready).start()
+    probes = ProbeServer(
+        settings.metrics_host, settings.metrics_port, ready=engine.ready, live=engine.loop.live
+    ).start()
     try:
         engine.run()
     finally:

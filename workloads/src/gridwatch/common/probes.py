@@ -18,8 +18,10 @@ class ProbeServer:
         port: int,
         ready: Callable[[], bool],
         registry: CollectorRegistry = REGISTRY,
+        live: Callable[[], bool] | None = None,
     ) -> None:
         self._ready = ready
+        self._live = live
         self._registry = registry
         self._server = ThreadingHTTPServer((host, port), self._handler())
         self._server.daemon_threads = True
@@ -38,8 +40,10 @@ class ProbeServer:
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":
                     self._send(200, generate_latest(outer._registry), CONTENT_TYPE_LATEST)
-                elif path in ("/healthz", "/health"):
-                    self._send(200, b'{"status":"ok"}', "application/json")
+                elif path in ("/healthz", "/health", "/livez"):
+                    ok = outer._live is None or outer._live()
+                    body = b'{"status":"ok"}' if ok else b'{"status":"stalled"}'
+                    self._send(200 if ok else 503, body, "application/json")
                 elif path == "/readyz":
                     ok = outer._ready()
                     body = b'{"status":"ready"}' if ok else b'{"status":"not ready"}'

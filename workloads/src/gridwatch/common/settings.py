@@ -23,6 +23,9 @@ class CommonSettings(BaseSettings):
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     metrics_host: str = "0.0.0.0"
     metrics_port: int = Field(default=9100, ge=0, le=65535)
+    consumer_max_lost_s: float = Field(
+        default=60.0, ge=5, le=3600, description="A consumer this long without a confirmed group exits non-zero."
+    )
     postgres_dsn: str = Field(default="", description="PostgreSQL DSN of the site database; empty = parts below.")
     postgres_host: str = Field(default="", description="PostgreSQL host, used when postgres_dsn is empty.")
     postgres_port: int = Field(default=5432, ge=1, le=65535)

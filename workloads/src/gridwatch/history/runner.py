@@ -8,9 +8,10 @@ import time
 from typing import Protocol
 
 import psycopg
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from gridwatch.common import kafka, tracing
+from gridwatch.common.consumer import ConsumerLoop, ConsumerSpec, Record, retry
 from gridwatch.common.db.migrate import connect, migrate
 from gridwatch.common.lag import LagTracker
 from gridwatch.common.logging import configure_logging
@@ -19,7 +20,8 @@ from gridwatch.common.schema import EnrichedBatch
 from gridwatch.common.shutdown import StopFlag
 from gridwatch.history import metrics, partitions
 from gridwatch.history.settings import HistorySettings
-from gridwatch.history.store import HistoryStore, Record
+from gridwatch.history.store import HistoryStore, WriteResult
+from gridwatch.history.store import Record as HistoryRecord
 
 
 class HistoryWriter:
@@ -32,18 +34,28 @@ class HistoryWriter:
         self.stop = stop
         self.log = configure_logging(settings.log_level, site=settings.site, component="history")
         self.labels = {"site": settings.site, "component": "history"}
-        client_id = f"history@{socket.gethostname()}"
         self.topic = settings.topic("enriched")
         self.lag = LagTracker(self.topic, metrics.LAG, self.labels)
-        self.consumer = Consumer(
-            kafka.consumer_config(
+        self.loop = ConsumerLoop(
+            ConsumerSpec(
                 settings.kafka_bootstrap,
+                self.topic,
                 settings.consumer_group,
-                client_id,
-                **{"statistics.interval.ms": 5000},
-                stats_cb=self._on_stats,
-            )
+                f"history@{socket.gethostname()}",
+                settings.topic("dlq"),
+                max_lost_s=settings.consumer_max_lost_s,
+            ),
+            self.handle,
+            stop,
+            self.log,
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_stats=self._on_stats,
+            on_tick=self._tick,
+            on_dead_letter=lambda reason: metrics.DLQ.labels(**self.labels).inc(),
+            ready=self._ready,
         )
+        self.consumer = self.loop.consumer
         self.gatherer = Gatherer(
             self.consumer.consume,
             settings.batch_max_messages,
@@ -52,12 +64,11 @@ class HistoryWriter:
             settings.batch_max_bytes,
             stop,
         )
-        self.producer = Producer(kafka.producer_config(settings.kafka_bootstrap, client_id))
+        self.loop.fetch = self.gatherer.next
         self.store: HistoryStore | None = None
         self.kind = ""
         self.days: set[int] = set()
         self.healthy_db = False
-        self.assigned = False
         self.next_maintenance = 0.0
 
     # --- PostgreSQL --------------------------------------------------------------------------
@@ -92,8 +103,6 @@ class HistoryWriter:
 
     # --- Kafka callbacks -------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, assigned: list[TopicPartition]) -> None:
-        self.assigned = True
-        self.log.info("partitions assigned", partitions=[p.partition for p in assigned])
         try:
             store = self._db()
             for tp in assigned:
@@ -108,7 +117,6 @@ class HistoryWriter:
 
     def _on_revoke(self, consumer: Consumer, revoked: list[TopicPartition]) -> None:
         self.lag.clear()
-        self.log.info("partitions revoked", partitions=[p.partition for p in revoked])
 
     def _on_stats(self, stats_json: str) -> None:
         self.lag.on_stats(stats_json)
@@ -119,46 +127,33 @@ class HistoryWriter:
         s = self.settings
         outcome = kafka.ensure_site_topics(s)
         self.log.info("topics ready", topics=outcome, group=s.consumer_group)
-        self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
-            while self.stop.running:
-                messages = self.gatherer.next()
-                if messages:
-                    with tracing.consume_span(self.topic, messages):
-                        self.handle(messages)
-                else:
-                    self.producer.poll(0)
-                if time.monotonic() >= self.next_maintenance:
-                    self.maintain()
+            self.loop.run()
         finally:
-            self.producer.flush(30)
-            self.consumer.close()
             self._drop_db()
             self.log.info("history writer stopped")
 
-    def handle(self, messages: list[Message]) -> None:
-        """Write one consumed batch in one transaction, then commit its offsets to Kafka."""
+    def _tick(self) -> None:
+        if time.monotonic() >= self.next_maintenance:
+            self.maintain()
+
+    def handle(self, records: list[Record]) -> None:
+        """Write one consumed batch in one transaction (the loop then verifies dead letters and commits)."""
         started = time.perf_counter()
-        records: list[Record] = []
-        for msg, decoded in kafka.decoded(messages, self._dead_letter):
+        rows: list[HistoryRecord] = []
+        for r in records:
+            decoded = r.value
             if not isinstance(decoded, EnrichedBatch):
-                self._dead_letter(msg, f"unexpected message type '{type(decoded).__name__}' on enriched")
+                self.loop.dead_letter(r.msg, f"unexpected message type '{type(decoded).__name__}' on enriched")
             elif decoded.site != self.settings.site:
-                self._dead_letter(msg, f"enriched batch for site '{decoded.site}' on this site's topic")
+                self.loop.dead_letter(r.msg, f"enriched batch for site '{decoded.site}' on this site's topic")
             else:
-                records.append(Record(int(msg.partition() or 0), int(msg.offset() or 0), decoded))
-        if records:
-            self._write(records)
-        if self.producer.flush(30):
-            raise RuntimeError("dead letters not delivered to Kafka; not committing")
-        try:
-            self.consumer.commit(asynchronous=False)
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError._NO_OFFSET:
-                self.log.warning("commit failed; the ledger skips the replay", error=str(exc))
+                rows.append(HistoryRecord(r.partition, r.offset, decoded))
+        if rows:
+            self._write(rows)
         metrics.BATCH.labels(**self.labels).observe(time.perf_counter() - started)
 
-    def _write(self, records: list[Record]) -> None:
+    def _write(self, records: list[HistoryRecord]) -> None:
         """Write with retries and backoff while PostgreSQL is down; nothing is committed to Kafka meanwhile."""
         min_ts = time.time() - self.settings.retention_days * 86400.0
         days: set[int] = set()
@@ -166,26 +161,21 @@ class HistoryWriter:
             if r.batch.ts:
                 lo = partitions.day_of(max(min(r.batch.ts), min_ts))
                 days.update(range(lo, partitions.day_of(max(r.batch.ts)) + 1))
-        delay = 0.2
-        while True:
-            try:
-                store = self._db()
-                self._ensure_days(store, days)
-                result = store.write(self.topic, records, min_ts)
-            except psycopg.Error as exc:
-                metrics.DB_ERRORS.labels(**self.labels).inc()
-                if self.healthy_db or self.store is None:
-                    self.log.error("postgres write failed; retrying", error=str(exc))
-                self.healthy_db = False
-                self._drop_db()
-                if self.stop.wait(delay):
-                    raise
-                delay = min(delay * 2, 5.0)
-                continue
-            if not self.healthy_db:
-                self.log.info("postgres writes succeed")
-            self.healthy_db = True
-            break
+
+        def attempt() -> WriteResult:
+            store = self._db()
+            self._ensure_days(store, days)
+            return store.write(self.topic, records, min_ts, dedupe=True)
+
+        def failed(exc: BaseException) -> None:
+            metrics.DB_ERRORS.labels(**self.labels).inc()
+            self.healthy_db = False
+            self._drop_db()
+
+        result = retry(
+            "postgres write", attempt, (psycopg.Error,), self.stop, self.log, beat=self.loop.touch, on_error=failed
+        )
+        self.healthy_db = True
         metrics.READINGS.labels(**self.labels).inc(result.readings)
         metrics.ROWS.labels(**self.labels).inc(result.rows)
         metrics.SKIPPED.labels(**self.labels).inc(result.skipped)
@@ -212,13 +202,9 @@ class HistoryWriter:
             metrics.DROPPED.labels(**self.labels).inc(len(dropped))
             self.log.info("retention dropped old rollups", dropped=dropped, retention_days=s.retention_days)
 
-    def _dead_letter(self, msg: Message, reason: str) -> None:
-        kafka.dead_letter(self.producer, self.settings.topic("dlq"), msg, reason)
-        metrics.DLQ.labels(**self.labels).inc()
-
-    def ready(self) -> bool:
-        """Ready once PostgreSQL took the last write (or was reached at start)."""
-        return self.store is not None and (self.healthy_db or not self.assigned)
+    def _ready(self) -> bool:
+        """PostgreSQL took the last write (or was reached at start); the loop adds: the group is confirmed."""
+        return self.store is not None and (self.healthy_db or not self.loop.assignment)
 
 
 class Consume(Protocol):
@@ -288,7 +274,9 @@ def main(settings: HistorySettings) -> None:
     stop = StopFlag().install()
     tracing.configure("gridwatch-history")
     writer = HistoryWriter(settings, stop)
-    probes = ProbeServer(settings.metrics_host, settings.metrics_port, ready=writer.ready).start()
+    probes = ProbeServer(
+        settings.metrics_host, settings.metrics_port, ready=writer.loop.ready, live=writer.loop.live
+    ).start()
     try:
         writer.run()
     finally:

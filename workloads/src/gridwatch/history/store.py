@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import msgspec
+import numpy as np
 import psycopg
 from psycopg.rows import TupleRow
 
@@ -102,15 +105,24 @@ class HistoryStore:
         self.conn = conn
         self.site = site
 
-    def write(self, topic: str, records: Sequence[Record], min_ts: float = 0.0) -> WriteResult:
-        """Apply the records not applied before (by offset), all or nothing."""
+    def write(self, topic: str, records: Sequence[Record], min_ts: float = 0.0, dedupe: bool = False) -> WriteResult:
+        """Apply the records not applied before (by offset), all or nothing.
+
+        With `dedupe`, readings at or before their sensor's newest stored reading are dropped as repeats: the
+        processor publishes each sensor's readings to one partition in time order, and republishes some after a
+        crash between publishing and writing Redis (docs/reliability.md#no-lost-batch).
+        """
         conn = self.conn
         partitions = sorted({r.partition for r in records})
         with conn.transaction():
             conn.execute(_STAGE)
             start = LEDGER.claim(conn, topic, partitions)
             fresh = [r for r in records if r.offset >= start[r.partition]]
-            rolled = rollup([r.batch for r in fresh], min_ts)
+            batches = [r.batch for r in fresh]
+            repeats = 0
+            if dedupe and batches:
+                batches, repeats = self._drop_stored(batches)
+            rolled = rollup(batches, min_ts)
             if len(rolled):
                 self._merge(rolled)
             LEDGER.advance(conn, topic, next_offsets((r.partition, r.offset) for r in fresh))
@@ -119,8 +131,62 @@ class HistoryStore:
             skipped=len(records) - len(fresh),
             readings=int(rolled.readings.sum()),
             rows=len(rolled),
-            duplicates=rolled.duplicates,
+            duplicates=rolled.duplicates + repeats,
         )
+
+    def _drop_stored(self, batches: list[EnrichedBatch]) -> tuple[list[EnrichedBatch], int]:
+        """The batches without readings at or before their sensor's newest stored reading; and how many went.
+
+        Only rows from the batch's first minute on can hold a newer reading, so the look-up stays within the
+        newest partitions and the rows just written (cheap next to the upsert that follows).
+        """
+        starts = [min(b.ts) for b in batches if b.ts]
+        if not starts:
+            return batches, 0
+        ids = sorted({sid for b in batches for sid in b.sensor_ids})
+        newest: dict[str, float] = dict(
+            self.conn.execute(
+                """
+                SELECT sensor_id, max(last_ts) FROM gw_history_minute
+                WHERE site = %s AND minute >= to_timestamp(%s) AND sensor_id = ANY(%s::text[])
+                GROUP BY sensor_id
+                """,
+                (self.site, math.floor(min(starts) / 60.0) * 60.0, ids),
+            ).fetchall()
+        )
+        if not newest:
+            return batches, 0
+        out: list[EnrichedBatch] = []
+        dropped = 0
+        for b in batches:
+            marks = np.fromiter((newest.get(sid, -math.inf) for sid in b.sensor_ids), np.float64, len(b.sensor_ids))
+            keep = np.asarray(b.ts, dtype=np.float64) > marks
+            if keep.all():
+                out.append(b)
+                continue
+            rows = np.flatnonzero(keep).tolist()
+            dropped += len(b.sensor_ids) - len(rows)
+            out.append(
+                msgspec.structs.replace(
+                    b,
+                    **{
+                        name: [getattr(b, name)[i] for i in rows]
+                        for name in (
+                            "sensor_ids",
+                            "types",
+                            "ts",
+                            "values",
+                            "score",
+                            "anomaly",
+                            "failure_probability",
+                            "status",
+                            "label",
+                            "energy_kwh",
+                        )
+                    },
+                )
+            )
+        return out, dropped
 
     def _merge(self, rolled: Rollups) -> None:
         with self.conn.cursor() as cur:

@@ -1,4 +1,4 @@
-"""The processor's loop: consume a batch, dead-letter bad input, score, write Redis, emit, then commit."""
+"""The processor: score a batch, publish enriched readings and alerts, then write Redis, then commit."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import Any
 import msgspec
 import numpy as np
 import redis
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from gridwatch.common import kafka, tracing
+from gridwatch.common.consumer import ConsumerLoop, ConsumerSpec, Finish, Record, retry
 from gridwatch.common.lag import LagTracker
 from gridwatch.common.logging import configure_logging
 from gridwatch.common.probes import ProbeServer
@@ -55,27 +56,35 @@ class Processor:
         self.stop = stop
         self.log = configure_logging(settings.log_level, site=settings.site, component="processor")
         self.labels = metrics.init(settings.site)
-        client_id = f"processor@{socket.gethostname()}"
-        self.consumer = Consumer(
-            kafka.consumer_config(
+        self.topic = settings.topic("readings")
+        self.loop = ConsumerLoop(
+            ConsumerSpec(
                 settings.kafka_bootstrap,
+                self.topic,
                 settings.consumer_group,
-                client_id,
-                **{"statistics.interval.ms": 5000},
-                stats_cb=self._on_stats,
-            )
+                f"processor@{socket.gethostname()}",
+                settings.topic("dlq"),
+                settings.batch_max_messages,
+                settings.poll_timeout_s,
+                settings.consumer_max_lost_s,
+            ),
+            self.handle,
+            stop,
+            self.log,
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_stats=self._on_stats,
+            on_rewind=self._on_rewind,
+            on_dead_letter=lambda reason: metrics.DLQ.labels(**self.labels, reason=metrics.dlq_reason(reason)).inc(),
+            ready=self._ready,
         )
-        self.producer = Producer(kafka.producer_config(settings.kafka_bootstrap, client_id))
-        self.delivery = kafka.DeliveryTracker()
+        self.producer = self.loop.producer
         self.store = StateStore(
             redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3),
             settings.site,
             settings.state_ttl_seconds,
         )
         self.scorer = Scorer(scoring_config(settings))
-        self.topic = settings.topic("readings")
-        self.dlq_topic = settings.topic("dlq")
-        self.assigned = False
         self.partition_counts: dict[str, int] = {}
         self.healthy_store = True
         self.scores = metrics.score_histogram(self.labels)
@@ -84,50 +93,47 @@ class Processor:
 
     # --- Kafka callbacks -------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self.assigned = True
         self.partition_counts.clear()
         self.scorer.reset()  # state of sensors that moved is reloaded from Redis on first sight
-        self.log.info("partitions assigned", partitions=[p.partition for p in partitions])
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.scorer.reset()
         self.lag.clear()
-        self.log.info("partitions revoked", partitions=[p.partition for p in partitions])
+
+    def _on_rewind(self) -> None:
+        self.scorer.reset()  # the rewound batch was not written to Redis: score it again from the stored state
 
     def _on_stats(self, stats_json: str) -> None:
         self.lag.on_stats(stats_json)
 
     # --- loop ----------------------------------------------------------------------------
     def run(self) -> None:
-        """Consume until stopped; on exit commit what was written and close cleanly."""
-        s = self.settings
-        outcome = kafka.ensure_site_topics(s)
-        self.log.info("topics ready", topics=outcome, group=s.consumer_group)
-        self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        """Consume until stopped (or the group is lost beyond the bound); then close cleanly."""
+        outcome = kafka.ensure_site_topics(self.settings)
+        self.log.info("topics ready", topics=outcome, group=self.settings.consumer_group)
         try:
-            while self.stop.running:
-                messages = self.consumer.consume(num_messages=s.batch_max_messages, timeout=s.poll_timeout_s)
-                if messages:
-                    with tracing.consume_span(self.topic, messages):
-                        self.handle(messages)
-                else:
-                    self.producer.poll(0)
+            self.loop.run()
         finally:
-            self.producer.flush(30)
-            self.consumer.close()
             self.log.info("processor stopped")
 
-    def handle(self, messages: list[Message]) -> None:
-        """Process one consumed batch end to end, committing only after every write succeeded."""
+    def handle(self, records: list[Record]) -> Finish:
+        """Score one consumed batch and publish its enriched readings and alerts; the returned step writes Redis.
+
+        Publish before Redis: the loop runs the Redis write only once the broker acknowledged every output, and
+        commits after it. A crash before the Redis write replays the batch, which is scored and published again
+        (history drops the repeats by (sensor, timestamp)); a crash after it replays a batch Redis already holds,
+        which the scorer skips as seen. Either way history gets every reading once (docs/reliability.md).
+        """
         started = time.perf_counter()
         batches: list[ReadingBatch] = []
         beats: list[ProducerBeat] = []
         now = time.time()
-        for msg, decoded in kafka.decoded(messages, self._dead_letter):
+        for record in records:
+            decoded = record.value
             if isinstance(decoded, ReadingBatch):
                 admitted, rejected = screen(decoded, self.settings.site, now)
                 for reason, value in rejected:
-                    self._dead_letter(msg, reason, value)
+                    self.loop.dead_letter(record.msg, reason, value)
                 if admitted is not None:
                     batches.append(admitted)
             elif isinstance(decoded, Heartbeat):
@@ -137,14 +143,9 @@ class Processor:
                     )
                 )
             else:
-                self._dead_letter(msg, f"unexpected message type '{type(decoded).__name__}' on readings")
+                self.loop.dead_letter(record.msg, f"unexpected message type '{type(decoded).__name__}' on readings")
         pending, result, labels = self._score(batches, now)
         pending.beats = beats
-        live = self._live_update(pending, now)
-        self._write(pending, live)
-        metrics.observe_written(
-            self.latency, self.labels, None if result is None else result.ts, [b.producer for b in beats], time.time()
-        )
         if result is not None and self.settings.publish_enriched:
             self._emit(result, labels)
         for alert in pending.alerts:
@@ -155,24 +156,21 @@ class Processor:
                 alert.sensor_id.encode(),
                 **tracing.context_kwargs(),  # the batch span: consumers of alerts link back to it
             )
-            metrics.ALERTS.labels(**self.labels, severity=alert.severity.value).inc()
-        remaining = self.producer.flush(30)
-        if remaining:
-            raise RuntimeError(f"{remaining} messages not delivered to Kafka; not committing")
-        self._commit()
-        metrics.BATCH.labels(**self.labels).observe(time.perf_counter() - started)
 
-    def _commit(self) -> None:
-        """Commit consumed positions; a failed commit only means a safe replay later."""
-        try:
-            self.consumer.commit(asynchronous=False)
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError._NO_OFFSET:
-                self.log.warning("commit failed; the batch will be replayed and skipped as duplicates", error=str(exc))
+        def finish() -> None:
+            self._write(pending, self._live_update(pending, now))
+            metrics.observe_written(
+                self.latency,
+                self.labels,
+                None if result is None else result.ts,
+                [b.producer for b in beats],
+                time.time(),
+            )
+            for alert in pending.alerts:
+                metrics.ALERTS.labels(**self.labels, severity=alert.severity.value).inc()
+            metrics.BATCH.labels(**self.labels).observe(time.perf_counter() - started)
 
-    def _dead_letter(self, msg: Message, reason: str, value: bytes | None = None) -> None:
-        kafka.dead_letter(self.producer, self.dlq_topic, msg, reason, value)
-        metrics.DLQ.labels(**self.labels, reason=metrics.dlq_reason(reason)).inc()
+        return finish
 
     def _score(self, batches: list[ReadingBatch], now: float) -> tuple[Pending, BatchResult | None, list[str]]:
         if not batches:
@@ -265,22 +263,21 @@ class Processor:
 
     def _write(self, pending: Pending, live: dict[str, Any]) -> None:
         """Write to Redis, retrying with backoff while it is down; nothing is committed meanwhile."""
-        delay = 0.2
-        while True:
-            try:
-                self.store.write(pending, live)
-                if not self.healthy_store:
-                    self.log.info("redis is back")
-                self.healthy_store = True
-                return
-            except redis.RedisError as exc:
-                metrics.STORE_ERRORS.labels(**self.labels).inc()
-                if self.healthy_store:
-                    self.log.error("redis write failed; retrying", error=str(exc))
-                self.healthy_store = False
-                if self.stop.wait(delay):
-                    raise
-                delay = min(delay * 2, 5.0)
+
+        def failed(exc: BaseException) -> None:
+            metrics.STORE_ERRORS.labels(**self.labels).inc()
+            self.healthy_store = False
+
+        retry(
+            "redis write",
+            lambda: self.store.write(pending, live),
+            (redis.RedisError,),
+            self.stop,
+            self.log,
+            beat=self.loop.touch,
+            on_error=failed,
+        )
+        self.healthy_store = True
 
     def _emit(self, result: BatchResult, labels: list[str]) -> None:
         """Publish the scored readings, each sensor always to the same partition so its readings stay in order."""
@@ -307,8 +304,8 @@ class Processor:
             self.partition_counts[topic] = count
         return count
 
-    def ready(self) -> bool:
-        """Ready when partitions are assigned and Redis answers."""
+    def _ready(self) -> bool:
+        """Redis takes the writes (the loop adds: the consumer group is confirmed)."""
         return self.healthy_store and self.store.ping()
 
 
@@ -359,7 +356,9 @@ def main(settings: ProcessorSettings) -> None:
     stop = StopFlag().install()
     tracing.configure("gridwatch-processor")
     processor = Processor(settings, stop)
-    probes = ProbeServer(settings.metrics_host, settings.metrics_port, ready=processor.ready).start()
+    probes = ProbeServer(
+        settings.metrics_host, settings.metrics_port, ready=processor.loop.ready, live=processor.loop.live
+    ).start()
     try:
         processor.run()
     finally:

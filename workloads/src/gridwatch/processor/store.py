@@ -71,25 +71,30 @@ class Pending:
 
 def guard_finite(table: SensorTable, result: BatchResult, site: str) -> list[str]:
     """Last line of defence for the finite-arithmetic invariant: a scored sensor whose state or output is not
-    finite is reported and reset (baseline from scratch, no hazard), so nothing non-finite reaches Redis or Kafka.
-
-    Validation's physical limits keep inputs small enough that this should never fire; it guards the scorer.
+    finite is reported and reset (every float state array from scratch, count 0), so nothing non-finite reaches
+    Redis or Kafka. Validation's physical limits keep inputs small enough that this should never fire.
     """
-    out = (result.value, result.score, result.probability, result.energy_delta, result.power_delta)
-    bad_rows = ~np.logical_and.reduce([np.isfinite(c) for c in out])
     s = result.sensor
-    state = (table.mean[s], table.var[s], table.hazard[s], table.energy_kwh[s], table.last_value[s])
-    bad_rows |= ~np.logical_and.reduce([np.isfinite(c) for c in state])
+    outputs = [c for c in vars(result).values() if isinstance(c, np.ndarray) and c.dtype.kind == "f"]
+    states = {
+        name: a
+        for name, a in vars(table).items()
+        if isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.ndim == 1 and name != "stored_probability"
+    }
+    bad_rows = np.zeros(s.size, dtype=bool)
+    for c in [*outputs, *(a[s] for a in states.values())]:
+        bad_rows |= ~np.isfinite(c)
     if not bad_rows.any():
         return []
-    for c in (result.value, result.score, result.probability, result.energy_delta, result.power_delta):
+    for c in outputs:
         c[~np.isfinite(c)] = 0.0
     sensors = np.unique(s[bad_rows])
-    for name in ("mean", "var", "hazard", "last_value"):
-        getattr(table, name)[sensors] = 0.0
-    table.energy_kwh[sensors] = np.where(np.isfinite(table.energy_kwh[sensors]), table.energy_kwh[sensors], 0.0)
-    table.count[sensors] = 0
-    table.anomaly_run[sensors] = 0
+    for name, a in states.items():
+        keep = name in ("energy_kwh", "last_ts")  # the sensor's totals and replay watermark survive if finite
+        a[sensors] = np.where(np.isfinite(a[sensors]), a[sensors], 0.0) if keep else 0.0
+    for name in ("count", "anomaly_run", "stuck_run"):
+        if isinstance(getattr(table, name, None), np.ndarray):
+            getattr(table, name)[sensors] = 0
     table.status[sensors] = -1  # rejoins its status set in this batch's write
     table.stored_probability[sensors] = np.nan
     ids = [table.ids[n] for n in sensors.tolist()]
