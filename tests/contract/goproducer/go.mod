@@ -1,0 +1,3 @@
+module gridwatch.io/tests/goproducer
+
+go 1.22
