@@ -163,5 +163,37 @@ def storage() -> None:
     main(StorageSettings())
 
 
+forecast_app = typer.Typer(help="Demand forecasts: backtest the models on any CSV.", no_args_is_help=True)
+app.add_typer(forecast_app, name="forecast")
+
+
+@forecast_app.command("backtest")
+def forecast_backtest(
+    csv: Annotated[Path, typer.Option("--csv", help="CSV file with a header row.")],
+    timestamp_col: Annotated[str, typer.Option(help="Timestamp column (ISO 8601 or epoch seconds).")] = "timestamp",
+    value_col: Annotated[str, typer.Option(help="Value column.")] = "value",
+    step: Annotated[str, typer.Option(help="Grid step, e.g. 15min, 30min, 1h (default: the median spacing).")] = "",
+    horizon: Annotated[int, typer.Option(min=1, help="Steps forecast from each origin.")] = 48,
+    folds: Annotated[
+        int, typer.Option(min=1, help="Rolling origins, one horizon apart, ending at the file's end.")
+    ] = 7,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+) -> None:
+    """Rolling-origin backtest of every forecasting model on one series; the weekly yardstick is seasonal_naive."""
+    from gridwatch.forecasting import report
+    from gridwatch.forecasting.backtest import backtest
+    from gridwatch.forecasting.csvload import CsvError, parse_step, read_series
+    from gridwatch.forecasting.panel import NotEnoughHistory
+
+    try:
+        step_s = parse_step(step) if step else None
+        panel = read_series(csv, timestamp_col, value_col, step_s)
+        result = backtest(panel, horizon, folds)
+    except (CsvError, NotEnoughHistory, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(report.as_json(result) if as_json else report.table(result, f"{csv} ({panel.length} steps)"))
+
+
 if __name__ == "__main__":
     app()

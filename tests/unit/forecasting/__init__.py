@@ -1,0 +1,1 @@
+"""Unit tests of gridwatch.forecasting."""

@@ -1,0 +1,1 @@
+"""Demand forecasting: models, the rolling-origin backtest and the forecaster workload."""
