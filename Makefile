@@ -62,6 +62,11 @@ eval-storage: ## Storage optimizer vs EMHASS (own env, tests/bench/emhass) and a
 dashboards: ## Regenerate the Grafana dashboards (charts/energy-site/dashboards/*.json) from gridwatch.dashboards
 	$(PY) python -m gridwatch.dashboards.render --out charts/energy-site/dashboards
 
+.PHONY: api-types
+api-types: ## Regenerate the UI's API types (frontend/src/lib/api/) from the app's OpenAPI, without a server
+	$(PY) python -m gridwatch.api.export frontend/src/lib/api/openapi.json
+	npm --prefix frontend run api-types
+
 .PHONY: ui-test screenshots
 ui-test: ## Lint (tsc, eslint) and unit-test (Vitest) the web UI
 	npm --prefix frontend ci --no-audit --no-fund --loglevel=error && npm --prefix frontend run lint && npm --prefix frontend test -- --run

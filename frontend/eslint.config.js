@@ -1,12 +1,19 @@
-// Lint rules: typescript-eslint's recommended set, the rules of hooks, and jsx-a11y for accessibility.
+// Lint rules: typescript-eslint's recommended set, the rules of hooks, jsx-a11y for accessibility, and import
+// boundaries: shared -> features -> app, and no feature importing another feature.
+import { readdirSync } from 'node:fs';
+
 import js from '@eslint/js';
 import jsxA11y from 'eslint-plugin-jsx-a11y';
 import reactHooks from 'eslint-plugin-react-hooks';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
+const features = readdirSync(new URL('./src/features', import.meta.url), { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .map((entry) => entry.name);
+
 export default tseslint.config(
-  { ignores: ['dist', 'node_modules', 'playwright-report', 'test-results'] },
+  { ignores: ['dist', 'node_modules', 'playwright-report', 'test-results', 'src/lib/api/schema.d.ts'] },
   {
     extends: [js.configs.recommended, ...tseslint.configs.recommended, jsxA11y.flatConfigs.recommended],
     files: ['**/*.{ts,tsx}'],
@@ -30,4 +37,37 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // Shared code (components, hooks, lib) never reaches into a feature.
+    files: ['src/components/**', 'src/hooks/**', 'src/lib/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@/app/*'], message: 'shared code must not import from the app layer' },
+            { group: ['@/features/*'], message: 'shared code must not import from a feature' },
+          ],
+        },
+      ],
+    },
+  },
+  // Each feature imports shared code and itself only: what two features share moves to components/, hooks/ or lib/.
+  ...features.map((feature) => ({
+    files: [`src/features/${feature}/**`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@/app/*'], message: 'features must not import from the app layer' },
+            {
+              group: ['@/features/*', `!@/features/${feature}`, `!@/features/${feature}/**`],
+              message: `the ${feature} feature must not import another feature`,
+            },
+          ],
+        },
+      ],
+    },
+  })),
 );

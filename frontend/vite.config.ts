@@ -14,7 +14,7 @@ export default defineConfig({
   server: {
     port: 5173,
     proxy: {
-      '/api': { target: api, changeOrigin: true },
+      '/api': { target: api, changeOrigin: true, ws: true }, // /api/v1/ws is the live feed
       '/health': { target: api, changeOrigin: true },
       '/openapi.json': { target: api, changeOrigin: true },
       '/ws': { target: api.replace(/^http/, 'ws'), ws: true, changeOrigin: true },

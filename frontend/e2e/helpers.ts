@@ -45,7 +45,7 @@ export async function expectAccessible(page: Page, what: string): Promise<void> 
 
 /** A sensor id that exists on the live stack. */
 export async function someSensorId(page: Page, status?: string): Promise<string> {
-  const response = await page.request.get(`/api/sensors?limit=1${status ? `&status=${status}` : ''}`);
+  const response = await page.request.get(`/api/v1/sensors?limit=1${status ? `&status=${status}` : ''}`);
   expect(response.ok()).toBe(true);
   const body = (await response.json()) as { items: { id: string }[] };
   const id = body.items[0]?.id;

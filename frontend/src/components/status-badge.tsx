@@ -1,5 +1,5 @@
 // The colour-and-text badge for a sensor status or an alert severity (never colour alone).
-import type { SensorStatus } from '@/types/api';
+import type { SensorStatus } from '@/lib/api/types';
 
 const ICONS: Record<string, string> = { normal: '●', ok: '●', warning: '▲', critical: '■', info: '●' };
 

@@ -15,14 +15,14 @@ const LiveContext = createContext<LiveContextValue | null>(null);
 
 export interface LiveProviderProps {
   children: ReactNode;
-  /** WebSocket path or URL; defaults to the API's `/ws` on this origin. */
+  /** WebSocket path or URL; defaults to the API's `/api/v1/ws` on this origin. */
   url?: string;
   /** Tests inject a store to drive views without a socket. */
   store?: LiveStore;
   enabled?: boolean;
 }
 
-export function LiveProvider({ children, url = '/ws', store, enabled = true }: LiveProviderProps) {
+export function LiveProvider({ children, url = '/api/v1/ws', store, enabled = true }: LiveProviderProps) {
   const liveStore = useMemo(() => store ?? new LiveStore(), [store]);
   const socket = useWebSocket(socketUrl(url), {
     enabled,

@@ -1,4 +1,8 @@
-// Fetch JSON from the API on the same origin; non-2xx answers become ApiError with the API's detail.
+// The typed API client: openapi-fetch over the paths generated from the API's OpenAPI (src/lib/api/schema.d.ts).
+// Non-2xx answers become ApiError with the problem's detail (the API answers RFC 9457 problem+json).
+import createClient from 'openapi-fetch';
+
+import type { paths } from '@/lib/api/schema';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -12,53 +16,32 @@ export class ApiError extends Error {
   }
 }
 
-export type QueryParams = Record<string, string | number | boolean | null | undefined>;
+/** The client; fetch is looked up per call so tests can replace it. */
+export const api = createClient<paths>({
+  baseUrl: globalThis.location?.origin ?? '',
+  fetch: (request: Request) => globalThis.fetch(request),
+});
 
-/** Build `/api/...?a=1` leaving out empty parameters. */
-export function apiUrl(path: string, params: QueryParams = {}): string {
-  const search = new URLSearchParams();
-  for (const [key, value] of Object.entries(params)) {
-    if (value === undefined || value === null || value === '') continue;
-    search.set(key, String(value));
+function detailOf(error: unknown, fallback: string): string {
+  if (error && typeof error === 'object') {
+    const body = error as { detail?: unknown; title?: unknown };
+    if (typeof body.detail === 'string') return body.detail;
+    if (typeof body.title === 'string') return body.title;
+    return JSON.stringify(error);
   }
-  const query = search.toString();
-  return query ? `${path}?${query}` : path;
+  return typeof error === 'string' && error ? error : fallback;
 }
 
-async function detailOf(response: Response): Promise<string> {
-  try {
-    const body: unknown = await response.json();
-    if (body && typeof body === 'object' && 'detail' in body) {
-      const detail = (body as { detail: unknown }).detail;
-      return typeof detail === 'string' ? detail : JSON.stringify(detail);
-    }
-    return JSON.stringify(body);
-  } catch {
-    return response.statusText || 'request failed';
-  }
+/** The body of a successful answer; throws ApiError otherwise. */
+export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  const { data, error, response } = await call;
+  if (!response.ok) throw new ApiError(response.status, detailOf(error, response.statusText || 'request failed'));
+  return data as T;
 }
 
-export interface RequestOptions {
-  method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
-  token?: string;
-  body?: unknown;
-  signal?: AbortSignal;
-}
-
-/** Request JSON; throws ApiError for HTTP errors (the API answers `{detail}`). */
-export async function apiFetch<T>(url: string, options: RequestOptions = {}): Promise<T> {
-  const headers: Record<string, string> = { Accept: 'application/json' };
-  if (options.token) headers.Authorization = `Bearer ${options.token}`;
-  if (options.body !== undefined) headers['Content-Type'] = 'application/json';
-  const response = await fetch(url, {
-    method: options.method ?? 'GET',
-    headers,
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-    signal: options.signal,
-  });
-  if (!response.ok) throw new ApiError(response.status, await detailOf(response));
-  if (response.status === 204) return undefined as T;
-  return (await response.json()) as T;
+/** Bearer authorization for writes. */
+export function bearer(token: string): Record<string, string> {
+  return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
 /** True for errors worth retrying (network trouble, 5xx); 4xx means the request itself is wrong. */

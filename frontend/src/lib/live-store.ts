@@ -1,5 +1,12 @@
 // Live site state built from the WebSocket's events: stats, producer, a trend ring buffer, sensor changes.
-import type { CriticalAlert, DashboardStats, LiveEvent, ProducerStatus, SensorChange, SensorState } from '@/types/api';
+import type {
+  CriticalAlert,
+  DashboardStats,
+  LiveEvent,
+  ProducerStatus,
+  SensorChange,
+  SensorState,
+} from '@/lib/api/types';
 
 /** Two hours of trend at the API's default 2 s push interval. */
 export const MAX_TREND_POINTS = 3600;

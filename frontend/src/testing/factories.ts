@@ -1,5 +1,5 @@
 // Test data shaped like the API's answers.
-import type { DashboardStats, ProducerStatus, SensorState, SensorStatus, SensorType } from '@/types/api';
+import type { DashboardStats, ProducerStatus, SensorState, SensorStatus, SensorType } from '@/lib/api/types';
 
 const TYPES: SensorType[] = ['power', 'current', 'voltage', 'temperature', 'pressure', 'vibration'];
 

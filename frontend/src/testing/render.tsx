@@ -47,8 +47,13 @@ export interface FetchCall {
 /** Replace fetch: each handler answers the paths starting with its key; `{status, body}` sets an error. */
 export function mockFetch(handlers: Record<string, Handler>) {
   const calls: FetchCall[] = [];
-  const fn = async (input: RequestInfo | URL, init?: RequestInit) => {
-    const url = new URL(String(input), 'http://localhost');
+  const fn = async (input: RequestInfo | URL, given?: RequestInit) => {
+    // the typed client sends Request objects; plain fetch calls send a URL and an init
+    const request = input instanceof Request ? input : null;
+    const url = new URL(request ? request.url : String(input), 'http://localhost');
+    const init: RequestInit | undefined = request
+      ? { method: request.method, headers: request.headers, body: request.body ? await request.text() : undefined }
+      : given;
     calls.push({ url, init });
     const key = Object.keys(handlers)
       .filter((k) => url.pathname.startsWith(k))

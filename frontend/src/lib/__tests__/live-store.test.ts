@@ -55,12 +55,16 @@ describe('reduceLive', () => {
   });
 
   it('tracks producer disconnects, critical alerts and API errors', () => {
-    let state = reduceLive(initialLiveState(), { type: 'producer_disconnected', producer: producer(false) });
+    let state = reduceLive(initialLiveState(), { type: 'producer_disconnected', ts: 1, producer: producer(false) });
     expect(state.producer?.connected).toBe(false);
     state = reduceLive(state, {
       type: 'critical_alerts',
+      ts: 1,
       alerts: [
         {
+          msg: 'alert',
+          schema_version: 1,
+          site: 'local',
           sensor_id: 's1',
           machine: 'm1',
           type: 'power',
@@ -75,7 +79,7 @@ describe('reduceLive', () => {
       ],
     });
     expect(state.alerts).toHaveLength(1);
-    state = reduceLive(state, { type: 'error', detail: 'Redis is unavailable' });
+    state = reduceLive(state, { type: 'error', ts: 1, detail: 'Redis is unavailable' });
     expect(state.error).toBe('Redis is unavailable');
   });
 });

@@ -170,7 +170,7 @@ class HistorySeries(msgspec.Struct):
 
     sensor: str | None
     type: SensorType | None
-    metric: str
+    metric: Literal["mean", "min", "max", "last", "energy_kwh", "anomalies", "readings"]
     from_: float = msgspec.field(name="from")
     to: float
     step: int
@@ -239,6 +239,50 @@ class TariffInfo(msgspec.Struct):
     periods: list[TariffPeriod]
 
 
+class Condition(msgspec.Struct, omit_defaults=True):
+    """A Kubernetes-style condition of the EnergySite (Ready, Progressing, Degraded)."""
+
+    type: str
+    status: str
+    reason: str | None = None
+    message: str | None = None
+    lastTransitionTime: str | None = None  # noqa: N815 - Kubernetes' field name
+
+
+class ComponentStatus(msgspec.Struct):
+    """Replicas of one workload: desired and ready."""
+
+    desired: int
+    ready: int
+
+
+class HelmStatus(msgspec.Struct, omit_defaults=True):
+    """The site's Helm release."""
+
+    revision: int | None = None
+    chartVersion: str | None = None  # noqa: N815
+    error: str | None = None
+
+
+class ScalingDecision(msgspec.Struct, omit_defaults=True):
+    """One autoscaling evaluation of the processor: replicas from -> to, the lag that drove it and why."""
+
+    time: str | float | None = None
+    from_: int | None = msgspec.field(default=None, name="from")
+    to: int | None = None
+    lag: float | None = None
+    reason: str | None = None
+
+
+class ScalingStatus(msgspec.Struct, omit_defaults=True):
+    """The processor autoscaler's state."""
+
+    replicas: int | None = None
+    lastScaleTime: str | float | None = None  # noqa: N815
+    lastDecision: ScalingDecision | None = None  # noqa: N815
+    lastEvaluation: ScalingDecision | None = None  # noqa: N815
+
+
 class SiteStatus(msgspec.Struct, omit_defaults=True):
     """The operator's view of this site (EnergySite status), or `mode: local` outside Kubernetes."""
 
@@ -251,12 +295,12 @@ class SiteStatus(msgspec.Struct, omit_defaults=True):
     observedGeneration: int | None = None  # noqa: N815 - the EnergySite's own field name
     ready: bool = False
     paused: bool = False
-    conditions: list[dict[str, Any]] = []
-    components: dict[str, Any] = {}
+    conditions: list[Condition] = []
+    components: dict[str, ComponentStatus] = {}
     processors: str | int | None = None  # "ready/desired" as the operator reports it
     consumerLag: int | None = None  # noqa: N815
-    helm: dict[str, Any] = {}
-    scaling: dict[str, Any] = {}
+    helm: HelmStatus | None = None
+    scaling: ScalingStatus | None = None
     sensors: int | None = None
     autoscaling: bool = False
 

@@ -1,26 +1,26 @@
-// GET /api/alerts: alerts by state (active, acknowledged, cleared), newest first, paginated.
+// GET /api/v1/alerts: alerts by state (active, acknowledged, cleared), newest first, paginated.
 import { keepPreviousData, queryOptions, useQuery } from '@tanstack/react-query';
 
-import { apiFetch, apiUrl } from '@/lib/api-client';
-import type { AlertPage, AlertState } from '@/types/api';
+import { api, unwrap } from '@/lib/api-client';
+import type { AlertPage, AlertState, CriticalAlert } from '@/lib/api/types';
 
 export interface AlertFilters {
   state: AlertState;
-  severity?: string | null;
+  severity?: CriticalAlert['severity'] | null;
   sensor?: string | null;
   limit?: number;
   offset?: number;
 }
 
 export function getAlerts(filters: AlertFilters, signal?: AbortSignal): Promise<AlertPage> {
-  const url = apiUrl('/api/alerts', {
+  const query = {
     state: filters.state,
-    severity: filters.severity,
-    sensor: filters.sensor,
+    severity: filters.severity || undefined,
+    sensor: filters.sensor || undefined,
     limit: filters.limit ?? 100,
     offset: filters.offset ?? 0,
-  });
-  return apiFetch<AlertPage>(url, { signal });
+  };
+  return unwrap(api.GET('/api/v1/alerts', { params: { query }, signal }));
 }
 
 export function alertsQueryOptions(filters: AlertFilters) {

@@ -1,20 +1,20 @@
 // Alerts: active, acknowledged and cleared alerts; acknowledge or clear with the operator's bearer token.
 import { useState } from 'react';
-import { Link, useSearchParams } from 'react-router';
+import { Link } from 'react-router';
 
 import { useAlerts } from '@/features/alerts/api/get-alerts';
 import { type AlertAction, useUpdateAlert } from '@/features/alerts/api/update-alert';
+import { useSearchPatch } from '@/hooks/use-search-patch';
 import { PageHeader } from '@/components/page-header';
 import { Empty, ErrorMessage, Loading } from '@/components/query-state';
 import { StatusBadge } from '@/components/status-badge';
 import { ApiError } from '@/lib/api-client';
 import { formatAgo, formatDateTime, formatInteger, formatNumber } from '@/lib/format';
 import { openSettings, useSettings } from '@/lib/settings-store';
-import { ALERT_STATES, type Alert, type AlertState } from '@/types/api';
+import { ALERT_STATES, type Alert, type AlertState, SEVERITIES } from '@/lib/api/types';
 
 const PAGE = 100;
 const STATE_LABELS: Record<AlertState, string> = { active: 'Active', acknowledged: 'Acknowledged', cleared: 'Cleared' };
-const SEVERITIES = ['critical', 'warning', 'info'];
 
 function explain(error: unknown, action: AlertAction): string {
   const verb = action === 'ack' ? 'acknowledge' : 'clear';
@@ -29,29 +29,18 @@ function explain(error: unknown, action: AlertAction): string {
 }
 
 export function AlertsView() {
-  const [params, setParams] = useSearchParams();
+  const [params, patchParams] = useSearchPatch();
   const state = ALERT_STATES.includes(params.get('state') as AlertState)
     ? (params.get('state') as AlertState)
     : 'active';
-  const severity = params.get('severity') || null;
+  const severity = SEVERITIES.find((s) => s === params.get('severity')) ?? null;
   const offset = Math.max(0, Number(params.get('offset')) || 0);
   const query = useAlerts({ state, severity, limit: PAGE, offset });
   const { token } = useSettings();
   const mutation = useUpdateAlert();
   const [feedback, setFeedback] = useState<{ text: string; error: boolean } | null>(null);
 
-  const set = (patch: Record<string, string | null>) =>
-    setParams(
-      (prev) => {
-        const next = new URLSearchParams(prev);
-        for (const [key, value] of Object.entries(patch)) {
-          if (value === null || value === '') next.delete(key);
-          else next.set(key, value);
-        }
-        return next;
-      },
-      { replace: true },
-    );
+  const set = patchParams;
 
   const act = (alert: Alert, action: AlertAction) => {
     setFeedback(null);
@@ -154,7 +143,11 @@ export function AlertsView() {
                     <StatusBadge status={alert.severity} />
                   </td>
                   <td>
-                    <Link to={`/sensors/${encodeURIComponent(alert.sensor_id)}`}>{alert.sensor_id}</Link>
+                    {alert.sensor_id ? (
+                      <Link to={`/sensors/${encodeURIComponent(alert.sensor_id)}`}>{alert.sensor_id}</Link>
+                    ) : (
+                      '—'
+                    )}
                     <div className="muted">{alert.machine}</div>
                   </td>
                   <td>

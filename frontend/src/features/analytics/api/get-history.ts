@@ -1,8 +1,8 @@
-// GET /api/analytics/history: bucketed history of one sensor or one sensor type.
+// GET /api/v1/analytics/history: bucketed history of one sensor or one sensor type.
 import { keepPreviousData, queryOptions, useQuery } from '@tanstack/react-query';
 
-import { apiFetch, apiUrl } from '@/lib/api-client';
-import type { History, HistoryMetric, SensorType } from '@/types/api';
+import { api, unwrap } from '@/lib/api-client';
+import type { History, HistoryMetric, SensorType } from '@/lib/api/types';
 
 export interface HistoryQuery {
   sensor?: string | null;
@@ -16,15 +16,15 @@ export interface HistoryQuery {
 }
 
 export function getHistory(query: HistoryQuery, signal?: AbortSignal): Promise<History> {
-  const url = apiUrl('/api/analytics/history', {
-    sensor: query.sensor,
-    type: query.sensor ? undefined : query.type,
+  const params = {
+    sensor: query.sensor || undefined,
+    type: query.sensor ? undefined : (query.type ?? undefined),
     metric: query.metric,
-    from: Math.floor(query.from),
-    to: Math.ceil(query.to),
+    from: String(Math.floor(query.from)),
+    to: String(Math.ceil(query.to)),
     step: query.step,
-  });
-  return apiFetch<History>(url, { signal });
+  };
+  return unwrap(api.GET('/api/v1/analytics/history', { params: { query: params }, signal }));
 }
 
 export function historyQueryOptions(query: HistoryQuery) {

@@ -1,6 +1,5 @@
 // Analytics: history of one sensor or one sensor type over a chosen range, with the metric to aggregate.
 import { useEffect, useMemo, useState } from 'react';
-import { useSearchParams } from 'react-router';
 
 import { useHistory } from '@/features/analytics/api/get-history';
 import {
@@ -11,12 +10,13 @@ import {
   autoStep,
   resolveRange,
 } from '@/features/analytics/components/range-picker';
+import { useSearchPatch } from '@/hooks/use-search-patch';
 import { PageHeader } from '@/components/page-header';
 import { ErrorMessage, Loading } from '@/components/query-state';
 import { StatCard } from '@/components/stat-card';
 import { TimeChart } from '@/components/time-chart';
 import { formatDateTime, formatInteger, formatNumber } from '@/lib/format';
-import { HISTORY_METRICS, type HistoryMetric, SENSOR_TYPES, type SensorType } from '@/types/api';
+import { HISTORY_METRICS, type HistoryMetric, SENSOR_TYPES, type SensorType } from '@/lib/api/types';
 
 const METRIC_LABELS: Record<HistoryMetric, string> = {
   mean: 'Mean value',
@@ -38,7 +38,7 @@ function useNow(intervalMs: number): number {
 }
 
 export function AnalyticsView() {
-  const [params, setParams] = useSearchParams();
+  const [params, patchParams] = useSearchPatch();
   const sensor = params.get('sensor') ?? '';
   const scope: 'sensor' | 'type' = sensor || params.get('scope') === 'sensor' ? 'sensor' : 'type';
   const type = SENSOR_TYPES.includes(params.get('type') as SensorType) ? (params.get('type') as SensorType) : 'power';
@@ -70,18 +70,7 @@ export function AnalyticsView() {
     step,
   });
 
-  const set = (patch: Record<string, string | number | null>) =>
-    setParams(
-      (prev) => {
-        const next = new URLSearchParams(prev);
-        for (const [key, value] of Object.entries(patch)) {
-          if (value === null || value === '') next.delete(key);
-          else next.set(key, String(value));
-        }
-        return next;
-      },
-      { replace: true },
-    );
+  const set = patchParams;
 
   const points = useMemo(() => history.data?.points ?? [], [history.data]);
   const summary = useMemo(() => {

@@ -1,12 +1,11 @@
-// The site's tariff currency, as the optimization service reports it (used to price energy on the dashboard).
+// The site's tariff currency (GET /api/v1/optimization/tariff: no suggestion computation), to price energy.
 import { queryOptions, useQuery } from '@tanstack/react-query';
 
-import { apiFetch } from '@/lib/api-client';
-import type { Suggestions } from '@/types/api';
+import { api, unwrap } from '@/lib/api-client';
 
 export async function getCurrency(signal?: AbortSignal): Promise<string> {
-  const suggestions = await apiFetch<Suggestions>('/api/optimization/suggestions', { signal });
-  return suggestions.currency;
+  const tariff = await unwrap(api.GET('/api/v1/optimization/tariff', { signal }));
+  return tariff.currency;
 }
 
 export function currencyQueryOptions() {

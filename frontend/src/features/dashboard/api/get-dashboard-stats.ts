@@ -1,11 +1,11 @@
-// GET /api/dashboard/stats: site aggregates (the live feed refreshes them; this is the first paint and fallback).
+// GET /api/v1/dashboard/stats: site aggregates (the live feed refreshes them; this is the first paint and fallback).
 import { queryOptions, useQuery } from '@tanstack/react-query';
 
-import { apiFetch } from '@/lib/api-client';
-import type { DashboardStats } from '@/types/api';
+import { api, unwrap } from '@/lib/api-client';
+import type { DashboardStats } from '@/lib/api/types';
 
 export function getDashboardStats(signal?: AbortSignal): Promise<DashboardStats> {
-  return apiFetch<DashboardStats>('/api/dashboard/stats', { signal });
+  return unwrap(api.GET('/api/v1/dashboard/stats', { signal }));
 }
 
 export function dashboardStatsQueryOptions() {

@@ -1,8 +1,7 @@
 // Energy metered today (local midnight to now) for the whole site, from the history rollups.
 import { queryOptions, useQuery } from '@tanstack/react-query';
 
-import { apiFetch, apiUrl } from '@/lib/api-client';
-import type { History } from '@/types/api';
+import { api, unwrap } from '@/lib/api-client';
 
 export function startOfToday(now = new Date()): number {
   const midnight = new Date(now);
@@ -13,10 +12,8 @@ export function startOfToday(now = new Date()): number {
 export async function getEnergyToday(signal?: AbortSignal, now = new Date()): Promise<number> {
   const from = startOfToday(now);
   const to = Math.max(from + 60, Math.ceil(now.getTime() / 1000));
-  const history = await apiFetch<History>(
-    apiUrl('/api/analytics/history', { metric: 'energy_kwh', from, to, step: 3600 }),
-    { signal },
-  );
+  const query = { metric: 'energy_kwh' as const, from: String(from), to: String(to), step: 3600 };
+  const history = await unwrap(api.GET('/api/v1/analytics/history', { params: { query }, signal }));
   return history.points.reduce((sum, p) => sum + p.value, 0);
 }
 

@@ -3,7 +3,7 @@ import { Link } from 'react-router';
 
 import { StatusBadge } from '@/components/status-badge';
 import { formatAgo, formatInteger, formatNumber } from '@/lib/format';
-import { type ProducerStatus, SENSOR_STATUSES, type SensorStatus } from '@/types/api';
+import { type ProducerStatus, SENSOR_STATUSES, type SensorStatus } from '@/lib/api/types';
 
 export interface StatusBreakdownProps {
   counts: Record<SensorStatus, number> | undefined;

@@ -1,19 +1,17 @@
-// GET /api/optimization/suggestions: energy-saving suggestions with priority, evidence and savings.
+// GET /api/v1/optimization/suggestions: energy-saving suggestions with priority, evidence and savings.
 import { queryOptions, useQuery } from '@tanstack/react-query';
 
-import { apiFetch, apiUrl } from '@/lib/api-client';
-import type { Suggestions } from '@/types/api';
+import { api, unwrap } from '@/lib/api-client';
+import type { Suggestion, Suggestions } from '@/lib/api/types';
 
 export interface SuggestionFilters {
-  kind?: string | null;
+  kind?: Suggestion['kind'] | null;
   minPriority?: number | null;
 }
 
 export function getSuggestions(filters: SuggestionFilters, signal?: AbortSignal): Promise<Suggestions> {
-  return apiFetch<Suggestions>(
-    apiUrl('/api/optimization/suggestions', { kind: filters.kind, min_priority: filters.minPriority }),
-    { signal },
-  );
+  const query = { kind: filters.kind || undefined, min_priority: filters.minPriority ?? undefined, limit: 1000 };
+  return unwrap(api.GET('/api/v1/optimization/suggestions', { params: { query }, signal }));
 }
 
 export function suggestionsQueryOptions(filters: SuggestionFilters) {

@@ -1,5 +1,4 @@
 // Optimization: suggestions ranked by priority, with their evidence and the estimated savings.
-import { useSearchParams } from 'react-router';
 import { Link } from 'react-router';
 
 import { useSuggestions } from '@/features/optimization/api/get-suggestions';
@@ -7,10 +6,9 @@ import { Evidence } from '@/features/optimization/components/evidence';
 import { PageHeader } from '@/components/page-header';
 import { Empty, ErrorMessage, Loading } from '@/components/query-state';
 import { StatCard } from '@/components/stat-card';
+import { useSearchPatch } from '@/hooks/use-search-patch';
+import { SUGGESTION_KINDS } from '@/lib/api/types';
 import { formatDateTime, formatMoney, formatNumber } from '@/lib/format';
-
-/** The optimizer's kinds; the filter also offers any other kind a newer API reports. */
-const KINDS = ['peak_shifting', 'maintenance', 'efficiency', 'operational'];
 
 /** Priority runs from 0 to 100. */
 function priorityTone(priority: number): string {
@@ -20,29 +18,20 @@ function priorityTone(priority: number): string {
 }
 
 export function OptimizationView() {
-  const [params, setParams] = useSearchParams();
-  const kind = params.get('kind') || null;
+  const [params, patchParams] = useSearchPatch();
+  const kind = SUGGESTION_KINDS.find((k) => k === params.get('kind')) ?? null;
   const minPriorityText = params.get('min_priority');
   const minPriority = minPriorityText !== null && minPriorityText !== '' ? Number(minPriorityText) : null;
   const query = useSuggestions({ kind, minPriority });
   // Kinds come from an unfiltered copy so the filter keeps offering every kind.
   const all = useSuggestions({});
-  const kinds = [...new Set([...KINDS, ...(all.data?.items ?? []).map((s) => s.kind)])].sort();
+  const kinds = [...new Set([...SUGGESTION_KINDS, ...(all.data?.items ?? []).map((s) => s.kind)])].sort();
   const items = [...(query.data?.items ?? [])].sort((a, b) => b.priority - a.priority);
   const currency = query.data?.currency ?? 'EUR';
   const kwh = items.reduce((sum, s) => sum + (s.estimated_saving_kwh || 0), 0);
   const money = items.reduce((sum, s) => sum + (s.estimated_saving_currency || 0), 0);
 
-  const set = (key: string, value: string) =>
-    setParams(
-      (prev) => {
-        const next = new URLSearchParams(prev);
-        if (value) next.set(key, value);
-        else next.delete(key);
-        return next;
-      },
-      { replace: true },
-    );
+  const set = (key: string, value: string) => patchParams({ [key]: value });
 
   return (
     <>

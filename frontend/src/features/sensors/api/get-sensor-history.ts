@@ -1,20 +1,20 @@
-// GET /api/analytics/history for one sensor: the detail panel's last hour.
+// GET /api/v1/analytics/history for one sensor: the detail panel's last hour.
 import { queryOptions, useQuery } from '@tanstack/react-query';
 
-import { apiFetch, apiUrl } from '@/lib/api-client';
-import type { History } from '@/types/api';
+import { api, unwrap } from '@/lib/api-client';
+import type { History } from '@/lib/api/types';
 
 export const SENSOR_HISTORY_WINDOW_S = 3600;
 
 export function getSensorHistory(id: string, now: number, signal?: AbortSignal): Promise<History> {
-  const url = apiUrl('/api/analytics/history', {
+  const query = {
     sensor: id,
-    metric: 'mean',
-    from: Math.floor(now - SENSOR_HISTORY_WINDOW_S),
-    to: Math.ceil(now),
+    metric: 'mean' as const,
+    from: String(Math.floor(now - SENSOR_HISTORY_WINDOW_S)),
+    to: String(Math.ceil(now)),
     step: 60,
-  });
-  return apiFetch<History>(url, { signal });
+  };
+  return unwrap(api.GET('/api/v1/analytics/history', { params: { query }, signal }));
 }
 
 export function sensorHistoryQueryOptions(id: string) {

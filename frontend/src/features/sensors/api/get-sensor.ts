@@ -1,11 +1,11 @@
-// GET /api/sensors/{id}: one sensor's latest state, polled for the detail panel's live sparkline.
+// GET /api/v1/sensors/{id}: one sensor's latest state, polled for the detail panel's live sparkline.
 import { queryOptions, useQuery } from '@tanstack/react-query';
 
-import { apiFetch } from '@/lib/api-client';
-import type { SensorState } from '@/types/api';
+import { api, unwrap } from '@/lib/api-client';
+import type { SensorState } from '@/lib/api/types';
 
 export function getSensor(id: string, signal?: AbortSignal): Promise<SensorState> {
-  return apiFetch<SensorState>(`/api/sensors/${encodeURIComponent(id)}`, { signal });
+  return unwrap(api.GET('/api/v1/sensors/{sensor_id}', { params: { path: { sensor_id: id } }, signal }));
 }
 
 export function sensorQueryOptions(id: string) {

@@ -1,8 +1,8 @@
-// GET /api/sensors: every sensor matching the filters (up to 10,000), for the virtualized table.
+// GET /api/v1/sensors: every sensor matching the filters (up to 10,000), for the virtualized table.
 import { keepPreviousData, queryOptions, useQuery } from '@tanstack/react-query';
 
-import { apiFetch, apiUrl } from '@/lib/api-client';
-import type { SensorPage, SensorStatus, SensorType } from '@/types/api';
+import { api, unwrap } from '@/lib/api-client';
+import type { SensorPage, SensorStatus, SensorType } from '@/lib/api/types';
 
 export interface SensorFilters {
   status?: SensorStatus | null;
@@ -13,14 +13,14 @@ export interface SensorFilters {
 export const SENSOR_PAGE_LIMIT = 10_000;
 
 export function getSensors(filters: SensorFilters, signal?: AbortSignal): Promise<SensorPage> {
-  const url = apiUrl('/api/sensors', {
-    status: filters.status,
-    type: filters.type,
-    q: filters.q?.trim(),
+  const query = {
+    status: filters.status ?? undefined,
+    type: filters.type ?? undefined,
+    q: filters.q?.trim() || undefined,
     limit: SENSOR_PAGE_LIMIT,
     offset: 0,
-  });
-  return apiFetch<SensorPage>(url, { signal });
+  };
+  return unwrap(api.GET('/api/v1/sensors', { params: { query }, signal }));
 }
 
 export function sensorsQueryOptions(filters: SensorFilters) {

@@ -1,7 +1,7 @@
 // Status and type filters and the search box of the sensors view; their values live in the URL.
 import { useEffect, useState } from 'react';
 
-import { SENSOR_STATUSES, SENSOR_TYPES, type SensorStatus, type SensorType } from '@/types/api';
+import { SENSOR_STATUSES, SENSOR_TYPES, type SensorStatus, type SensorType } from '@/lib/api/types';
 
 export interface SensorFilterValues {
   status: SensorStatus | null;

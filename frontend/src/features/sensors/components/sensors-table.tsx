@@ -5,7 +5,7 @@ import { Link } from 'react-router';
 
 import { StatusBadge } from '@/components/status-badge';
 import { formatNumber, formatPercent, formatTime } from '@/lib/format';
-import type { SensorState } from '@/types/api';
+import type { SensorState } from '@/lib/api/types';
 
 export type SortKey = 'id' | 'machine' | 'type' | 'status' | 'value' | 'score' | 'failure_probability' | 'updated_at';
 export type SortDir = 'asc' | 'desc';

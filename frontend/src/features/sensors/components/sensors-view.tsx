@@ -1,22 +1,23 @@
 // Sensors: every sensor in a virtualized table with filters, search and sort (all in the URL) and a detail panel.
 import { useCallback, useMemo } from 'react';
-import { useParams, useSearchParams } from 'react-router';
+import { useParams } from 'react-router';
 
 import { useSensors } from '@/features/sensors/api/get-sensors';
 import { SensorDetail } from '@/features/sensors/components/sensor-detail';
 import { type SensorFilterValues, SensorFilters } from '@/features/sensors/components/sensor-filters';
 import { type SortDir, type SortKey, SensorsTable, sortSensors } from '@/features/sensors/components/sensors-table';
+import { useSearchPatch } from '@/hooks/use-search-patch';
 import { PageHeader } from '@/components/page-header';
 import { ErrorMessage, Loading } from '@/components/query-state';
 import { useLive } from '@/hooks/use-live';
 import { withLiveChange } from '@/lib/live-store';
-import { SENSOR_STATUSES, SENSOR_TYPES, type SensorStatus, type SensorType } from '@/types/api';
+import { SENSOR_STATUSES, SENSOR_TYPES, type SensorStatus, type SensorType } from '@/lib/api/types';
 
 const SORT_KEYS: SortKey[] = ['id', 'machine', 'type', 'status', 'value', 'score', 'failure_probability', 'updated_at'];
 
 export function SensorsView() {
   const { sensorId } = useParams();
-  const [params, setParams] = useSearchParams();
+  const [params, patchParams] = useSearchPatch();
   const status = SENSOR_STATUSES.includes(params.get('status') as SensorStatus)
     ? (params.get('status') as SensorStatus)
     : null;
@@ -37,19 +38,9 @@ export function SensorsView() {
 
   const update = useCallback(
     (patch: Partial<SensorFilterValues> & { sort?: SortKey; dir?: SortDir }) => {
-      setParams(
-        (prev) => {
-          const next = new URLSearchParams(prev);
-          for (const [key, value] of Object.entries(patch)) {
-            if (value === null || value === undefined || value === '') next.delete(key);
-            else next.set(key, String(value));
-          }
-          return next;
-        },
-        { replace: true },
-      );
+      patchParams(patch);
     },
-    [setParams],
+    [patchParams],
   );
 
   const onSort = (key: SortKey) => {

@@ -1,11 +1,11 @@
-// GET /api/site: the operator's status of this EnergySite, or local mode outside Kubernetes.
+// GET /api/v1/site: the operator's status of this EnergySite, or local mode outside Kubernetes.
 import { queryOptions, useQuery } from '@tanstack/react-query';
 
-import { apiFetch } from '@/lib/api-client';
-import type { SiteStatus } from '@/types/api';
+import { api, unwrap } from '@/lib/api-client';
+import type { SiteStatus } from '@/lib/api/types';
 
 export function getSite(signal?: AbortSignal): Promise<SiteStatus> {
-  return apiFetch<SiteStatus>('/api/site', { signal });
+  return unwrap(api.GET('/api/v1/site', { signal }));
 }
 
 export function siteQueryOptions() {

@@ -5,7 +5,7 @@ import { ErrorMessage, Loading } from '@/components/query-state';
 import { StatCard } from '@/components/stat-card';
 import { StatusBadge } from '@/components/status-badge';
 import { formatDateTime, formatInteger } from '@/lib/format';
-import type { ComponentStatus, KubernetesSite } from '@/types/api';
+import type { ComponentStatus, SiteStatus } from '@/lib/api/types';
 
 function ComponentRow({ name, status }: { name: string; status: ComponentStatus }) {
   const ok = status.ready >= status.desired;
@@ -25,12 +25,12 @@ function ComponentRow({ name, status }: { name: string; status: ComponentStatus 
   );
 }
 
-/** Read the summary whichever field names the API uses. */
-function describe(site: KubernetesSite) {
+/** The headline fields of the summary. */
+function describe(site: SiteStatus) {
   return {
-    name: site.site ?? site.name ?? '—',
-    helmRevision: site.helm?.revision ?? site.helmRevision ?? null,
-    decision: site.scaling?.lastDecision ?? site.lastScalingDecision ?? null,
+    name: site.site ?? '—',
+    helmRevision: site.helm?.revision ?? null,
+    decision: site.scaling?.lastDecision ?? null,
   };
 }
 

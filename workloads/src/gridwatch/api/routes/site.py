@@ -89,4 +89,7 @@ async def get_site(settings: SettingsDep) -> MsgspecJSON:
     if not settings.k8s_site_namespace or not (settings.k8s_kubeconfig or in_cluster()):
         return MsgspecJSON(LOCAL)
     obj = await asyncio.to_thread(read_site, settings, settings.k8s_site_name or settings.site)
-    return MsgspecJSON(msgspec.convert(summarize(obj), SiteStatus))
+    try:
+        return MsgspecJSON(msgspec.convert(summarize(obj), SiteStatus))
+    except msgspec.ValidationError as exc:  # an operator writing a status this API does not know
+        raise HTTPException(502, "the EnergySite status has a shape this API does not understand") from exc

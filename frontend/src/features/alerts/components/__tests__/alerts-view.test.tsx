@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { AlertsView } from '@/features/alerts/components/alerts-view';
 import { saveSettings } from '@/lib/settings-store';
 import { mockFetch, renderView } from '@/testing/render';
-import type { Alert } from '@/types/api';
+import type { Alert } from '@/lib/api/types';
 
 function alert(id: number, overrides: Partial<Alert> = {}): Alert {
   return {
@@ -34,11 +34,11 @@ describe('AlertsView', () => {
     saveSettings({ token: 'secret-token' });
     let acked = false;
     const calls = mockFetch({
-      '/api/alerts/1/ack': () => {
+      '/api/v1/alerts/1/ack': () => {
         acked = true;
         return alert(1, { state: 'acknowledged' });
       },
-      '/api/alerts': (url) => {
+      '/api/v1/alerts': (url) => {
         const state = url.searchParams.get('state');
         const items = state === 'active' && !acked ? [alert(1), alert(2)] : state === 'active' ? [alert(2)] : [];
         return { total: items.length, items };
@@ -48,7 +48,7 @@ describe('AlertsView', () => {
     expect(await screen.findAllByTestId('alert-row')).toHaveLength(2);
     await userEvent.click(screen.getByRole('button', { name: 'Acknowledge alert on m00001-power-0' }));
     expect(await screen.findByText('Alert on m00001-power-0 acknowledged.')).toBeInTheDocument();
-    const ack = calls.find((c) => c.url.pathname === '/api/alerts/1/ack');
+    const ack = calls.find((c) => c.url.pathname === '/api/v1/alerts/1/ack');
     expect(ack?.init?.method).toBe('POST');
     expect(new Headers(ack?.init?.headers).get('Authorization')).toBe('Bearer secret-token');
     await waitFor(() => expect(screen.getAllByTestId('alert-row')).toHaveLength(1));
@@ -57,8 +57,8 @@ describe('AlertsView', () => {
   it('explains a refused token', async () => {
     saveSettings({ token: 'wrong' });
     mockFetch({
-      '/api/alerts/1/clear': () => ({ status: 403, body: { detail: 'the bearer token is not valid' } }),
-      '/api/alerts': () => ({ total: 1, items: [alert(1)] }),
+      '/api/v1/alerts/1/clear': () => ({ status: 403, body: { detail: 'the bearer token is not valid' } }),
+      '/api/v1/alerts': () => ({ total: 1, items: [alert(1)] }),
     });
     renderView(<AlertsView />, { path: '/alerts', route: '/alerts' });
     await userEvent.click(await screen.findByRole('button', { name: 'Clear alert on m00001-power-0' }));
@@ -67,7 +67,7 @@ describe('AlertsView', () => {
 
   it('asks for a token when none is set, and lists acknowledged alerts by their own tab', async () => {
     const calls = mockFetch({
-      '/api/alerts': (url) => ({
+      '/api/v1/alerts': (url) => ({
         total: 1,
         items: [alert(3, { state: url.searchParams.get('state') as Alert['state'], acknowledged_by: 'ops' })],
       }),

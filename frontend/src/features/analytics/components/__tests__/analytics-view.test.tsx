@@ -27,7 +27,7 @@ describe('range helpers', () => {
 describe('AnalyticsView', () => {
   it('charts the history of a type and switches metric and range', async () => {
     const calls = mockFetch({
-      '/api/analytics/history': (url) => ({
+      '/api/v1/analytics/history': (url) => ({
         sensor: null,
         type: url.searchParams.get('type'),
         metric: url.searchParams.get('metric'),
@@ -57,7 +57,7 @@ describe('AnalyticsView', () => {
 
   it('queries one sensor when deep-linked with ?sensor=', async () => {
     const calls = mockFetch({
-      '/api/analytics/history': () => ({
+      '/api/v1/analytics/history': () => ({
         sensor: 'm1',
         type: null,
         metric: 'mean',

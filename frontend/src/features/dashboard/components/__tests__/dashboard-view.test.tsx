@@ -12,8 +12,8 @@ describe('DashboardView', () => {
   it('renders power, energy, cost and status counts, and follows live updates', async () => {
     saveSettings({ tariff: 0.2, currency: 'EUR' });
     mockFetch({
-      '/api/dashboard/stats': () => stats(),
-      '/api/optimization/suggestions': () => ({ generated_at: 0, currency: 'USD', items: [] }),
+      '/api/v1/dashboard/stats': () => stats(),
+      '/api/v1/optimization/tariff': () => ({ currency: 'USD', timezone: 'UTC', periods: [] }),
     });
     const store = new LiveStore();
     renderView(<DashboardView />, { store });
@@ -44,8 +44,8 @@ describe('DashboardView', () => {
   it('prices the energy metered today when the history has it', async () => {
     saveSettings({ tariff: 0.5, currency: 'EUR' });
     const calls = mockFetch({
-      '/api/dashboard/stats': () => stats(),
-      '/api/analytics/history': () => ({
+      '/api/v1/dashboard/stats': () => stats(),
+      '/api/v1/analytics/history': () => ({
         sensor: null,
         type: null,
         metric: 'energy_kwh',
@@ -62,15 +62,15 @@ describe('DashboardView', () => {
     await waitFor(() => expect(screen.getByTestId('stat-energy')).toHaveTextContent('42.0 kWh'));
     expect(screen.getByText('Energy today')).toBeInTheDocument();
     expect(screen.getByTestId('stat-cost')).toHaveTextContent('€21.00');
-    const history = calls.find((c) => c.url.pathname === '/api/analytics/history');
+    const history = calls.find((c) => c.url.pathname === '/api/v1/analytics/history');
     expect(history?.url.searchParams.get('metric')).toBe('energy_kwh');
     expect(history?.url.searchParams.get('sensor')).toBeNull();
   });
 
-  it('takes the currency from the optimization service when none is set', async () => {
+  it('takes the currency from the tariff when none is set', async () => {
     mockFetch({
-      '/api/dashboard/stats': () => stats(),
-      '/api/optimization/suggestions': () => ({ generated_at: 0, currency: 'USD', items: [] }),
+      '/api/v1/dashboard/stats': () => stats(),
+      '/api/v1/optimization/tariff': () => ({ currency: 'USD', timezone: 'UTC', periods: [] }),
     });
     renderView(<DashboardView />);
     expect(await screen.findByText(/USD\/kWh/)).toBeInTheDocument();

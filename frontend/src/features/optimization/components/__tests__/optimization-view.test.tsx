@@ -12,7 +12,7 @@ const SUGGESTIONS = {
   items: [
     {
       id: 'a',
-      kind: 'idle_load',
+      kind: 'operational',
       title: 'Switch off idle compressor',
       description: 'Compressor m00002 draws power while idle.',
       priority: 40,
@@ -24,7 +24,7 @@ const SUGGESTIONS = {
     },
     {
       id: 'b',
-      kind: 'peak_shaving',
+      kind: 'peak_shifting',
       title: 'Shift the furnace start',
       description: 'Start 30 min later to avoid the peak.',
       priority: 90,
@@ -39,7 +39,7 @@ const SUGGESTIONS = {
 
 describe('OptimizationView', () => {
   it('ranks suggestions by priority with evidence and totals', async () => {
-    const calls = mockFetch({ '/api/optimization/suggestions': () => SUGGESTIONS });
+    const calls = mockFetch({ '/api/v1/optimization/suggestions': () => SUGGESTIONS });
     renderView(<OptimizationView />, { path: '/optimization', route: '/optimization' });
     const cards = await screen.findAllByTestId('suggestion');
     expect(within(cards[0] as HTMLElement).getByRole('heading')).toHaveTextContent('Shift the furnace start');
@@ -47,7 +47,7 @@ describe('OptimizationView', () => {
     expect(screen.getByText('121.0 kWh')).toBeInTheDocument();
     await userEvent.click(within(cards[1] as HTMLElement).getByText('Evidence'));
     expect(within(cards[1] as HTMLElement).getByText('idle hours')).toBeInTheDocument();
-    await userEvent.selectOptions(screen.getByLabelText('Kind'), 'idle_load');
-    expect(calls.some((c) => c.url.searchParams.get('kind') === 'idle_load')).toBe(true);
+    await userEvent.selectOptions(screen.getByLabelText('Kind'), 'operational');
+    expect(calls.some((c) => c.url.searchParams.get('kind') === 'operational')).toBe(true);
   });
 });

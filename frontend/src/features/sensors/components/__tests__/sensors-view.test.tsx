@@ -6,16 +6,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SensorsView } from '@/features/sensors/components/sensors-view';
 import { sensor } from '@/testing/factories';
 import { mockFetch, renderView } from '@/testing/render';
-import type { SensorState } from '@/types/api';
+import type { SensorState } from '@/lib/api/types';
 
 function serveSensors(all: SensorState[]) {
   return mockFetch({
-    '/api/sensors/': (url) =>
+    '/api/v1/sensors/': (url) =>
       all.find((s) => url.pathname.endsWith(`/${encodeURIComponent(s.id)}`)) ?? {
         status: 404,
         body: { detail: 'nope' },
       },
-    '/api/sensors': (url) => {
+    '/api/v1/sensors': (url) => {
       const status = url.searchParams.get('status');
       const type = url.searchParams.get('type');
       const q = url.searchParams.get('q');
@@ -24,7 +24,15 @@ function serveSensors(all: SensorState[]) {
       );
       return { total: items.length, limit: 10_000, offset: 0, items };
     },
-    '/api/analytics/history': () => ({ sensor: 'x', type: null, metric: 'mean', from: 0, to: 1, step: 60, points: [] }),
+    '/api/v1/analytics/history': () => ({
+      sensor: 'x',
+      type: null,
+      metric: 'mean',
+      from: 0,
+      to: 1,
+      step: 60,
+      points: [],
+    }),
   });
 }
 

@@ -7,14 +7,14 @@ import { mockFetch, renderView } from '@/testing/render';
 
 describe('SiteView', () => {
   it('says "not running on Kubernetes" in local mode', async () => {
-    mockFetch({ '/api/site': () => ({ mode: 'local', kubernetes: false, message: 'not running on Kubernetes' }) });
+    mockFetch({ '/api/v1/site': () => ({ mode: 'local', kubernetes: false, message: 'not running on Kubernetes' }) });
     renderView(<SiteView />, { path: '/site', route: '/site' });
     expect(await screen.findByTestId('site-mode')).toHaveTextContent('not running on Kubernetes');
   });
 
   it('shows desired versus ready, consumer lag and the last scaling decision', async () => {
     mockFetch({
-      '/api/site': () => ({
+      '/api/v1/site': () => ({
         mode: 'kubernetes',
         kubernetes: true,
         site: 'plant-a',
