@@ -233,6 +233,25 @@ def markdown(doc: dict[str, Any]) -> str:
         ]
         out += [f"| {stage} | {share * 100:.1f}% |" for stage, share in prof.items()]
         out.append("")
+    if doc.get("ingest"):
+        out += [
+            "### Device ingest (one `gridwatch ingest` on the measured core, into Kafka)",
+            "",
+            "Readings counted once Kafka acknowledged them. ThingsBoard publishes 15,000 data points/s for one node on "
+            "2 vCPU with Kafka and PostgreSQL at 95 % CPU; targets here: 100,000 readings/s batched HTTP, 20,000 MQTT "
+            "messages/s. `python -m tests.bench.ingest --full` reruns this phase alone.",
+            "",
+            "| transport | readings/message | readings/s | messages/s | ingest CPU | readings/CPU-s | × ThingsBoard |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        out += [
+            f"| {r['transport']} | {r['readings_per_message']:,} | {_num(r['readings_per_s'])} | "
+            f"{_num(r['messages_per_s'])} | {r['ingest_cpu_share'] * 100:.0f}% | "
+            f"{_num(r['readings_per_ingest_cpu_s'])} | "
+            f"{r['vs_thingsboard']:.2f} |"
+            for r in doc["ingest"]
+        ]
+        out.append("")
     if doc["phases"]:
         out += [
             "### Phases and machine load",

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.bench import apiload, fanout, history, latency, profile, seed_baseline, storage, throughput
+from tests.bench import apiload, fanout, history, ingest, latency, profile, seed_baseline, storage, throughput
 from tests.bench.prefill import Prefilled, prefill
 from tests.bench.stack import BenchStack
 
@@ -100,6 +100,7 @@ class Results:
     phases: dict[str, dict[str, float]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     storage: dict[str, Any] = field(default_factory=dict)
+    ingest: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _phase(results: Results, name: str, fn: Callable[[], None]) -> None:
@@ -198,6 +199,8 @@ def run(sizes: Sizes, stack: BenchStack, workdir: Path) -> Results:
     _phase(results, "websocket fan-out", do_ws)
     if sizes.profile and profile.available():
         _phase(results, "profile", do_profile)
+    if sizes.name == "full":  # device ingest over HTTP and MQTT (needs Mosquitto), beside ThingsBoard's figure
+        _phase(results, "ingest", lambda: results.ingest.extend(map(asdict, ingest.measure(stack, workdir, True))))
     if sizes.name == "full":  # needs no stack; its own report is docs/storage.md
         _phase(results, "storage", lambda: results.storage.update(storage.run_phase(workdir)))
     results.seconds = round(time.monotonic() - t0, 1)
