@@ -55,6 +55,10 @@ bench: setup ## Benchmarks on real Kafka and Redis (a few minutes): writes docs/
 bench-smoke: ## The benchmark harness at tiny sizes (part of `make test`; checks results, not timings)
 	$(PY) pytest tests/integration/test_bench_smoke.py
 
+.PHONY: chaos
+chaos: setup ## Fault suite on real Kafka/Redis/PostgreSQL (a few minutes): kills, stalls, restarts; table in docs/reliability.md
+	$(PY) python -m tests.chaos.suite --out docs/reliability.md
+
 .PHONY: eval-storage
 eval-storage: ## Storage optimizer vs EMHASS (own env, tests/bench/emhass) and a rule-based baseline: docs/storage.md
 	$(UV) run --frozen --group bench python -m tests.bench.storage --out docs/storage.md

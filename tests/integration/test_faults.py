@@ -94,7 +94,9 @@ def test_poison_pills_are_dead_lettered_and_corrupt_state_is_reset(
     api = Workload("api", {**env, "GRIDWATCH_API_PORT": str(api_port)}, tmp_path).start()
     workloads = (proc, engine, api)
     try:
-        wait_for(lambda: httpx.get(f"http://127.0.0.1:{api_port}/readyz").status_code == 200, 60, "api", logs=workloads)
+        wait_for(
+            lambda: httpx.get(f"http://127.0.0.1:{api_port}/readyz").status_code == 200, 180, "api", logs=workloads
+        )
         topic = f"{site}.readings"
         now = time.time()
         normal = [(f"m{i}-power", SensorType.POWER, now - 30 + t, 100.0 + t) for i in range(3) for t in range(5)]
@@ -116,7 +118,7 @@ def test_poison_pills_are_dead_lettered_and_corrupt_state_is_reset(
         )
         wait_for(
             lambda: all_states(redis_client, site).get("m1-power", {}).get("value") == 7.0,
-            60,
+            180,
             "the batch after the poison pills to be scored",
             logs=workloads,
         )
@@ -160,11 +162,11 @@ def test_api_and_alert_engine_survive_a_corrupt_state(
     api = Workload("api", {**env, "GRIDWATCH_API_PORT": str(api_port)}, tmp_path).start()
     try:
         base = f"http://127.0.0.1:{api_port}"
-        wait_for(lambda: httpx.get(f"{base}/readyz").status_code == 200, 60, "api", logs=(api,))
+        wait_for(lambda: httpx.get(f"{base}/readyz").status_code == 200, 180, "api", logs=(api,))
         assert httpx.get(f"{base}/api/sensors").json()["total"] == 1  # counted in the index, left out of the page
         assert httpx.get(f"{base}/api/sensors/bad").status_code == 404
         assert httpx.get(f"{base}/api/producer/status").status_code == 200
-        wait_for(lambda: "undecodable record in Redis" in engine.log(), 30, "the engine to report it", logs=(engine,))
+        wait_for(lambda: "undecodable record in Redis" in engine.log(), 180, "the engine to report it", logs=(engine,))
         time.sleep(1.0)
         assert engine.alive()
         metrics = httpx.get(f"{base}/metrics").text
@@ -203,8 +205,8 @@ def test_processor_is_not_ready_during_a_broker_stall_and_recovers_after(
     assert kafka.pid is not None
     restarted = False
     try:
-        wait_for(lambda: readings_total(redis_client, site) > 500, 90, "readings to flow", logs=(proc, sim))
-        wait_for(lambda: probe(port) == 200, 30, "processor ready", logs=(proc,))
+        wait_for(lambda: readings_total(redis_client, site) > 500, 240, "readings to flow", logs=(proc, sim))
+        wait_for(lambda: probe(port) == 200, 60, "processor ready", logs=(proc,))
         os.kill(kafka.pid, signal.SIGSTOP)
         codes: list[int] = []
         try:
@@ -216,7 +218,7 @@ def test_processor_is_not_ready_during_a_broker_stall_and_recovers_after(
             os.kill(kafka.pid, signal.SIGCONT)
         assert any(c not in (0, 200) for c in codes), f"/readyz during the stall: {codes}"
         resumed = readings_total(redis_client, site)
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             if not proc.alive():
                 rc = proc.wait()
@@ -249,7 +251,7 @@ def history_energy(dsn: str, site: str) -> float:
 
 
 CRASH_SENSORS = 24
-MAX_TICKS = 3000
+MAX_TICKS = 20_000  # a bound only: the stream stops once every crash happened (a loaded machine restarts slowly)
 
 
 def test_crashes_at_every_step_boundary_lose_and_duplicate_nothing(
@@ -302,8 +304,8 @@ def test_crashes_at_every_step_boundary_lose_and_duplicate_nothing(
         assert producer.flush(30) == 0
         wait_for(
             lambda: history_counts(postgres.dsn, site) == expected,
-            180,
-            "every crash to happen and history to settle",
+            300,
+            "history to settle",
             interval=0.5,
             logs=tuple(running.values()),
         )

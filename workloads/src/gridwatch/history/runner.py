@@ -81,6 +81,7 @@ class HistoryWriter:
             self.kind = partitions.storage_kind(conn)
             self.days = partitions.existing_days(conn) if self.kind == "partitioned" else set()
             self.store = HistoryStore(conn, self.settings.site)
+            self.healthy_db = True  # reached and migrated: ready until a write fails
             self.log.info("postgres ready", storage=self.kind)
         return self.store
 
@@ -203,8 +204,8 @@ class HistoryWriter:
             self.log.info("retention dropped old rollups", dropped=dropped, retention_days=s.retention_days)
 
     def _ready(self) -> bool:
-        """PostgreSQL took the last write (or was reached at start); the loop adds: the group is confirmed."""
-        return self.store is not None and (self.healthy_db or not self.loop.assignment)
+        """PostgreSQL took the last write (or was just reached); the loop adds: the group is confirmed."""
+        return self.store is not None and self.healthy_db
 
 
 class Consume(Protocol):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -26,6 +27,21 @@ from gridwatch.common.state import (
 from gridwatch.processor.scoring import KINDS, STATUSES, BatchResult, SensorTable
 
 _json = msgspec.json.Encoder()
+# Applied at most once per batch token (KEYS[1]): the site's counters (KEYS[2]) and the alert list (KEYS[3]).
+_ONCE = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+if tonumber(ARGV[2]) > 0 then
+  redis.call('HINCRBY', KEYS[2], 'readings_total', ARGV[2])
+  redis.call('HINCRBY', KEYS[2], 'anomalies_total', ARGV[3])
+  redis.call('HINCRBYFLOAT', KEYS[2], 'energy_kwh', ARGV[4])
+  redis.call('HINCRBYFLOAT', KEYS[2], 'total_power_kw', ARGV[5])
+end
+if #ARGV > 5 then
+  for i = 6, #ARGV do redis.call('LPUSH', KEYS[3], ARGV[i]) end
+  redis.call('LTRIM', KEYS[3], 0, 999)
+end
+return 1
+"""
 log = structlog.get_logger(__name__)
 _UNIT_OF_CODE: tuple[str, ...] = tuple(UNITS[t] for t in SENSOR_TYPES)
 
@@ -60,6 +76,7 @@ class Pending:
     beats: list[ProducerBeat] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     reset_ids: list[str] = field(default_factory=list)  # sensors whose state was reset: out of every status set
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)  # makes the batch's increments apply once
     failure_ids: list[str] = field(default_factory=list)
     failure_scores: list[float] = field(default_factory=list)
     readings: int = 0
@@ -233,17 +250,26 @@ class StateStore:
             for sensor_type, members in by_type.items():
                 pipe.sadd(k.type(sensor_type), *members)
                 pipe.expire(k.type(sensor_type), self.ttl)
+        if pending.readings or pending.alerts:
+            # the increments and the alert list are applied once per batch even when a write that timed out
+            # (Redis stalled) was executed later anyway and the retry sends it again: guarded by the batch's token
+            pipe.eval(
+                _ONCE,
+                3,
+                f"{k.aggregates}:applied:{pending.token}",
+                k.aggregates,
+                k.alerts,
+                min(self.ttl, 600),  # a write that timed out runs within minutes of the stall, if at all
+                pending.readings,
+                pending.anomalies,
+                repr(pending.energy_kwh),
+                repr(pending.power_kw),
+                *[_json.encode(a) for a in pending.alerts],
+            )
         if pending.readings:
-            pipe.hincrby(k.aggregates, "readings_total", pending.readings)
-            pipe.hincrby(k.aggregates, "anomalies_total", pending.anomalies)
-            pipe.hincrbyfloat(k.aggregates, "energy_kwh", pending.energy_kwh)
-            pipe.hincrbyfloat(k.aggregates, "total_power_kw", pending.power_kw)
             pipe.hset(k.aggregates, mapping={"updated_at": time.time(), "last_reading_ts": pending.last_ts})
         for beat in pending.beats:
             pipe.hset(k.producers, beat.producer, _json.encode(beat))
-        if pending.alerts:
-            pipe.lpush(k.alerts, *[_json.encode(a) for a in pending.alerts])
-            pipe.ltrim(k.alerts, 0, 999)
         for key in (
             k.sensors,
             k.failure,
