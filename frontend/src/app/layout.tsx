@@ -13,6 +13,7 @@ const NAV = [
   { to: '/analytics', label: 'Analytics' },
   { to: '/optimization', label: 'Optimization' },
   { to: '/alerts', label: 'Alerts' },
+  { to: '/devices', label: 'Devices' },
   { to: '/site', label: 'Site' },
 ];
 

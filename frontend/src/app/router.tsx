@@ -6,6 +6,7 @@ import { NotFound } from '@/app/routes/not-found';
 import { AlertsView } from '@/features/alerts/components/alerts-view';
 import { AnalyticsView } from '@/features/analytics/components/analytics-view';
 import { DashboardView } from '@/features/dashboard/components/dashboard-view';
+import { DevicesView } from '@/features/devices/components/devices-view';
 import { OptimizationView } from '@/features/optimization/components/optimization-view';
 import { SensorsView } from '@/features/sensors/components/sensors-view';
 import { SiteView } from '@/features/site/components/site-view';
@@ -21,6 +22,7 @@ export const routes: RouteObject[] = [
       { path: 'analytics', element: <AnalyticsView /> },
       { path: 'optimization', element: <OptimizationView /> },
       { path: 'alerts', element: <AlertsView /> },
+      { path: 'devices', element: <DevicesView /> },
       { path: 'site', element: <SiteView /> },
       { path: '*', element: <NotFound /> },
     ],

@@ -26,6 +26,10 @@ export type SiteStatus = Schemas['SiteStatus'];
 export type ComponentStatus = Schemas['ComponentStatus'];
 export type Condition = Schemas['Condition'];
 export type Problem = Schemas['Problem'];
+export type Gateway = Schemas['Gateway'];
+export type GatewayPage = Schemas['Page_Gateway_'];
+export type DeclaredSensor = Schemas['DeclaredSensor'];
+export type DeclaredSensorPage = Schemas['Page_DeclaredSensor_'];
 export type LiveEvent =
   | Schemas['SnapshotEvent']
   | Schemas['UpdateEvent']
