@@ -163,6 +163,15 @@ def storage() -> None:
     main(StorageSettings())
 
 
+@app.command()
+def rebalancer() -> None:
+    """Turn the dispatch plan and live state into safe setpoint commands on <prefix>.commands."""
+    from gridwatch.rebalancer.runner import main
+    from gridwatch.rebalancer.settings import RebalancerSettings
+
+    main(RebalancerSettings())
+
+
 forecast_app = typer.Typer(help="Demand forecasts: backtest the models on any CSV.", no_args_is_help=True)
 app.add_typer(forecast_app, name="forecast")
 

@@ -5,56 +5,12 @@ from __future__ import annotations
 import math
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
+from gridwatch.common.assets import BatteryConfig, FlexibleLoadConfig
 from gridwatch.common.settings import CommonSettings
 
-
-class BatteryConfig(BaseModel):
-    """One battery as the EnergySite describes it (`analytics.battery`, or one entry of `analytics.batteries`)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    name: str = Field(default="battery", min_length=1, max_length=64)
-    capacity_kwh: float = Field(default=0.0, ge=0, alias="capacityKWh")
-    power_kw: float = Field(default=0.0, ge=0, alias="powerKW", description="Charge and discharge limit, kW")
-    charge_power_kw: float | None = Field(default=None, ge=0, alias="chargePowerKW")
-    discharge_power_kw: float | None = Field(default=None, ge=0, alias="dischargePowerKW")
-    efficiency: float = Field(default=0.9, gt=0, le=1, description="Round-trip efficiency")
-    soc_min: float = Field(default=0.1, ge=0, le=1, alias="socMin")
-    soc_max: float = Field(default=0.95, ge=0, le=1, alias="socMax")
-    soc_target: float | None = Field(default=None, ge=0, le=1, alias="socTarget")
-    initial_soc: float | None = Field(default=None, ge=0, le=1, alias="initialSoc")
-
-    @model_validator(mode="after")
-    def _bounds(self) -> BatteryConfig:
-        if not self.soc_min < self.soc_max:
-            raise ValueError(f"battery {self.name}: socMin must be below socMax")
-        if not self.soc_min <= self.target <= self.soc_max:
-            raise ValueError(f"battery {self.name}: socTarget must lie within socMin..socMax")
-        if self.capacity_kwh > 0 and self.charge_kw <= 0:
-            raise ValueError(f"battery {self.name}: charge power must be > 0 when capacity > 0")
-        return self
-
-    @property
-    def target(self) -> float:
-        """Final SOC target: as set, else the middle of the band."""
-        return self.soc_target if self.soc_target is not None else (self.soc_min + self.soc_max) / 2
-
-    @property
-    def charge_kw(self) -> float:
-        """Charge limit in kW (AC)."""
-        return self.power_kw if self.charge_power_kw is None else self.charge_power_kw
-
-    @property
-    def discharge_kw(self) -> float:
-        """Discharge limit in kW (AC)."""
-        return self.power_kw if self.discharge_power_kw is None else self.discharge_power_kw
-
-    @property
-    def one_way_efficiency(self) -> float:
-        """Charge and discharge efficiency each, from the round trip."""
-        return math.sqrt(self.efficiency)
+__all__ = ["BatteryConfig", "FlexibleLoadConfig", "StorageSettings"]
 
 
 class StorageSettings(CommonSettings):
