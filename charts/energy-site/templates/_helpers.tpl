@@ -70,6 +70,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- if .Values.simulator.enabled }}{{ $c = append $c "simulator" }}{{ end }}
 {{- $c = append $c "processor" }}
 {{- if .Values.history.enabled }}{{ $c = concat $c (list "history" "alerts") }}{{ end }}
+{{- if .Values.storage.enabled }}{{ $c = concat $c (list "storage" "rebalancer") }}{{ end }}
 {{- $c = append $c "api" }}
 {{- join "," $c }}
 {{- end }}
