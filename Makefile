@@ -7,7 +7,7 @@ export UV_LINK_MODE ?= copy
 # Trust the system's certificate store (as apt, pip and curl do), so a proxy's CA installed there works.
 export UV_SYSTEM_CERTS ?= 1
 
-.PHONY: k8s help setup up up-detached down test test-unit test-integration test-e2e lint format bench bench-smoke clean dashboards
+.PHONY: k8s help setup up up-detached down status test test-unit test-integration test-e2e lint format bench bench-smoke clean dashboards
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -15,15 +15,17 @@ help: ## List the targets
 setup: ## Install system packages (Debian) and the Python environment
 	UV=$(UV) bash .ci/install.sh
 
-up: setup ## Run Kafka, Redis and every workload locally; Ctrl-C stops everything
-	$(PY) python -m tests.infra.up up
+up: setup ## Run Kafka, Redis, PostgreSQL, Prometheus and every workload locally (supervised); Ctrl-C stops everything
+	$(PY) gridwatch local up
 
-up-detached: setup ## Like `make up`, in the background (logs in .gridwatch/up.log); stop with `make down`
-	mkdir -p .gridwatch && nohup $(PY) python -m tests.infra.up up > .gridwatch/up.log 2>&1 &
-	@for i in $$(seq 1 240); do grep -q "Gridwatch is up" .gridwatch/up.log 2>/dev/null && break; sleep 1; done; cat .gridwatch/up.log
+up-detached: setup ## Like `make up`, in the background (log in .gridwatch/up.log); `make status`, stop with `make down`
+	$(PY) gridwatch local up --detach
 
-down: ## Stop a background `make up`
-	$(PY) python -m tests.infra.up down
+down: ## Stop a background `make up-detached`
+	$(PY) gridwatch local down
+
+status: ## What a running `make up` runs: servers, workloads and their restarts
+	$(PY) gridwatch local status
 
 lint: ## ruff and mypy --strict
 	$(PY) ruff check workloads operator tests

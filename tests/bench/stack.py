@@ -7,9 +7,11 @@ from types import TracebackType
 from typing import Self
 
 import redis
+from gridwatch.local.kafka import Kafka
+from gridwatch.local.postgres import Postgres
+from gridwatch.local.redis import Redis
 
 from tests.bench.procs import cpu_count, descendants, pin
-from tests.infra.services import Kafka, Postgres, Redis
 
 
 class BenchStack:

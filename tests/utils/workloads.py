@@ -1,79 +1,15 @@
-"""Run Gridwatch workloads as real subprocesses for integration tests."""
+"""Run Gridwatch workloads as real subprocesses for integration tests (the launcher is gridwatch.local's)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
+from gridwatch.local.process import free_port, stop_process
+from gridwatch.local.workloads import Workload
 
-
-def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20) -> int:
-    """Send `sig` (if still running), wait up to `timeout`, then SIGKILL and reap; returns the exit code."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(sig)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return int(proc.returncode)
-
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Workload:
-    """One `gridwatch <name>` process with its environment and log file."""
-
-    def __init__(self, name: str, env: Mapping[str, str], logdir: Path) -> None:
-        self.name = name
-        self.env = {**os.environ, **env}
-        self.log_path = logdir / f"{name}-{int(time.time() * 1000)}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Workload:
-        """Start the process."""
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gridwatch.cli", self.name], env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
-        return self
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
-        """Send a signal and wait for exit; returns the exit code."""
-        if self.proc is None:
-            return 0
-        return stop_process(self.proc, sig, timeout)
-
-    def wait(self, timeout: float = 30) -> int:
-        """Wait for the process to exit by itself; returns the exit code."""
-        assert self.proc is not None
-        return int(self.proc.wait(timeout))
-
-    def kill(self) -> None:
-        """SIGKILL: no cleanup at all."""
-        self.stop(signal.SIGKILL)
-
-    def alive(self) -> bool:
-        """True while the process runs."""
-        return self.proc is not None and self.proc.poll() is None
-
-    def log(self) -> str:
-        """What the process logged so far."""
-        return self.log_path.read_text(errors="replace")
+__all__ = ["Workload", "free_port", "stop_process", "wait_for"]
 
 
 def wait_for(

@@ -16,16 +16,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+from gridwatch.local.process import free_port
+from gridwatch.local.stack import Stack
+from gridwatch.local.workloads import WORKLOADS as LOCAL_WORKLOADS
+from gridwatch.local.workloads import Workload
 
-from tests.infra.services import Stack
-from tests.utils.workloads import Workload, free_port, wait_for
+from tests.utils.workloads import wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 FRONTEND = ROOT / "frontend"
 CHROMIUM = os.environ.get("GRIDWATCH_CHROMIUM", "/usr/bin/chromium")
 TOKEN = "e2e-operator-token"
-# Workloads behind the UI, in start order; the simulator goes last so nothing misses the first readings.
-WORKLOADS = ("processor", "history", "alerts", "api", "simulator")
+# Workloads behind the UI: those of `make up` (gridwatch.local.workloads, in its start order) on these servers.
+SERVERS = ("kafka", "redis", "postgres")
+WORKLOADS = tuple(w.name for w in LOCAL_WORKLOADS if set(w.servers) <= set(SERVERS))
 
 
 def ensure_ui_built() -> None:
@@ -50,7 +54,7 @@ class UiStack:
         self.site = site
         self.sensors = sensors
         self.api_port = free_port()
-        self.services = Stack(workdir / "services", only=("kafka", "redis", "postgres"))
+        self.services = Stack(workdir / "services", only=SERVERS)
         self.workloads: dict[str, Workload] = {}
         self._lock = threading.Lock()
 

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from gridwatch.local.cli import app as local_app
+
 app = typer.Typer(
     help="Gridwatch workloads. Configure each with GRIDWATCH_* environment variables.",
     no_args_is_help=True,
@@ -203,6 +205,8 @@ def forecast_backtest(
         raise typer.Exit(2) from None
     typer.echo(report.as_json(result) if as_json else report.table(result, f"{csv} ({panel.length} steps)"))
 
+
+app.add_typer(local_app, name="local")  # `gridwatch local up|down|status`: the local runtime behind `make up`
 
 if __name__ == "__main__":
     app()

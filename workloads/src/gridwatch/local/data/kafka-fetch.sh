@@ -2,8 +2,8 @@
 # Fetch Apache Kafka broker jars (plus every runtime dependency and a log4j2
 # binding) from Maven Central into the local cache, once.
 #
-#   tests/infra/kafka/fetch.sh            # prints the libs dir on stdout's last line
-#   KAFKA_VERSION=4.3.1 tests/infra/kafka/fetch.sh
+#   workloads/src/gridwatch/local/data/kafka-fetch.sh            # prints the libs dir on stdout's last line
+#   KAFKA_VERSION=4.3.1 workloads/src/gridwatch/local/data/kafka-fetch.sh
 #
 # Env: KAFKA_VERSION, GRIDWATCH_CACHE (cache root), GRIDWATCH_M2_REPO (a Maven
 # local repository other than ~/.m2/repository, e.g. to measure a cold fetch).
