@@ -182,6 +182,33 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
         "analytics.battery.socMin must be below socMax",
     ),
     (
+        "soc-target",
+        {"analytics": {"battery": {"socTarget": 0.95}}},
+        "analytics.battery.socTarget must lie strictly between socMin and socMax",
+    ),
+    (
+        "battery-no-power",
+        {"analytics": {"battery": {"capacityKWh": 100, "powerKW": 0}}},
+        "analytics.battery.powerKW must be above 0 kW when capacityKWh is above 0 kWh",
+    ),
+    (
+        "flex-window",
+        {
+            "analytics": {
+                "flexibleLoads": [
+                    {"name": "kiln", "powerKW": 10, "runHours": 5, "windowStartHour": 16, "windowEndHour": 20}
+                ]
+            }
+        },
+        "a flexible load's runHours must fit inside its window",
+    ),
+    (
+        "flex-names",
+        {"analytics": {"flexibleLoads": [{"name": "kiln", "powerKW": 10}, {"name": "kiln", "powerKW": 20}]}},
+        "analytics.flexibleLoads names must be unique",
+    ),
+    ("bad-timezone", {"timezone": "not a zone"}, "spec.timezone"),
+    (
         "z-order",
         {"analytics": {"anomaly": {"zScreen": 5.0, "zAnomaly": 4.0}}},
         "analytics.anomaly.zScreen must be below zAnomaly",

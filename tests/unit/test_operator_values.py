@@ -118,6 +118,10 @@ def _alternative(schema: dict[str, Any], current: Any) -> Any:
         return current + 1 if current + 1 <= schema.get("maximum", current + 1) else current - 1
     if kind == "number":
         return round(current + 0.01, 4) if current + 0.01 <= schema.get("maximum", current + 1) else current - 0.01
+    if kind == "array" and schema["items"].get("type") == "object":  # one item more or less
+        props = schema["items"]["properties"]
+        item = {k: v.get("default", "x" if v["type"] == "string" else v.get("maximum")) for k, v in props.items()}
+        return current[:-1] if current else [item]
     if kind == "array" and schema["items"].get("type") == "string":
         return current[:-1] if len(current) > 1 else [*current, "power"]
     if kind == "string":

@@ -66,6 +66,7 @@ def helm_values(
     battery = analytics.get("battery") or {}
     tariff = analytics.get("tariff") or {}
     alerts = spec.get("alerts") or {}
+    storage = spec.get("storage") or {}
 
     image = split_image(str(spec.get("image") or default_image))
     image["pullPolicy"] = pull_policy
@@ -101,6 +102,13 @@ def helm_values(
             "mix": list(sensors.get("mix") or ["power", "current", "voltage", "temperature", "pressure", "vibration"]),
             "seed": int(sensors.get("seed", 42)),
         },
+        "timezone": str(spec.get("timezone", "UTC")),
+        "storage": {"enabled": bool(storage.get("enabled", False))},
+        "rebalancer": {
+            "dryRun": bool(storage.get("dryRun", False)),
+            "rampKWPerSecond": float(storage.get("rampKWPerSecond", 10)),
+            "socGuard": float(storage.get("socGuard", 0.02)),
+        },
         "analytics": {
             "anomaly": {
                 "zScreen": float(anomaly.get("zScreen", 3.0)),
@@ -115,7 +123,11 @@ def helm_values(
                 "efficiency": float(battery.get("efficiency", 0.9)),
                 "socMin": float(battery.get("socMin", 0.1)),
                 "socMax": float(battery.get("socMax", 0.9)),
+                "socTarget": float(battery.get("socTarget", 0.5)),
             },
+            "demandChargePerKW": float(analytics.get("demandChargePerKW", 0)),
+            "gridImportMaxKW": float(analytics.get("gridImportMaxKW", 0)),
+            "flexibleLoads": [dict(f) for f in analytics.get("flexibleLoads") or []],
             "tariff": {
                 "currency": str(tariff.get("currency", "EUR")),
                 "peakPricePerKWh": float(tariff.get("peakPricePerKWh", 0.32)),
