@@ -174,6 +174,15 @@ def rebalancer() -> None:
     main(RebalancerSettings())
 
 
+@app.command()
+def forecaster() -> None:
+    """Forecast site and machine load with P10/P50/P90 every step; publish on <prefix>.forecasts and to Redis."""
+    from gridwatch.forecasting.runner import main
+    from gridwatch.forecasting.settings import ForecasterSettings
+
+    main(ForecasterSettings())
+
+
 forecast_app = typer.Typer(help="Demand forecasts: backtest the models on any CSV.", no_args_is_help=True)
 app.add_typer(forecast_app, name="forecast")
 

@@ -288,6 +288,65 @@ def decode_grid(data: bytes) -> GridSignal:
     return signal
 
 
+class ForecastScope(StrEnum):
+    """What a forecast is of: the whole site's load or one machine's."""
+
+    SITE = "site"
+    MACHINE = "machine"
+
+
+class Forecast(msgspec.Struct, tag_field="msg", tag="forecast", forbid_unknown_fields=True):
+    """Load forecast (kW) of the site or one machine on `<prefix>.forecasts` (its own decoder), keyed scope:id.
+
+    Step i covers [start_ts + i * step_s, start_ts + (i + 1) * step_s); `p10`/`p50`/`p90` are its quantiles.
+    `model` is the model the rolling-origin backtest selected (`model_version` its registry version, or
+    `local-<n>` when fitted by the forecaster itself), `backtest_mase` its backtest error and
+    `yardstick_mase` the weekly seasonal naive's on the same folds (0 when there was too little history).
+    """
+
+    schema_version: Version
+    site: str
+    scope: ForecastScope
+    id: str
+    issued_ts: float
+    start_ts: float
+    step_s: float
+    p10: list[float]
+    p50: list[float]
+    p90: list[float]
+    unit: str
+    model: str
+    model_version: str
+    backtest_mase: float
+    yardstick_mase: float
+    history_steps: Annotated[int, msgspec.Meta(ge=0)]
+
+
+_forecast_decoder: msgspec.msgpack.Decoder[Forecast] = msgspec.msgpack.Decoder(Forecast)
+
+
+def encode_forecast(forecast: Forecast) -> bytes:
+    """Encode a forecast to msgpack bytes."""
+    return _encoder.encode(forecast)
+
+
+def decode_forecast(data: bytes) -> Forecast:
+    """Decode and validate a forecast; raise InvalidMessage with a readable reason."""
+    try:
+        forecast = _forecast_decoder.decode(data)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise InvalidMessage(str(exc)) from exc
+    n = len(forecast.p50)
+    if len(forecast.p10) != n or len(forecast.p90) != n:
+        raise InvalidMessage(f"p10/p50/p90 have {len(forecast.p10)}/{n}/{len(forecast.p90)} entries")
+    values = [*forecast.p10, *forecast.p50, *forecast.p90, forecast.start_ts, forecast.step_s]
+    if not all(math.isfinite(v) for v in values) or forecast.step_s <= 0:
+        raise InvalidMessage("Forecast values must be finite and step_s positive")
+    if any(lo > mid or mid > hi for lo, mid, hi in zip(forecast.p10, forecast.p50, forecast.p90, strict=True)):
+        raise InvalidMessage("Forecast quantiles must satisfy p10 <= p50 <= p90")
+    return forecast
+
+
 def encode(message: Message) -> bytes:
     """Encode a message to msgpack bytes."""
     return _encoder.encode(message)

@@ -67,17 +67,22 @@ class _Calibrated:
     BUCKETS: ClassVar[int] = 4
 
     def band(self, point: F64, levels: tuple[int, ...]) -> F64:
-        """Quantile forecasts: P50 is the point forecast, the others add the error quantile of their bucket."""
+        """Quantile forecasts: P50 is the point forecast, the others add the error quantile of their bucket
+        (never crossing the point forecast)."""
         n, h = point.shape
         j = np.arange(h)
         bucket = np.minimum(j * self.BUCKETS // max(self.horizon, 1), self.BUCKETS - 1)
         growth = np.sqrt(np.maximum(1.0, (j + 1) / max(self.horizon, 1)))  # beyond the calibrated horizon
         out = np.empty((n, h, len(levels)))
         for k, level in enumerate(levels):
-            if level == 50:
-                out[:, :, k] = point
+            shift = self.quantiles[:, bucket, level - 1] * growth[None, :]
+            # P50 stays the point forecast; a biased error distribution cannot put a lower quantile above it
+            if level < 50:
+                out[:, :, k] = point + np.minimum(shift, 0.0)
+            elif level > 50:
+                out[:, :, k] = point + np.maximum(shift, 0.0)
             else:
-                out[:, :, k] = point + self.quantiles[:, bucket, level - 1] * growth[None, :]
+                out[:, :, k] = point
         out.sort(axis=2)
         return out
 
@@ -86,7 +91,8 @@ class _PointModel:
     """Base of the models that forecast a point and take their bands from their own past errors."""
 
     name: str = "point"
-    calibration_origins: int = 7  # days of rolling origins whose errors make the bands
+    calibration_days: int = 14  # days of rolling origins whose errors make the bands
+    calibration_per_day: int = 4  # origins per day (7 days x 1 gave too narrow bands: see docs/forecasting.md)
 
     def __init__(self) -> None:
         self._state: Any = None
@@ -114,9 +120,9 @@ class _PointModel:
             raise NotEnoughHistory(f"{self.name} needs {self.min_history(panel)} observations, got {t_len}")
         self._state = self._fit_point(y, panel)
         cal_h = max(1, min(max(horizon, 1), panel.day))
-        spacing = panel.day
+        spacing = max(1, panel.day // self.calibration_per_day)
         errors: list[F64] = []
-        for c in range(1, self.calibration_origins + 1):
+        for c in range(1, self.calibration_days * self.calibration_per_day + 1):
             cut = t_len - c * spacing
             if cut < need:
                 break
