@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from collections.abc import Callable
 import structlog
 from confluent_kafka import Consumer, Producer, TopicPartition
 from gridwatch.common import kafka as gwkafka
-from gridwatch.common.consumer import ConsumerLoop, ConsumerSpec, Record
+from gridwatch.common.consumer import EXIT_LOST_GROUP, ConsumerLoop, ConsumerSpec, Record
 from gridwatch.common.schema import SCHEMA_VERSION, Heartbeat, encode
 from gridwatch.common.shutdown import StopFlag
 
@@ -73,3 +74,43 @@ def test_a_failed_delivery_rewinds_the_batch_and_nothing_is_committed_past_it(ka
     assert seen[0] == seen[1] == [0, 1, 2, 3, 4], seen  # rewound and handed over again
     assert commits_at_handle[1] < 0, "the failed batch must not have been committed"
     assert committed(kafka, group, topic) == 6
+
+
+def test_a_loop_that_cannot_confirm_its_group_is_not_ready_and_exits_non_zero(kafka: Kafka, site: str) -> None:
+    topic, dlq = f"{site}.in", f"{site}.dlq"
+    gwkafka.ensure_topics(kafka.bootstrap, [topic, dlq], 1)
+    stop = StopFlag()
+    loop = ConsumerLoop(
+        ConsumerSpec(kafka.bootstrap, topic, f"{site}.lost", "test", dlq, poll_timeout_s=0.2, max_lost_s=20),
+        lambda records: None,
+        stop,
+        structlog.get_logger("test"),
+    )
+    exits: list[object] = []
+
+    def run() -> None:
+        try:
+            loop.run()
+        except SystemExit as exc:
+            exits.append(exc.code)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not loop.ready() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert loop.ready(), "an idle member of a steady group is ready"
+    assert kafka.pid is not None
+    os.kill(kafka.pid, signal.SIGSTOP)
+    ready_during: list[bool] = []
+    try:
+        stalled = time.monotonic()
+        while not exits and time.monotonic() - stalled < 35:
+            ready_during.append(loop.ready())
+            time.sleep(0.5)
+    finally:
+        os.kill(kafka.pid, signal.SIGCONT)
+    thread.join(60)
+    stop.stop()
+    assert exits == [EXIT_LOST_GROUP]
+    assert not all(ready_during), "not ready while the broker does not answer"

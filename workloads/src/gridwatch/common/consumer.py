@@ -155,6 +155,8 @@ class ConsumerLoop:
         self._beat = time.monotonic()
         self._next_check = 0.0
         self._failures = 0
+        self._batch_end = time.monotonic()
+        self._running = False
 
     # --- callbacks ---------------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -197,6 +199,7 @@ class ConsumerLoop:
             [spec.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
         self._confirmed = time.monotonic()
+        self._running = True
         try:
             while self.stop.running:
                 self._beat = time.monotonic()
@@ -207,10 +210,11 @@ class ConsumerLoop:
                 else:
                     self.producer.poll(0)
                     self._idle_check()
+                    self._give_up_if_lost()
                 if self.on_tick is not None:
                     self.on_tick()
-                self._give_up_if_lost()
         finally:
+            self._running = False  # closing: not ready any more
             remaining = self.producer.flush(10)
             if remaining:
                 self.log.warning("messages left undelivered at exit (not committed: replayed)", count=remaining)
@@ -222,10 +226,13 @@ class ConsumerLoop:
             self._process_once(messages)
             self._failures = 0
         except DeliveryFailed as exc:
+            self._batch_end = time.monotonic()
             self._failures += 1
             self.log.error("delivery failed; rewinding the batch", error=str(exc), attempt=self._failures)
             self._rewind(messages)
             self.stop.wait(min(0.2 * 2**self._failures, 5.0))
+        else:
+            self._batch_end = time.monotonic()
 
     def _process_once(self, messages: Sequence[Message]) -> None:
         failed_before = self.delivery.failed
@@ -320,7 +327,9 @@ class ConsumerLoop:
         return True
 
     def _give_up_if_lost(self) -> None:
-        lost = time.monotonic() - self._confirmed
+        # counted from the later of the last confirmation and the end of the last batch: a batch that waited long
+        # on a dependency (retry) is not time without a group, and its commit or the next check confirms again
+        lost = time.monotonic() - max(self._confirmed, self._batch_end)
         if lost > self.spec.max_lost_s:
             self.log.error(
                 "no confirmed consumer group membership; exiting so the supervisor restarts this workload",
@@ -333,12 +342,11 @@ class ConsumerLoop:
     def ready(self) -> bool:
         """Ready when the group was confirmed recently and the workload's own dependencies answer."""
         recent = time.monotonic() - self._confirmed < READY_WITHIN_S
-        return recent and self.stop.running and (self._ready is None or self._ready())
+        return recent and self._running and self.stop.running and (self._ready is None or self._ready())
 
     def live(self) -> bool:
-        """Live while the loop turns (or waits on a dependency through `retry`) and has not lost its group."""
-        now = time.monotonic()
-        return now - self._beat < self.spec.max_lost_s and now - self._confirmed < self.spec.max_lost_s + 30
+        """Live while the loop turns (or waits on a dependency through `retry`); a loop without its group exits."""
+        return time.monotonic() - self._beat < self.spec.max_lost_s
 
     # --- the one retry helper ---------------------------------------------------------------------
     def retry(self, what: str, attempt: Callable[[], T], errors: tuple[type[BaseException], ...]) -> T:
