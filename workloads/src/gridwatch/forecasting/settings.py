@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 
 from gridwatch.common.settings import CommonSettings
 
@@ -14,9 +14,7 @@ class ForecasterSettings(CommonSettings):
         default=1440,
         ge=15,
         le=7 * 1440,
-        validation_alias=AliasChoices(
-            "GRIDWATCH_FORECAST_HORIZON_MINUTES", "GRIDWATCH_ANALYTICS_FORECAST_HORIZON_MINUTES"
-        ),
+        alias="GRIDWATCH_ANALYTICS_FORECAST_HORIZON_MINUTES",
         description="How far ahead each forecast reaches (the EnergySite's analytics.forecastHorizonMinutes).",
     )
     step_minutes: int = Field(
