@@ -12,6 +12,7 @@ const NAV = [
   { to: '/sensors', label: 'Sensors' },
   { to: '/analytics', label: 'Analytics' },
   { to: '/optimization', label: 'Optimization' },
+  { to: '/storage', label: 'Storage' },
   { to: '/alerts', label: 'Alerts' },
   { to: '/devices', label: 'Devices' },
   { to: '/site', label: 'Site' },

@@ -10,6 +10,7 @@ import { DevicesView } from '@/features/devices/components/devices-view';
 import { OptimizationView } from '@/features/optimization/components/optimization-view';
 import { SensorsView } from '@/features/sensors/components/sensors-view';
 import { SiteView } from '@/features/site/components/site-view';
+import { StorageView } from '@/features/storage/components/storage-view';
 
 export const routes: RouteObject[] = [
   {
@@ -21,6 +22,7 @@ export const routes: RouteObject[] = [
       { path: 'sensors/:sensorId', element: <SensorsView /> },
       { path: 'analytics', element: <AnalyticsView /> },
       { path: 'optimization', element: <OptimizationView /> },
+      { path: 'storage', element: <StorageView /> },
       { path: 'alerts', element: <AlertsView /> },
       { path: 'devices', element: <DevicesView /> },
       { path: 'site', element: <SiteView /> },

@@ -23,6 +23,7 @@ export type Alert = Schemas['AlertRecord'];
 export type AlertState = Alert['state'];
 export type AlertPage = Schemas['Page_AlertRecord_'];
 export type SiteStatus = Schemas['SiteStatus'];
+export type StoragePlan = Schemas['StoragePlan'];
 export type ComponentStatus = Schemas['ComponentStatus'];
 export type Condition = Schemas['Condition'];
 export type Problem = Schemas['Problem'];
