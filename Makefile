@@ -6,6 +6,7 @@ PY := $(UV) run --frozen
 export UV_LINK_MODE ?= copy
 # Trust the system's certificate store (as apt, pip and curl do), so a proxy's CA installed there works.
 export UV_SYSTEM_CERTS ?= 1
+export NODE_EXTRA_CA_CERTS ?= $(wildcard /etc/ssl/certs/ca-certificates.crt)
 
 .PHONY: k8s help setup up up-detached down status test test-unit test-integration test-e2e lint format bench bench-smoke clean dashboards
 

@@ -46,5 +46,8 @@ export UV_SYSTEM_CERTS="${UV_SYSTEM_CERTS:-1}"
 "$UV" sync --frozen --quiet
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
   || echo "[setup] warning: Node.js $(node --version) is older than 20.19, which Vite needs to build frontend/"
-# --prefer-offline: packages already in the npm cache are not re-checked against the registry.
+# --prefer-offline: packages already in the npm cache are not re-checked against the registry. Node trusts the
+# system's certificate store too (like UV_SYSTEM_CERTS above), so a proxy's CA installed there works.
+[ -n "${NODE_EXTRA_CA_CERTS:-}" ] || [ ! -f /etc/ssl/certs/ca-certificates.crt ] \
+  || export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
 [ -d frontend/node_modules ] || npm --prefix frontend ci --prefer-offline --no-audit --no-fund --loglevel=error
