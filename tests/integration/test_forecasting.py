@@ -96,7 +96,12 @@ def test_forecaster_publishes_site_and_machine_forecasts(
         "GRIDWATCH_ANALYTICS_FORECAST_HORIZON_MINUTES": "360",
         "GRIDWATCH_FORECAST_BACKTEST_FOLDS": "2",
     }
+    api_port = free_port()
     forecaster = Workload("forecaster", env, tmp_path).start()
+    api = Workload(
+        "api", {**env, "GRIDWATCH_API_PORT": str(api_port), "GRIDWATCH_METRICS_PORT": str(free_port())}, tmp_path
+    )
+    api.start()
     try:
         got = read_forecasts(kafka, f"{site}.forecasts", 1 + len(MACHINES), 180)
         assert set(got) == {"site:site", *(f"machine:{m}" for m in MACHINES)}, forecaster.log()[-3000:]
@@ -121,10 +126,21 @@ def test_forecaster_publishes_site_and_machine_forecasts(
         assert {k.decode() for k in stored} == set(got)
         latest = msgspec.json.decode(stored[b"site:site"], type=Forecast)
         assert latest.p50 == got["site:site"].p50
+        base = f"http://127.0.0.1:{api_port}/api/v1/forecast"
+        wait_for(lambda: httpx.get(base).status_code == 200, 60, "the API serves the forecast", logs=(api,))
+        served = httpx.get(base, params={"scope": "site", "horizon": 60}).json()
+        assert served["model"] == got["site:site"].model
+        assert served["model_version"] == got["site:site"].model_version
+        assert [p["p50"] for p in served["points"]] == got["site:site"].p50[:4]
+        assert served["points"][1]["ts"] - served["points"][0]["ts"] == STEP
+        machine = httpx.get(base, params={"scope": "machine", "id": MACHINES[1]}).json()
+        assert len(machine["points"]) == 24 and machine["id"] == MACHINES[1]
+        assert httpx.get(base, params={"scope": "machine", "id": "nope"}).status_code == 404
         wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200, 30, "forecaster ready")
         text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
         assert "gridwatch_forecaster_runs_total{" in text
         assert 'gridwatch_forecaster_model_info{component="forecaster"' in text
     finally:
+        api.stop()
         code = forecaster.stop()
     assert code == 0, forecaster.log()[-3000:]

@@ -206,6 +206,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/forecast": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Forecast
+         * @description The latest forecast with its P10-P90 band, model version and backtest error.
+         */
+        get: operations["getForecast"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/health": {
         parameters: {
             query?: never;
@@ -544,6 +564,34 @@ export interface components {
             type: string;
         };
         /**
+         * ForecastOut
+         * @description The latest forecast of one series: when it was issued, by which model, how well that model backtested.
+         */
+        ForecastOut: {
+            backtest_mase: number;
+            history_steps: number;
+            id: string;
+            issued_ts: number;
+            model: string;
+            model_version: string;
+            points: components["schemas"]["ForecastPoint"][];
+            scope: string;
+            site: string;
+            step_s: number;
+            unit: string;
+            yardstick_mase: number;
+        };
+        /**
+         * ForecastPoint
+         * @description One step of a forecast: its start (epoch seconds) and the P10/P50/P90 of the mean kW over the step.
+         */
+        ForecastPoint: {
+            p10: number;
+            p50: number;
+            p90: number;
+            ts: number;
+        };
+        /**
          * Gateway
          * @description One gateway, summed over the ingest replicas that heard from it.
          */
@@ -789,6 +837,12 @@ export interface components {
             /** @default null */
             replicas?: number | null;
         };
+        /**
+         * Scope
+         * @description What the forecast is of.
+         * @enum {string}
+         */
+        Scope: "site" | "machine";
         /**
          * SensorState
          * @description Latest scored state of one sensor, stored as JSON in the site's sensors hash.
@@ -1596,6 +1650,69 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Realtime"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getForecast: {
+        parameters: {
+            query?: {
+                /** @description site or machine */
+                scope?: components["schemas"]["Scope"];
+                /** @description Machine id (scope=machine); ignored for the site */
+                id?: string;
+                /** @description Minutes ahead (default: all) */
+                horizon?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForecastOut"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unprocessable Entity */
