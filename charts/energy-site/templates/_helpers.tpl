@@ -71,6 +71,8 @@ app.kubernetes.io/component: {{ .component }}
 {{- $c = append $c "processor" }}
 {{- if .Values.history.enabled }}{{ $c = concat $c (list "history" "alerts") }}{{ end }}
 {{- if .Values.storage.enabled }}{{ $c = concat $c (list "storage" "rebalancer") }}{{ end }}
+{{- if .Values.ingest.enabled }}{{ $c = append $c "ingest" }}{{ end }}
+{{- if .Values.grid.enabled }}{{ $c = append $c "grid" }}{{ end }}
 {{- $c = append $c "api" }}
 {{- join "," $c }}
 {{- end }}
