@@ -30,6 +30,7 @@ WORKLOADS: tuple[WorkloadSpec, ...] = (
     WorkloadSpec("processor", 2, description="scores readings, keeps the live state"),
     WorkloadSpec("history", 3, ("kafka", "postgres"), "one-minute rollups in PostgreSQL"),
     WorkloadSpec("alerts", 4, ("kafka", "redis", "postgres"), "alert lifecycle and notifications"),
+    WorkloadSpec("forecaster", 5, ("kafka", "redis", "postgres"), "site and machine load forecasts"),
     WorkloadSpec("api", None, ("redis", "postgres"), "REST, WebSocket and the web UI"),
     WorkloadSpec("simulator", 1, ("kafka",), "simulated sensors"),
 )
