@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.unit.test_alert_rules import CHART, render_chart
+from tests.unit.charts.test_prometheus_rules import CHART, render_chart
 
 DASHBOARDS = CHART / "dashboards"
 MONITORING = ("--api-versions", "monitoring.coreos.com/v1")

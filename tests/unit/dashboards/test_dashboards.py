@@ -18,7 +18,7 @@ from gridwatch.simulator import metrics as simulator_metrics
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DASHBOARDS = ROOT / "charts" / "energy-site" / "dashboards"
 # series Prometheus itself makes, not any workload
 PROMETHEUS_SERIES = {"up", "ALERTS", "ALERTS_FOR_STATE"}

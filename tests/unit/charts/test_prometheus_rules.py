@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.unit.test_dashboards import exported_metric_names, metric_names
+from tests.unit.dashboards.test_dashboards import exported_metric_names, metric_names
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CHART = ROOT / "charts" / "energy-site"
 RULES = CHART / "rules" / "gridwatch-rules.yaml"
 RULE_TESTS = sorted((Path(__file__).parent / "rules").glob("*.test.yaml"))

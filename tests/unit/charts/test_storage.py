@@ -11,7 +11,7 @@ from gridwatch.common.assets import FlexibleLoadConfig
 from gridwatch.rebalancer.settings import RebalancerSettings
 from gridwatch.storage.settings import StorageSettings
 
-from tests.unit.test_chart_render import CHARTS, HELM, needs_helm, render
+from tests.unit.charts.test_render import CHARTS, HELM, needs_helm, render
 
 
 def _config(objects: list[dict[str, Any]]) -> dict[str, str]:
