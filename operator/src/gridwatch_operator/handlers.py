@@ -21,12 +21,12 @@ from gridwatch_operator.autoscaler import Policy, decide
 from gridwatch_operator.drift import find
 from gridwatch_operator.helm import Helm, HelmError, Outcome, deployments
 from gridwatch_operator.registry import Registry, SiteState
-from gridwatch_operator.settings import FINALIZER, GROUP, PLURAL, VERSION, OperatorSettings
+from gridwatch_operator.settings import FINALIZER, GROUP, PLURAL, VERSION, GridwatchOperatorSettings
 from gridwatch_operator.topics import Kafka, TopicsError, topic_names
 from gridwatch_operator.values import helm_values, merge, processor_replicas
 
 # Timer intervals are fixed when the decorators run, so the settings are read at import.
-SETTINGS = OperatorSettings()
+SETTINGS = GridwatchOperatorSettings()
 RELEASE_RECHECK_SECONDS = 30.0  # how often a timer asks helm about a release it does not know yet
 SITE_LABELS = {"app.kubernetes.io/name": "energy-site", "app.kubernetes.io/part-of": "gridwatch"}
 
@@ -35,7 +35,7 @@ SITE_LABELS = {"app.kubernetes.io/name": "energy-site", "app.kubernetes.io/part-
 class Runtime:
     """Everything handlers share, kept in kopf's memo."""
 
-    settings: OperatorSettings
+    settings: GridwatchOperatorSettings
     helm: Helm
     kafka: Kafka
     registry: Registry

@@ -21,7 +21,7 @@ def _default_chart() -> Path:
     return checkout if checkout.is_dir() else Path("/opt/gridwatch/charts/energy-site")
 
 
-class OperatorSettings(BaseSettings):
+class GridwatchOperatorSettings(BaseSettings):
     """Where the chart and helm are, which image sites run, and how often to look at them."""
 
     model_config = SettingsConfigDict(env_prefix="GRIDWATCH_OPERATOR_", extra="ignore")
