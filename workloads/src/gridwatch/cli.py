@@ -1,4 +1,8 @@
-"""The one command line of every Gridwatch workload: `gridwatch simulator|processor|api|detect|...`."""
+"""The one command line of every Gridwatch workload and tool.
+
+Workloads: `gridwatch simulator|processor|history|alerts|ingest|grid|api|storage|rebalancer|forecaster`.
+Tools: `gridwatch ingest-token|replay|detect`, `gridwatch forecast backtest`, `gridwatch local up|down|status`.
+"""
 
 from __future__ import annotations
 
