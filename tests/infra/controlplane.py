@@ -6,7 +6,10 @@ Thin typed wrapper around the shell scripts in ``tests/infra/k8s/``:
   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok, helm and etcd;
 * ``start.sh DIR`` starts etcd, the three control-plane components and kwok on
   127.0.0.1, creates fake kwok Nodes and writes ``DIR/kubeconfig``;
-* ``stop.sh DIR`` stops them again.
+* ``stop.sh DIR`` stops them again;
+* with ``real_node=True``, ``build-node.sh`` / ``start-node.sh DIR`` add a real node (kubelet,
+  containerd, runc, bridge CNI, kube-proxy, CoreDNS) that runs real containers; ``stop.sh``
+  removes it and checks that nothing of it is left on the machine (:meth:`ControlPlane.node_leftovers`).
 
 Usage::
 
@@ -56,6 +59,7 @@ class ControlPlane:
         nodes: int = 2,
         start_timeout: float = 90,
         env: Mapping[str, str] | None = None,
+        real_node: bool = False,
     ) -> None:
         self.k8s_version = k8s_version or os.environ.get("K8S_VERSION") or DEFAULT_K8S_VERSION
         self.nodes = nodes
@@ -66,6 +70,8 @@ class ControlPlane:
         self._owns_workdir = False
         self._kubeconfig: Path | None = None
         self._built = False
+        self.real_node = real_node
+        self._leftovers: list[str] | None = None
 
     # -- state -------------------------------------------------------------------------
     @property
@@ -120,6 +126,12 @@ class ControlPlane:
         if not lines:
             raise ControlPlaneError("build.sh printed no bin directory")
         self.bin_dir = Path(lines[-1])
+        if self.real_node:
+            node = subprocess.run(
+                [str(K8S_SCRIPTS / "build-node.sh")], env=self.env(), stdout=subprocess.PIPE, text=True, check=False
+            )
+            if node.returncode != 0:
+                raise ControlPlaneError(f"build-node.sh failed with exit code {node.returncode}")
         self._built = True
         return self.bin_dir
 
@@ -148,6 +160,7 @@ class ControlPlane:
             K8S_START_TIMEOUT=str(int(self.start_timeout)),
             # A watchdog stops the plane should this process die without calling stop().
             K8S_OWNER_PID=str(os.getpid()),
+            K8S_REAL_NODE="1" if self.real_node else "0",
         )
         proc = subprocess.run(
             [str(K8S_SCRIPTS / "start.sh"), str(path)],
@@ -164,13 +177,51 @@ class ControlPlane:
         self._workdir = path
         self._owns_workdir = owns
         self._kubeconfig = path / "kubeconfig"
+        self._leftovers = None
+        if self.real_node:
+            node = subprocess.run(
+                [str(K8S_SCRIPTS / "start-node.sh"), str(path)],
+                env={**env, "K8S_NODE_BIN_DIR": str(self.bin_dir)},
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=self.start_timeout * 3 + 60,
+            )
+            if node.returncode != 0:
+                self.stop()
+                raise ControlPlaneError(
+                    f"start-node.sh failed with exit code {node.returncode} (logs in {path / 'node' / 'logs'}):\n"
+                    f"{node.stderr}"
+                )
         return self._kubeconfig
+
+    @property
+    def node_dir(self) -> Path:
+        """State of the real node (``workdir/node``): env, logs/, pids/, containerd.sock."""
+        return self.workdir / "node"
+
+    def ctr(self, *args: str, timeout: float | None = 300) -> subprocess.CompletedProcess[str]:
+        """Run ``ctr`` against the real node's containerd, namespace k8s.io (e.g. ``images import``)."""
+        cmd = [str(self.bin_dir / "ctr"), "--address", str(self.node_dir / "containerd.sock"), "-n", "k8s.io", *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=timeout)
+        if proc.returncode != 0:
+            raise ControlPlaneError(f"ctr {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}{proc.stdout}")
+        return proc
+
+    def node_leftovers(self) -> list[str]:
+        """What the last stop() found left of the real node (processes, mounts, cgroups, veths, chains)."""
+        if self._leftovers is None:
+            raise ControlPlaneError("no real node was stopped yet")
+        return list(self._leftovers)
 
     def stop(self) -> None:
         """Stop every process of the plane (idempotent); removes the work dir if we made it."""
         if self._workdir is None:
             return
-        subprocess.run([str(K8S_SCRIPTS / "stop.sh"), str(self._workdir)], check=False, timeout=120)
+        subprocess.run([str(K8S_SCRIPTS / "stop.sh"), str(self._workdir)], check=False, timeout=180)
+        leftovers = self._workdir / "node" / "leftovers"
+        if leftovers.exists():
+            self._leftovers = [line for line in leftovers.read_text().splitlines() if line.strip()]
         if self._owns_workdir and not os.environ.get("GRIDWATCH_K8S_KEEP"):
             shutil.rmtree(self._workdir, ignore_errors=True)
         self._workdir = None

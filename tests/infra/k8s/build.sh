@@ -13,7 +13,8 @@
 # Usage: tests/infra/k8s/build.sh            # build what is missing, print bin dir last
 #        K8S_VERSION=v1.36.3 tests/infra/k8s/build.sh
 # Env:   K8S_VERSION, KWOK_VERSION, HELM_VERSION, ETCD_VERSION, ETCD_MODE=auto|system|build,
-#        GRIDWATCH_K8S_CACHE, GO (path to go), BUILD_JOBS (go build -p, default 2).
+#        GRIDWATCH_K8S_CACHE, GO (path to go), BUILD_JOBS (go build -p, default 2),
+#        K8S_BINS (k8s.io/kubernetes commands to build; build-node.sh asks for "kubelet kube-proxy").
 set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-v1.37.2}"
@@ -50,7 +51,8 @@ have() { [[ -x "${BIN_DIR}/$1" ]]; }
 # Atomic install: build to a temp name, then rename, so an interrupted build never
 # leaves a half-written binary that would be "cached" forever.
 build_k8s() {
-  local k8s_bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  local k8s_bins
+  read -r -a k8s_bins <<<"${K8S_BINS:-kube-apiserver kube-controller-manager kube-scheduler kubectl}"
   local missing=()
   for b in "${k8s_bins[@]}"; do have "$b" || missing+=("$b"); done
   if ((${#missing[@]} == 0)); then log "kubernetes ${K8S_VERSION}: cached"; return; fi

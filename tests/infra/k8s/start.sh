@@ -11,6 +11,10 @@
 #        K8S_NODES         number of fake nodes (default 2)
 #        K8S_OWNER_PID     if set, a watchdog stops the plane once that process is gone
 #        K8S_START_TIMEOUT seconds to wait for readiness (default 90)
+#        K8S_REAL_NODE=1   prepare for a real node (start-node.sh): the apiserver also listens on the
+#                          machine's address and advertises it (lease endpoint reconciler), so pods reach
+#                          it through the `kubernetes` Service; kwok nodes get kwok's NoSchedule taint
+#        K8S_NODE_IP       that address (default: the first global IPv4 address)
 #        (plus everything build.sh reads, e.g. K8S_VERSION)
 set -Eeuo pipefail
 
@@ -20,6 +24,12 @@ mkdir -p "$1"
 DIR="$(cd "$1" && pwd)"
 NODES="${K8S_NODES:-2}"
 TIMEOUT="${K8S_START_TIMEOUT:-90}"
+REAL_NODE="${K8S_REAL_NODE:-0}"
+NODE_IP=""
+if [[ "$REAL_NODE" == 1 ]]; then
+  NODE_IP="${K8S_NODE_IP:-$(ip -4 -o addr show scope global | awk '{sub("/.*", "", $4); print $4; exit}')}"
+  [[ -n "$NODE_IP" ]] || { echo "start.sh: K8S_REAL_NODE=1 needs a non-loopback IPv4 address (set K8S_NODE_IP)" >&2; exit 1; }
+fi
 T_START=$(date +%s.%N)
 
 log() { printf '[start.sh %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -94,12 +104,14 @@ extendedKeyUsage=clientAuth"
   sign apiserver "/CN=kube-apiserver" "basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth
-subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+subjectAltName=IP:127.0.0.1,IP:10.0.0.1${NODE_IP:+,IP:$NODE_IP},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
   sign admin "/O=system:masters/CN=kubernetes-admin" "$client_ext"
   sign controller-manager "/CN=system:kube-controller-manager" "$client_ext"
   sign scheduler "/CN=system:kube-scheduler" "$client_ext"
   sign kwok "/O=system:masters/CN=kwok-controller" "$client_ext"
   sign front-proxy-client "/CN=front-proxy-client" "$client_ext"
+  # The apiserver's client certificate towards kubelets (logs, exec, port-forward).
+  sign apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "$client_ext"
   # Service-account token signing key pair.
   openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.key 2>/dev/null
   openssl pkey -in sa.key -pubout -out sa.pub 2>/dev/null
@@ -143,6 +155,7 @@ APISERVER_URL=https://127.0.0.1:$P_API
 KCM_PORT=$P_KCM
 SCHEDULER_PORT=$P_SCHED
 KWOK_PORT=$P_KWOK
+NODE_IP=$NODE_IP
 ENV
 
 # --- process helpers --------------------------------------------------------------------
@@ -180,11 +193,20 @@ launch etcd "$BIN/etcd" "${ETCD_ARGS[@]}"
 wait_for etcd 30 "${CURL[@]}" "http://127.0.0.1:$P_ETCD/health"
 
 # --- kube-apiserver ---------------------------------------------------------------------
-log "starting kube-apiserver on 127.0.0.1:$P_API"
+# Without a real node nothing needs the `kubernetes` Service's endpoints, and the default
+# (lease) reconciler refuses a loopback advertise address.  A real node's pods need them.
+if [[ "$REAL_NODE" == 1 ]]; then
+  API_ADDR=(--bind-address=0.0.0.0 --advertise-address="$NODE_IP" --endpoint-reconciler-type=lease
+            --kubelet-preferred-address-types=InternalIP,Hostname)
+else
+  API_ADDR=(--bind-address=127.0.0.1 --advertise-address=127.0.0.1 --endpoint-reconciler-type=none)
+fi
+log "starting kube-apiserver on 127.0.0.1:$P_API${NODE_IP:+ and $NODE_IP:$P_API}"
 launch kube-apiserver "$BIN/kube-apiserver" \
   --etcd-servers="http://127.0.0.1:$P_ETCD" \
-  --bind-address=127.0.0.1 --secure-port="$P_API" --advertise-address=127.0.0.1 \
-  --endpoint-reconciler-type=none \
+  --secure-port="$P_API" "${API_ADDR[@]}" \
+  --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
+  --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
   --cert-dir="$PKI" --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
   --client-ca-file="$PKI/ca.crt" \
   --requestheader-client-ca-file="$PKI/ca.crt" --requestheader-allowed-names=front-proxy-client \
@@ -241,7 +263,7 @@ wait_for kwok "$TIMEOUT" "${CURL[@]}" "http://127.0.0.1:$P_KWOK/healthz"
 
 # --- fake nodes -------------------------------------------------------------------------
 # kwok fills in status (Ready, allocatable cpu=1k memory=1Ti pods=1M when unset).
-# No NoSchedule taint: there are no real nodes here, so every Pod should land on these.
+# No NoSchedule taint unless a real node joins (K8S_REAL_NODE=1): then only pods that tolerate it land here.
 log "creating $NODES fake node(s)"
 for i in $(seq 0 $((NODES - 1))); do
   cat <<NODE
@@ -262,6 +284,10 @@ metadata:
     node-role.kubernetes.io/agent: ""
     topology.kubernetes.io/zone: zone-$((i % 2))
 NODE
+  if [[ "$REAL_NODE" == 1 ]]; then
+    # Keep real pods off fake nodes: scale tests opt in with a toleration and `type: kwok`.
+    printf 'spec:\n  taints:\n  - key: kwok.x-k8s.io/node\n    value: fake\n    effect: NoSchedule\n'
+  fi
 done | "$BIN/kubectl" apply -f - >/dev/null
 "$BIN/kubectl" wait --for=condition=Ready node --all --timeout="${TIMEOUT}s" >/dev/null
 

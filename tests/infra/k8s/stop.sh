@@ -2,6 +2,7 @@
 # Stop a control plane started by start.sh DIR: SIGTERM in reverse start order, then
 # SIGKILL after a grace period.  Only PIDs recorded in DIR/pids whose command line
 # still mentions DIR are signalled (so a recycled PID is never hit).  Idempotent.
+# A real node started by start-node.sh DIR is stopped (stop-node.sh) first.
 set -uo pipefail
 [[ $# -eq 1 ]] || { echo "usage: $0 DIR" >&2; exit 2; }
 [[ -d "$1" ]] || exit 0
@@ -20,6 +21,11 @@ if [[ -f "$DIR/watchdog.pid" ]]; then
   w="$(cat "$DIR/watchdog.pid")"
   [[ "$w" != "$$" && "$w" != "$PPID" ]] && ours "$w" && kill "$w" 2>/dev/null
   rm -f "$DIR/watchdog.pid"
+fi
+
+# A real node (start-node.sh) goes first, while the apiserver still answers.
+if [[ -d "$DIR/node" ]]; then
+  "$(dirname "${BASH_SOURCE[0]}")/stop-node.sh" "$DIR"
 fi
 
 for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do

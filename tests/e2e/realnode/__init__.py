@@ -1,0 +1,1 @@
+"""End-to-end tests on a real node: real containers from images built here."""
