@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any, cast
 
 from confluent_kafka import Message
@@ -22,18 +21,20 @@ class Fake:
 
 
 class Scripted:
-    """Stands in for Consumer.consume: hands out scripted polls of `size`-byte messages, each poll taking `delay`."""
+    """Stands in for Consumer.consume: hands out scripted polls of `size`-byte messages, each poll taking `delay`
+    seconds of its fake clock (`now`), which the gatherer reads instead of the real one."""
 
     def __init__(self, polls: list[int], size: int = 100, delay: float = 0.0) -> None:
         self.polls = polls
         self.size = size
         self.delay = delay
+        self.now = 0.0
         self.asked: list[tuple[int, float]] = []
         self.n = 0
 
     def __call__(self, num_messages: int = 1, timeout: float = -1) -> list[Message]:
         self.asked.append((num_messages, timeout))
-        time.sleep(self.delay)
+        self.now += self.delay
         count = min(self.polls.pop(0), num_messages) if self.polls else 0
         out = [cast(Message, Fake(self.n + i, self.size)) for i in range(count)]
         self.n += count
@@ -41,7 +42,7 @@ class Scripted:
 
 
 def gatherer(consume: Scripted, most: int = 500, window_s: float = 5.0, max_bytes: int = 0) -> Gatherer:
-    return Gatherer(consume, most, 0.5, window_s, max_bytes, StopFlag())
+    return Gatherer(consume, most, 0.5, window_s, max_bytes, StopFlag(), clock=lambda: consume.now)
 
 
 def test_nothing_arriving_returns_after_one_poll() -> None:
@@ -60,7 +61,7 @@ def test_a_trickle_is_collected_until_the_batch_is_full() -> None:
 def test_the_window_ends_collection_and_bounds_every_wait() -> None:
     consume = Scripted([1] * 100, delay=0.02)
     got = gatherer(consume, window_s=0.1).next()
-    assert 1 <= len(got) < 100  # stopped by the window (100 polls take 2 s), not by the script or the batch size
+    assert len(got) == 6  # the first poll, then five more within the 0.1 s window (100 polls would take 2 s)
     assert all(timeout <= 0.1 for _, timeout in consume.asked[1:])  # no wait past the window
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 import psycopg
@@ -228,9 +229,17 @@ class Gatherer:
     FIRST_POLL = 10  # messages asked for before any size is known
 
     def __init__(
-        self, consume: Consume, most: int, poll_s: float, window_s: float, max_bytes: int, stop: StopFlag
+        self,
+        consume: Consume,
+        most: int,
+        poll_s: float,
+        window_s: float,
+        max_bytes: int,
+        stop: StopFlag,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.consume = consume
+        self.clock = clock  # injectable, so the window is tested without sleeping
         self.most = most
         self.poll_s = poll_s
         self.window_s = window_s
@@ -244,9 +253,9 @@ class Gatherer:
         if not messages:
             return messages
         size = self._account(messages)
-        deadline = time.monotonic() + self.window_s
+        deadline = self.clock() + self.window_s
         while len(messages) < self.most and self.stop.running and not (self.max_bytes and size >= self.max_bytes):
-            left = deadline - time.monotonic()
+            left = deadline - self.clock()
             if left <= 0:
                 break
             more = self.consume(num_messages=self._room(len(messages), size), timeout=min(left, self.poll_s))
