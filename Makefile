@@ -54,7 +54,7 @@ k8s: ## Build (once, cached in ~/.cache/gridwatch/k8s) the test control plane: k
 bench: setup ## Benchmarks on real Kafka and Redis (a few minutes): writes docs/benchmarks.md and docs/benchmarks.json
 	@command -v wrk >/dev/null || { [ "$$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } \
 		|| echo "[bench] wrk not installed: the API phase uses the Python load generator"
-	$(PY) python -m tests.bench run --full --out docs/benchmarks.md --json docs/benchmarks.json
+	$(UV) run --frozen --group bench python -m tests.bench run --full --out docs/benchmarks.md --json docs/benchmarks.json
 
 bench-smoke: ## The benchmark harness at tiny sizes (part of `make test`; checks results, not timings)
 	$(PY) pytest tests/integration/test_bench_smoke.py
@@ -62,6 +62,10 @@ bench-smoke: ## The benchmark harness at tiny sizes (part of `make test`; checks
 .PHONY: chaos
 chaos: setup ## Fault suite on real Kafka/Redis/PostgreSQL (a few minutes): kills, stalls, restarts; table in docs/reliability.md
 	$(PY) python -m tests.chaos.suite --out docs/reliability.md
+
+.PHONY: eval-forecast
+eval-forecast: ## Forecast accuracy (Taylor's demand, simulator site load) vs statsforecast, and speed: docs/forecasting.md
+	OMP_NUM_THREADS=1 $(UV) run --frozen --group bench python -m tests.bench.forecasting
 
 .PHONY: eval-storage
 eval-storage: ## Storage optimizer vs EMHASS (own env, tests/bench/emhass) and a rule-based baseline: docs/storage.md

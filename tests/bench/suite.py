@@ -11,7 +11,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.bench import apiload, fanout, history, ingest, latency, profile, seed_baseline, storage, throughput
+from tests.bench import (
+    apiload,
+    fanout,
+    forecasting,
+    history,
+    ingest,
+    latency,
+    profile,
+    seed_baseline,
+    storage,
+    throughput,
+)
 from tests.bench.prefill import Prefilled, prefill
 from tests.bench.stack import BenchStack
 
@@ -100,6 +111,7 @@ class Results:
     phases: dict[str, dict[str, float]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     storage: dict[str, Any] = field(default_factory=dict)
+    forecasting: dict[str, Any] = field(default_factory=dict)
     ingest: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -203,5 +215,7 @@ def run(sizes: Sizes, stack: BenchStack, workdir: Path) -> Results:
         _phase(results, "ingest", lambda: results.ingest.extend(map(asdict, ingest.measure(stack, workdir, True))))
     if sizes.name == "full":  # needs no stack; its own report is docs/storage.md
         _phase(results, "storage", lambda: results.storage.update(storage.run_phase(workdir)))
+    if sizes.name == "full":  # needs no stack; its own report is docs/forecasting.md
+        _phase(results, "forecasting", lambda: results.forecasting.update(forecasting.run_phase(workdir)))
     results.seconds = round(time.monotonic() - t0, 1)
     return results
