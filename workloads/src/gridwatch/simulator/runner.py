@@ -128,6 +128,11 @@ def main(settings: SimulatorSettings) -> None:
     stop = StopFlag().install()
     tracing.configure("gridwatch-simulator")
     simulator = Simulator(settings, stop)
+    from gridwatch.simulator.site_assets import AssetLoop, AssetSettings
+
+    assets = AssetSettings()
+    if assets.enabled:  # batteries and flexible loads that obey <prefix>.commands (issue 16)
+        AssetLoop(assets, stop).start()
     probes = ProbeServer(settings.metrics_host, settings.metrics_port, ready=lambda: simulator.connected).start()
     try:
         simulator.run()
