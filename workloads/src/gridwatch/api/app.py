@@ -15,6 +15,7 @@ from starlette.types import Scope
 
 from gridwatch.api import contract, metrics, openapi, problems, routes
 from gridwatch.api import db as database
+from gridwatch.api.cache import MicroCache
 from gridwatch.api.live import LiveHub
 from gridwatch.api.middleware import Observe, RateLimit
 from gridwatch.api.repository import Repository
@@ -41,6 +42,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         app.state.hub = hub
         app.state.db = await database.open_database(settings)
         app.state.suggestions = Suggestions(settings, repo)
+        app.state.cache = MicroCache(settings.cache_ttl_s)
         hub.start()
         site_stats.start(repo)
         try:
@@ -59,7 +61,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     app.openapi = lambda: openapi.build(app, extra=(contract.LiveEvent,))  # type: ignore[method-assign]
     # large lists (sensors, alerts, history) compress 5-10x; small bodies are not worth the CPU
-    app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=5)
+    app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=1)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"]

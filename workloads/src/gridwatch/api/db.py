@@ -106,7 +106,7 @@ async def close_database(db: Database | None) -> None:
         await db.stop()
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     """The app's database, or 503 when PostgreSQL is not configured."""
     db: Database | None = getattr(request.app.state, "db", None)
     if db is None:

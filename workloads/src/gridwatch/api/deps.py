@@ -8,24 +8,35 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from gridwatch.api.cache import MicroCache
 from gridwatch.api.live import LiveHub
 from gridwatch.api.repository import Repository
 from gridwatch.api.settings import ApiSettings
 
+# Dependencies are `async def` even when they do not await: FastAPI runs a plain `def` dependency in a worker
+# thread, a thread hop per request that cost more than the Redis reads of /api/v1/dashboard/stats.
 
-def get_settings(request: Request) -> ApiSettings:
+
+async def get_settings(request: Request) -> ApiSettings:
     """The app's settings."""
     settings: ApiSettings = request.app.state.settings
     return settings
 
 
-def get_repo(request: Request) -> Repository:
+async def get_repo(request: Request) -> Repository:
     """The app's Redis repository."""
     repo: Repository = request.app.state.repo
     return repo
 
 
+async def get_cache(request: Request) -> MicroCache:
+    """The app's micro-cache of live-state answers."""
+    cache: MicroCache = request.app.state.cache
+    return cache
+
+
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+CacheDep = Annotated[MicroCache, Depends(get_cache)]
 # Offsets beyond this are client errors (422), not a Redis or PostgreSQL failure: no site has a billion rows to page.
 MAX_OFFSET = 1_000_000_000
 OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip")]
@@ -40,7 +51,7 @@ RepoDep = Annotated[Repository, Depends(get_repo)]
 _bearer = HTTPBearer(auto_error=False)
 
 
-def require_token(
+async def require_token(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
@@ -61,7 +72,7 @@ def require_token(
 WriteAuth = Depends(require_token)
 
 
-def get_hub(request: Request) -> LiveHub:
+async def get_hub(request: Request) -> LiveHub:
     """The app's live hub."""
     hub: LiveHub = request.app.state.hub
     return hub

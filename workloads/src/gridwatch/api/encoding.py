@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 _encoder = msgspec.json.Encoder()
 
@@ -16,6 +16,12 @@ class MsgspecJSON(JSONResponse):
     def render(self, content: Any) -> bytes:
         """Encode the body."""
         return _encoder.encode(content)
+
+
+class RawJSON(Response):
+    """`application/json` from bytes already encoded (the micro-cache's)."""
+
+    media_type = "application/json"
 
 
 def encode(value: Any) -> bytes:

@@ -35,6 +35,13 @@ class ApiSettings(OptimizerSettings):
         alias="GRIDWATCH_API_RATE_LIMIT_RPS",
         description="Requests per second each client address may sustain (429 beyond); 0 turns the limit off",
     )
+    cache_ttl_s: float = Field(
+        default=0.25,
+        ge=0,
+        le=10,
+        alias="GRIDWATCH_API_CACHE_TTL_S",
+        description="Live-state answers (stats, sensor pages, producers) are shared for this long; 0 turns it off",
+    )
     rate_limit_burst: int = Field(default=400, ge=1, alias="GRIDWATCH_API_RATE_LIMIT_BURST")
     # where the API finds its EnergySite (the energy-site chart sets these in the pod)
     k8s_site_namespace: str = Field(

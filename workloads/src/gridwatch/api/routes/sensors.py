@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from gridwatch.api.contract import Page, SensorState
-from gridwatch.api.deps import OffsetQuery, RepoDep, limit_query
-from gridwatch.api.encoding import MsgspecJSON
+from gridwatch.api.deps import CacheDep, OffsetQuery, RepoDep, limit_query
+from gridwatch.api.encoding import MsgspecJSON, RawJSON, encode
 from gridwatch.api.openapi import ok, problems
 from gridwatch.common.schema import SensorType, Status
 
@@ -18,23 +18,27 @@ router = APIRouter(prefix="/sensors", tags=["sensors"], default_response_class=M
 @router.get("", operation_id="listSensors", responses={**ok(Page[SensorState]), **problems(422, 503)})
 async def list_sensors(
     repo: RepoDep,
+    cache: CacheDep,
     status: Annotated[Status | None, Query(description="Only sensors in this status bin")] = None,
     type: Annotated[SensorType | None, Query(description="Only sensors of this type")] = None,
     q: Annotated[str | None, Query(max_length=128, description="Substring of the sensor or machine id")] = None,
     limit: Annotated[int, limit_query(10_000)] = 100,
     offset: OffsetQuery = 0,
-) -> MsgspecJSON:
+) -> RawJSON:
     """Sensors with their latest scored state, filtered and paginated (ordered by id)."""
-    if status is None and type is None and not q:
-        total, page = await repo.page_of_all(offset, limit)
-    else:
-        ids = await repo.sensor_ids(status, type)
-        if q:
-            needle = q.lower()
-            ids = [i for i in ids if needle in i.lower()]
-        total, page = len(ids), ids[offset : offset + limit]
-    items = await repo.sensors(page)
-    return MsgspecJSON(Page(items=items, total=total, limit=limit, offset=offset))
+
+    async def read() -> bytes:
+        if status is None and type is None and not q:
+            total, page = await repo.page_of_all(offset, limit)
+        else:
+            ids = await repo.sensor_ids(status, type)
+            if q:
+                needle = q.lower()
+                ids = [i for i in ids if needle in i.lower()]
+            total, page = len(ids), ids[offset : offset + limit]
+        return encode(Page(items=await repo.sensors(page), total=total, limit=limit, offset=offset))
+
+    return RawJSON(await cache.get(("sensors", status, type, q, limit, offset), read))
 
 
 @router.get("/{sensor_id}", operation_id="getSensor", responses={**ok(SensorState), **problems(404, 422, 503)})
