@@ -245,6 +245,62 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
         {"redis": {"password": "hunter2"}},
         'unknown field "spec.redis.password"',
     ),
+    (
+        "ingest-no-tokens",
+        {"ingest": {"enabled": True}},
+        "HTTP ingest needs ingest.tokenSecretRef",
+    ),
+    (
+        "ingest-nothing",
+        {"ingest": {"enabled": True, "http": {"enabled": False}}},
+        "ingest.enabled needs ingest.http.enabled or ingest.mqtt.enabled",
+    ),
+    (
+        "mqtt-no-broker",
+        {"ingest": {"enabled": True, "http": {"enabled": False}, "mqtt": {"enabled": True}}},
+        "ingest.mqtt.enabled needs ingest.mqtt.brokerURL",
+    ),
+    (
+        "mqtt-two-replicas",
+        {
+            "ingest": {
+                "enabled": True,
+                "replicas": 2,
+                "http": {"enabled": False},
+                "mqtt": {"enabled": True, "brokerURL": "mqtt://mosquitto"},
+            }
+        },
+        "ingest.replicas must be 1 while ingest.mqtt.enabled",
+    ),
+    (
+        "mqtt-tls-plain",
+        {"ingest": {"mqtt": {"brokerURL": "mqtt://mosquitto", "tls": {"caSecretRef": {"name": "ca"}}}}},
+        "ingest.mqtt.tls applies to an mqtts:// brokerURL only",
+    ),
+    (
+        "mqtt-password-no-user",
+        {"ingest": {"mqtt": {"brokerURL": "mqtt://m", "passwordSecretRef": {"name": "m"}}}},
+        "ingest.mqtt.passwordSecretRef needs ingest.mqtt.username",
+    ),
+    (
+        "grid-names",
+        {
+            "ingest": {
+                "grid": {
+                    "sources": [
+                        {"name": "gb", "adapter": "gb-carbon-intensity", "url": "https://a.example"},
+                        {"name": "gb", "adapter": "gb-carbon-intensity", "url": "https://b.example"},
+                    ]
+                }
+            }
+        },
+        "grid source names must be unique",
+    ),
+    (
+        "entsoe-no-token",
+        {"ingest": {"grid": {"sources": [{"name": "de", "adapter": "entsoe", "url": "https://e.example"}]}}},
+        "an entsoe source needs tokenSecretRef",
+    ),
 ]
 
 
@@ -258,6 +314,43 @@ def test_invalid_spec_is_rejected_with_a_clear_message(
     assert proc.returncode != 0, proc.stdout
     assert message in proc.stderr, proc.stderr
     assert cluster.get("energysite", name, FAULTS) is None
+
+
+def test_a_complete_ingest_spec_is_accepted_and_defaulted(cluster: Cluster) -> None:
+    ingest = {
+        "enabled": True,
+        "tokenSecretRef": {"name": "gateways"},
+        "mqtt": {
+            "enabled": True,
+            "brokerURL": "mqtts://broker.mqtt.svc:8883",
+            "username": "gw",
+            "passwordSecretRef": {"name": "mqtt"},
+            "tls": {"caSecretRef": {"name": "mqtt-ca"}, "clientCertSecretRef": {"name": "mqtt-client"}},
+        },
+        "grid": {
+            "enabled": True,
+            "sources": [
+                {"name": "gb", "adapter": "gb-carbon-intensity", "url": "https://api.carbonintensity.org.uk"},
+                {
+                    "name": "de",
+                    "adapter": "entsoe",
+                    "url": "https://web-api.tp.entsoe.eu",
+                    "region": "10Y1001A1001A82H",
+                    "documentTypes": ["A44"],
+                    "tokenSecretRef": {"name": "entsoe"},
+                },
+            ],
+        },
+    }
+    manifest = {"apiVersion": "gridwatch.io/v1alpha1", "kind": "EnergySite", "metadata": {"name": "ingest-ok"}}
+    manifest["spec"] = {"ingest": ingest}
+    proc = cluster.kubectl(
+        "apply", "--dry-run=server", "-o", "json", "-f", "-", "-n", FAULTS, stdin=json.dumps(manifest)
+    )
+    stored = json.loads(proc.stdout)["spec"]["ingest"]
+    assert stored["http"] == {"enabled": True, "maxBodyBytes": 8388608}
+    assert stored["tokenSecretRef"] == {"name": "gateways", "key": "tokens"}
+    assert stored["grid"]["sources"][0]["intervalSeconds"] == 900
 
 
 def test_names_and_immutable_fields_are_validated(cluster: Cluster, e2e_kafka: Kafka) -> None:

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from gridwatch_operator.values import desired_replicas, helm_values, processor_replicas, split_image
+from gridwatch_operator.values import desired_replicas, helm_values, mqtt_broker, processor_replicas, split_image
 from jsonschema import Draft7Validator
 
 from tests.unit.test_operator_crd import REPO, defaulted_spec, leaves, load_sample, spec_schema
@@ -139,6 +139,14 @@ def _set(spec: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
 def test_every_spec_field_reaches_the_values_or_the_operator() -> None:
     base = defaulted_spec({"history": {"enabled": True, "host": "pg", "passwordSecretRef": {"name": "pg"}}})
     base["redis"]["passwordSecretRef"] = {"name": "r", "key": "password"}
+    base["ingest"]["tokenSecretRef"] = {"name": "t", "key": "tokens"}
+    base["ingest"]["mqtt"]["passwordSecretRef"] = {"name": "m", "key": "password"}
+    base["ingest"]["mqtt"]["brokerURL"] = "mqtts://broker"
+    base["ingest"]["mqtt"]["tls"] = {
+        "caSecretRef": {"name": "ca", "key": "ca.crt"},
+        "clientCertSecretRef": {"name": "c"},
+    }
+    base["ingest"]["grid"]["tokenSecretRef"] = {"name": "g", "key": "token"}
     base["alerts"] = {
         "rules": [{"name": "r1", "sensorType": "any", "probabilityAbove": 0.5, "forSeconds": 0, "severity": "warning"}],
         "routes": [{"name": "o", "minSeverity": "warning", "webhookSecretRef": {"name": "h", "key": "url"}}],
@@ -179,3 +187,58 @@ def test_site_values_come_from_json_in_the_environment(monkeypatch: pytest.Monke
     settings = GridwatchOperatorSettings()
     assert settings.site_values == {"logLevel": "DEBUG"}
     assert settings.namespaces == ["north", "south"]
+
+
+def test_ingest_maps_broker_url_secrets_and_grid_sources() -> None:
+    spec = {
+        "ingest": {
+            "enabled": True,
+            "tokenSecretRef": {"name": "gateways"},
+            "mqtt": {
+                "enabled": True,
+                "brokerURL": "mqtts://broker.mqtt.svc",
+                "username": "gw",
+                "passwordSecretRef": {"name": "mqtt", "key": "pw"},
+                "tls": {"caSecretRef": {"name": "mqtt-ca"}, "clientCertSecretRef": {"name": "mqtt-client"}},
+            },
+            "grid": {
+                "enabled": True,
+                "sources": [
+                    {"name": "carbon", "adapter": "gb-carbon-intensity", "url": "https://api.carbonintensity.org.uk"},
+                    {
+                        "name": "de",
+                        "adapter": "entsoe",
+                        "url": "https://web-api.tp.entsoe.eu",
+                        "region": "10Y1001A1001A82H",
+                        "tokenSecretRef": {"name": "entsoe"},
+                    },
+                ],
+            },
+        }
+    }
+    values = values_for(spec)
+    assert schema_errors(values) == []
+    ingest, grid = values["ingest"], values["grid"]
+    assert ingest["tokenSecret"] == {"name": "gateways", "key": "tokens"}
+    mqtt = ingest["mqtt"]
+    assert (mqtt["host"], mqtt["port"], mqtt["tls"]["enabled"]) == ("broker.mqtt.svc", 8883, True)
+    assert mqtt["passwordSecret"] == {"name": "mqtt", "key": "pw"}
+    assert mqtt["tls"]["caSecret"] == {"name": "mqtt-ca", "key": "ca.crt"}
+    assert mqtt["tls"]["clientSecret"] == {"name": "mqtt-client"}
+    assert [s["name"] for s in grid["sources"]] == ["carbon", "de"]
+    assert grid["sources"][1]["tokenSecret"] == {"name": "entsoe", "key": "token"}
+    assert "tokenSecret" not in grid["sources"][0]
+    assert desired_replicas(values) == {"simulator": 1, "processor": 1, "ingest": 1, "grid": 1, "api": 2}
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("mqtt://mosquitto", ("mosquitto", 1883, False)),
+        ("mqtt://10.0.0.5:1884", ("10.0.0.5", 1884, False)),
+        ("mqtts://broker.example.com:9883/", ("broker.example.com", 9883, True)),
+    ],
+)
+def test_mqtt_broker_url(url: str, expected: tuple[str, int, bool]) -> None:
+    broker = mqtt_broker(url)
+    assert (broker["host"], broker["port"], broker["tls"]) == expected

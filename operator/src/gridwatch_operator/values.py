@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 JSON = dict[str, Any]
 
@@ -31,6 +32,66 @@ def _get(spec: Mapping[str, Any], *path: str) -> Any:
             return None
         node = node[key]
     return node
+
+
+def mqtt_broker(url: str) -> JSON:
+    """`mqtt://host[:port]` or `mqtts://host[:port]` -> the chart's broker host, port and TLS switch."""
+    parts = urlsplit(url)
+    tls = parts.scheme == "mqtts"
+    return {"host": parts.hostname or "", "port": parts.port or (8883 if tls else 1883), "tls": tls}
+
+
+def ingest_values(ingest: Mapping[str, Any]) -> JSON:
+    """spec.ingest -> the chart's `ingest` and `grid` values (Secret references only, never their contents)."""
+    http = ingest.get("http") or {}
+    mqtt = ingest.get("mqtt") or {}
+    tls = mqtt.get("tls") or {}
+    grid = ingest.get("grid") or {}
+    broker = mqtt_broker(str(mqtt.get("brokerURL", "")))
+    client = tls.get("clientCertSecretRef") or {}
+    sources = []
+    for source in grid.get("sources") or []:
+        out: JSON = {
+            "name": str(source["name"]),
+            "adapter": str(source["adapter"]),
+            "url": str(source["url"]),
+            "intervalSeconds": float(source.get("intervalSeconds", 900)),
+            "region": str(source.get("region", "GB")),
+        }
+        if source.get("documentTypes"):
+            out["documentTypes"] = [str(d) for d in source["documentTypes"]]
+        if source.get("tokenSecretRef"):
+            out["tokenSecret"] = _secret(source["tokenSecretRef"], "token")
+        sources.append(out)
+    return {
+        "ingest": {
+            "enabled": bool(ingest.get("enabled", False)),
+            "replicas": int(ingest.get("replicas", 1)),
+            "http": {
+                "enabled": bool(http.get("enabled", True)),
+                "maxBodyBytes": int(http.get("maxBodyBytes", 8 * 1024 * 1024)),
+            },
+            "tokenSecret": _secret(ingest.get("tokenSecretRef"), "tokens"),
+            "mqtt": {
+                "enabled": bool(mqtt.get("enabled", False)),
+                "host": broker["host"] or "mosquitto",
+                "port": broker["port"],
+                "username": str(mqtt.get("username", "")),
+                "passwordSecret": _secret(mqtt.get("passwordSecretRef"), "password"),
+                "tls": {
+                    "enabled": broker["tls"],
+                    "caSecret": _secret(tls.get("caSecretRef"), "ca.crt"),
+                    "clientSecret": {"name": str(client.get("name", ""))},
+                },
+            },
+        },
+        "grid": {
+            "enabled": bool(grid.get("enabled", False)),
+            "autostart": bool(grid.get("autostart", True)),
+            "tokenSecret": _secret(grid.get("tokenSecretRef"), "token"),
+            "sources": sources,
+        },
+    }
 
 
 def processor_replicas(spec: Mapping[str, Any], status: Mapping[str, Any]) -> int:
@@ -71,6 +132,7 @@ def helm_values(
     image = split_image(str(spec.get("image") or default_image))
     image["pullPolicy"] = pull_policy
     return {
+        **ingest_values(spec.get("ingest") or {}),
         "site": name,
         "image": image,
         "kafka": {
@@ -183,6 +245,10 @@ def desired_replicas(values: Mapping[str, Any]) -> dict[str, int | None]:
     if values["history"]["enabled"]:
         out["history"] = int(values["history"].get("replicas", 1))
         out["alerts"] = int(values["alerts"].get("replicas", 1))
+    if values.get("ingest", {}).get("enabled"):
+        out["ingest"] = int(values["ingest"]["replicas"])
+    if values.get("grid", {}).get("enabled"):
+        out["grid"] = 1
     out["api"] = None if values["api"]["autoscaling"]["enabled"] else int(values["api"]["replicas"])
     return out
 
