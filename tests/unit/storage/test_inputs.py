@@ -169,3 +169,24 @@ def test_api_view_sums_batteries_per_step() -> None:
     local = [dt.datetime.fromtimestamp(s.ts, ZoneInfo("UTC")).hour for s in v.schedule if s.import_price_per_kwh > 0.2]
     assert local == [17, 18, 19, 20]
     assert np.isfinite([s.grid_import_kw for s in v.schedule]).all()
+
+
+def test_forecaster_site_forecast_wins_where_it_reaches() -> None:
+    from gridwatch.common.schema import Forecast, ForecastScope
+
+    start = 1_767_225_600.0
+    starts = inputs.step_starts(start, 900.0, 4)
+    base = inputs.Forecast([7.0] * 4, "persistence")
+
+    def forecast(scope: ForecastScope, issued: float, p50: list[float]) -> bytes:
+        f = Forecast(SCHEMA_VERSION, "s", scope, "s", issued, start, 900.0, p50, p50, p50, "kW", "mstl", "1", 0.5,
+                     0.8, 100)  # fmt: skip
+        return msgspec.json.encode(f)
+
+    raw = [forecast(ForecastScope.MACHINE, start, [99.0] * 4), forecast(ForecastScope.SITE, start, [10.0, 11.0])]
+    f = inputs.overlay_forecaster(base, raw, starts, start + 60, 7200)
+    assert f.load_kw == [10.0, 11.0, 7.0, 7.0]
+    assert f.source == "forecaster mstl + persistence"
+    # stale or unreadable forecasts are ignored
+    assert inputs.overlay_forecaster(base, raw, starts, start + 10_000, 7200) == base
+    assert inputs.overlay_forecaster(base, [b"{}"], starts, start, 7200) == base

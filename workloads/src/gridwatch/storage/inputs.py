@@ -12,6 +12,8 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from gridwatch.common.schema import Forecast as LoadForecast
+from gridwatch.common.schema import ForecastScope
 from gridwatch.storage.problem import Battery
 from gridwatch.storage.settings import BatteryConfig, StorageSettings
 
@@ -124,3 +126,34 @@ def battery_soc(raw: bytes | None, now: float, max_age_s: float) -> float | None
     if not (math.isfinite(state.soc_frac) and 0 <= state.soc_frac <= 1) or now - state.ts > max_age_s:
         return None
     return state.soc_frac
+
+
+_forecast_decoder = msgspec.json.Decoder(LoadForecast)
+
+
+def overlay_forecaster(base: Forecast, raw: Sequence[bytes], starts: Vec, now: float, max_age_s: float) -> Forecast:
+    """The forecaster's site P50 (its Redis hash `gw:<site>:forecasts`) where it covers a step, the base forecast
+    elsewhere; a forecast issued longer than `max_age_s` ago, or unreadable, is ignored."""
+    site: LoadForecast | None = None
+    for value in raw:
+        try:
+            f = _forecast_decoder.decode(value)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            continue
+        if (
+            f.scope is ForecastScope.SITE
+            and now - f.issued_ts <= max_age_s
+            and (site is None or f.issued_ts > site.issued_ts)
+        ):
+            site = f
+    if site is None:
+        return base
+    out, hit = list(base.load_kw), 0
+    for i, start in enumerate(starts):
+        j = math.floor((float(start) - site.start_ts) / site.step_s)
+        if 0 <= j < len(site.p50) and math.isfinite(site.p50[j]):
+            out[i] = site.p50[j]
+            hit += 1
+    if not hit:
+        return base
+    return Forecast(out, f"forecaster {site.model}" + ("" if hit == len(out) else f" + {base.source}"))

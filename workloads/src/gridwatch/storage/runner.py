@@ -127,6 +127,9 @@ class StorageOptimizer:
         starts = inputs.step_starts(start, s.step_s, s.steps)
         history = self._history(start - s.history_days * inputs.DAY_S)
         forecast = inputs.seasonal_naive(history, starts, s.step_s, self._live_kw())
+        # the forecaster's site forecast (when `gridwatch forecaster` runs) wins where it reaches
+        raw = [v.encode() if isinstance(v, str) else v for v in self.redis.hvals(f"gw:{s.site}:forecasts")]
+        forecast = inputs.overlay_forecaster(forecast, raw, starts, now, 2 * 3600.0)
         windows = inputs.billing_windows(s, starts.tolist())
         peak = self.peak_so_far.get(windows[0], 0.0)
         req = PlanRequest(
