@@ -17,6 +17,11 @@ class Keys:
         return f"gw:{self.site}:sensors"
 
     @property
+    def model(self) -> str:
+        """Hash sensor_id -> the processor's detector state of the sensor (binary, see processor/scoring.py)."""
+        return f"gw:{self.site}:model"
+
+    @property
     def index(self) -> str:
         """Sorted set of every sensor id (score 0, so ordered by id)."""
         return f"gw:{self.site}:index"

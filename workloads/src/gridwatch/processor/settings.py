@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from gridwatch.common.settings import CommonSettings
-from gridwatch.processor.scoring import ScoringConfig
+from gridwatch.processor.scoring import ScoringConfig, gaussian_decades
 
 
 class ProcessorSettings(CommonSettings):
@@ -16,14 +16,17 @@ class ProcessorSettings(CommonSettings):
     group: str = Field(
         default="", alias="GRIDWATCH_PROC_GROUP", description="Consumer group; default <prefix>.processor"
     )
-    alpha: float = Field(default=0.05, gt=0, lt=1, alias="GRIDWATCH_PROC_BASELINE_ALPHA")
-    warmup: int = Field(default=20, ge=2, alias="GRIDWATCH_PROC_WARMUP")
-    z_screen: float = Field(default=3.0, gt=0, alias="GRIDWATCH_PROC_Z_SCREEN")
-    z_anomaly: float = Field(default=4.5, gt=0, alias="GRIDWATCH_PROC_Z_ANOMALY")
+    warmup: int = Field(default=50, ge=2, alias="GRIDWATCH_PROC_WARMUP")
+    level_readings: float = Field(default=10.0, ge=1, alias="GRIDWATCH_PROC_LEVEL_READINGS")
+    history_readings: float = Field(default=800.0, ge=10, alias="GRIDWATCH_PROC_HISTORY_READINGS")
+    shift_readings: int = Field(default=12, ge=2, alias="GRIDWATCH_PROC_SHIFT_READINGS")
+    z_screen: float = Field(default=4.0, gt=0, alias="GRIDWATCH_PROC_Z_SCREEN")
+    z_anomaly: float = Field(default=4.5, gt=0, le=50, alias="GRIDWATCH_PROC_Z_ANOMALY")
     hazard_weight: float = Field(default=0.35, gt=0, alias="GRIDWATCH_PROC_HAZARD_WEIGHT")
-    hazard_tau_s: float = Field(default=30.0, gt=0, alias="GRIDWATCH_PROC_HAZARD_TAU_S")
+    hazard_readings: float = Field(default=30.0, gt=0, alias="GRIDWATCH_PROC_HAZARD_READINGS")
     warning_probability: float = Field(default=0.3, gt=0, lt=1, alias="GRIDWATCH_PROC_WARNING_PROBABILITY")
     critical_probability: float = Field(default=0.8, gt=0, lt=1, alias="GRIDWATCH_PROC_CRITICAL_PROBABILITY")
+    forest: bool = Field(default=False, alias="GRIDWATCH_PROC_FOREST")
     forest_trees: int = Field(default=100, ge=10, le=1000, alias="GRIDWATCH_PROC_FOREST_TREES")
     forest_train_rows: int = Field(default=20_000, ge=256, alias="GRIDWATCH_PROC_FOREST_TRAIN_ROWS")
     forest_retrain_rows: int = Field(default=2_000_000, ge=1000, alias="GRIDWATCH_PROC_FOREST_RETRAIN_ROWS")
@@ -32,14 +35,17 @@ class ProcessorSettings(CommonSettings):
     def scoring_config(self) -> ScoringConfig:
         """The scorer's parameters from these settings (the processor and `gridwatch detect` both use this)."""
         return ScoringConfig(
-            alpha=self.alpha,
             warmup=self.warmup,
+            level_readings=self.level_readings,
+            history_readings=self.history_readings,
+            shift_readings=self.shift_readings,
             z_screen=self.z_screen,
-            z_anomaly=self.z_anomaly,
+            likelihood_decades=gaussian_decades(self.z_anomaly),
             hazard_weight=self.hazard_weight,
-            hazard_tau_s=self.hazard_tau_s,
+            hazard_readings=self.hazard_readings,
             warning_probability=self.warning_probability,
             critical_probability=self.critical_probability,
+            forest=self.forest,
             forest_trees=self.forest_trees,
             forest_train_rows=self.forest_train_rows,
             forest_retrain_rows=self.forest_retrain_rows,

@@ -24,7 +24,7 @@ from gridwatch.common.state import (
     report_corrupt,
     state_encoder,
 )
-from gridwatch.processor.scoring import KINDS, STATUSES, BatchResult, SensorTable
+from gridwatch.processor.scoring import CHECKPOINT_READINGS, KINDS, STATUSES, BatchResult, SensorTable
 
 _json = msgspec.json.Encoder()
 # Applied at most once per batch token (KEYS[1]): the site's counters (KEYS[2]) and the alert list (KEYS[3]).
@@ -79,6 +79,8 @@ class Pending:
     token: str = field(default_factory=lambda: uuid.uuid4().hex)  # makes the batch's increments apply once
     failure_ids: list[str] = field(default_factory=list)
     failure_scores: list[float] = field(default_factory=list)
+    model_ids: list[str] = field(default_factory=list)  # sensors whose detector state is checkpointed
+    model_blobs: list[bytes] = field(default_factory=list)
     readings: int = 0
     anomalies: int = 0
     energy_kwh: float = 0.0
@@ -137,6 +139,7 @@ class StateStore:
         if not numbers:
             return []
         reset: list[str] = []
+        restored: list[int] = []
         raw = self.client.hmget(self.keys.sensors, [table.ids[n] for n in numbers])
         for n, blob in zip(numbers, raw, strict=True):
             if blob is None:
@@ -156,6 +159,13 @@ class StateStore:
             table.var[n] = st.baseline_std**2
             table.hazard[n] = st.hazard
             table.status[n] = STATUSES.index(st.status)
+            restored.append(n)
+        if restored:
+            # the detector's own state (profile, tails, cadence ...) continues where the last checkpoint left it
+            models = self.client.hmget(self.keys.model, [table.ids[n] for n in restored])
+            for n, model in zip(restored, models, strict=True):
+                if isinstance(model, bytes):
+                    table.load_model(n, model)
         return reset
 
     def build(self, table: SensorTable, result: BatchResult, now: float) -> Pending:
@@ -194,6 +204,11 @@ class StateStore:
             pending.failure_ids = [ids[i] for i in changed.tolist()]
             pending.failure_scores = probability[changed].tolist()
             table.stored_probability[rows[changed]] = probability[changed]
+        due = rows[table.count[rows] - table.model_saved[rows] >= CHECKPOINT_READINGS]
+        if due.size:
+            pending.model_ids = list(map(table.ids.__getitem__, due.tolist()))
+            pending.model_blobs = table.model_rows(due)
+            table.model_saved[due] = table.count[due]
         type_codes = table.type_code[rows].tolist()
         pending.states = list(
             map(
@@ -229,6 +244,8 @@ class StateStore:
         if pending.failure_ids:
             # only scores that changed: ZADD of an unchanged score is a no-op, and most sensors sit at 0
             pipe.zadd(k.failure, dict(zip(pending.failure_ids, pending.failure_scores, strict=True)))
+        if pending.model_ids:
+            pipe.hset(k.model, items=_interleave(pending.model_ids, pending.model_blobs))
         if pending.reset_ids:
             for st in STATUSES:
                 pipe.srem(k.status(st.value), *pending.reset_ids)
@@ -272,6 +289,7 @@ class StateStore:
             pipe.hset(k.producers, beat.producer, _json.encode(beat))
         for key in (
             k.sensors,
+            k.model,
             k.failure,
             k.aggregates,
             k.producers,

@@ -1,0 +1,149 @@
+"""The detector's rules: stuck vs idle vs integer, level shifts, gaps, cadence, calibration bounds, persistence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gridwatch.common.schema import TYPE_CODE
+from gridwatch.processor.scoring import (
+    KINDS,
+    MODEL_WIDTH,
+    BatchResult,
+    Scorer,
+    ScoringConfig,
+    anomaly_score,
+    gaussian_decades,
+)
+
+CFG = ScoringConfig()
+
+
+def _one(sensor_type: str = "power") -> tuple[Scorer, np.ndarray]:
+    scorer = Scorer(CFG)
+    idx, _ = scorer.table.lookup(["s"], ["m"], [TYPE_CODE[sensor_type]])
+    return scorer, idx
+
+
+def _run(values: np.ndarray, ts: np.ndarray, scorer: Scorer | None = None) -> list[BatchResult]:
+    sc, idx = (scorer, np.zeros(1, dtype=np.int64)) if scorer is not None else _one()
+    return [sc.score(idx, np.array([t]), np.array([v])) for t, v in zip(ts, values, strict=True)]
+
+
+def _flags(results: list[BatchResult]) -> tuple[np.ndarray, list[str]]:
+    return np.array([bool(r.anomaly[0]) for r in results]), [KINDS[int(r.kind[0])] for r in results]
+
+
+def _noise(n: int, seed: int = 0, level: float = 100.0, sd: float = 1.0) -> np.ndarray:
+    return level + np.random.default_rng(seed).normal(0, sd, n)
+
+
+def test_a_signal_that_varied_and_stopped_is_stuck_within_two_readings() -> None:
+    v = _noise(400)
+    v[300:330] = v[299]
+    flags, kinds = _flags(_run(v, 1e9 + np.arange(400.0)))
+    assert not flags[:300].any()
+    assert all(k == "stuck" for k in kinds[301:330])  # the second identical reading already proves it
+    assert not flags[335:].any()
+
+
+def test_idle_at_zero_and_integer_counts_are_not_stuck() -> None:
+    rng = np.random.default_rng(1)
+    n = 3000
+    running = (np.arange(n) // 200) % 2 == 0  # 200 readings running, 200 idle at exactly 0, repeatedly
+    idle = np.where(running, 50 + rng.normal(0, 1, n), 0.0)
+    _, kinds = _flags(_run(idle, 1e9 + 60 * np.arange(n, dtype=float)))
+    assert "stuck" not in kinds[400:]
+    counts = rng.poisson(3, n).astype(float)  # integer data repeats all the time
+    flags, kinds = _flags(_run(counts, 1e9 + 60 * np.arange(n, dtype=float)))
+    assert "stuck" not in kinds and flags[200:].mean() < 0.01
+
+
+def test_a_level_shift_is_flagged_then_absorbed_within_the_documented_readings() -> None:
+    v = _noise(900, seed=2)
+    v[600:] += 15.0  # a new steady level, 15 standard deviations up
+    flags, _ = _flags(_run(v, 1e9 + np.arange(900.0)))
+    assert flags[600]  # the shift itself is an anomaly
+    # the level absorbs it in shift_readings; the long-run deviation d/sqrt(n·d²/H) falls below z_anomaly = 4.5
+    # after H / 4.5² readings whatever the size of the step (docs/scoring.md)
+    bound = CFG.shift_readings + int(CFG.history_readings / 4.5**2) + 1
+    assert not flags[600 + bound :].any()
+    assert flags[600 : 600 + bound].sum() <= bound
+
+
+def test_a_gap_is_not_an_anomaly_and_does_not_count_as_a_reading() -> None:
+    ts = 1e9 + 300.0 * np.arange(600)
+    ts[400:] += 6 * 3600  # a six-hour outage of a 5-minute sensor
+    scorer, _ = _one()
+    flags, _ = _flags(_run(_noise(600, seed=3), ts, scorer))
+    assert not flags[20:].any()
+    assert np.exp(scorer.table.log_cadence[0]) == pytest.approx(300.0, rel=0.05)  # the gap did not skew it
+
+
+def test_irregular_sampling_keeps_the_cadence_and_the_false_alarm_rate() -> None:
+    rng = np.random.default_rng(4)
+    ts = 1e9 + np.cumsum(rng.uniform(0.5, 1.5, 3000))
+    scorer, _ = _one()
+    flags, _ = _flags(_run(_noise(3000, seed=4), ts, scorer))
+    assert flags[20:].mean() < 0.002
+    assert np.exp(scorer.table.log_cadence[0]) == pytest.approx(1.0, rel=0.15)
+
+
+@pytest.mark.parametrize("cadence_s", [0.1, 1.0, 60.0, 300.0, 900.0])
+def test_every_cadence_flags_a_spike_and_reaches_critical_on_a_persistent_fault(cadence_s: float) -> None:
+    n = 600
+    v = _noise(n, seed=5)
+    v[400] = 160.0  # spike
+    v[500:510] = 0.0  # dropout of 10 readings (under shift_readings: longer ones are absorbed as a new level)
+    results = _run(v, 1e9 + cadence_s * np.arange(n, dtype=float))
+    flags, kinds = _flags(results)
+    prob = np.array([r.probability[0] for r in results])
+    status = np.array([r.status[0] for r in results])
+    assert flags[400] and kinds[400] == "spike"
+    assert flags[500:510].all() and kinds[505] == "dropout"
+    assert prob[500:510].max() >= CFG.critical_probability and status[509] == 2  # critical, on any cadence
+    assert not flags[20:400].any() and prob[20:400].max() < CFG.warning_probability
+    assert prob[-1] < prob[509] / 2  # decays after recovery
+
+
+def test_a_daily_square_wave_is_not_an_anomaly_once_learnt() -> None:
+    cadence = 300.0
+    n = 288 * 10
+    ts = 1e9 - (1e9 % 86400) + cadence * np.arange(n)
+    hour = (ts % 86400) / 3600
+    rng = np.random.default_rng(6)
+    v = np.where((hour >= 8) & (hour < 18), 80.0, 20.0) + rng.normal(0, 0.5, n)
+    flags, _ = _flags(_run(v, ts))
+    assert flags[288 * 4 :].mean() < 0.005  # after a few days the daily switches are not anomalies
+
+
+def test_scores_are_bounded_increasing_and_do_not_tie_at_the_top() -> None:
+    d = np.array([0.0, 1.0, CFG.likelihood_decades, 100.0, 1e3, 1e5, 1e8])
+    s = anomaly_score(d, CFG.likelihood_decades)
+    assert s[0] == 0.0 and s[2] == pytest.approx(0.5, abs=1e-3)
+    assert np.all(np.diff(s) > 0) and np.all(s < 1.0)
+    assert gaussian_decades(4.5) == pytest.approx(CFG.likelihood_decades, abs=0.01)
+    v = _noise(400, seed=7)
+    v[[300, 320, 340, 360]] += [30.0, 60.0, 120.0, 240.0]  # ever larger spikes rank ever higher
+    res = _run(v, 1e9 + np.arange(400.0))
+    top = [res[i].score[0] for i in (300, 320, 340, 360)]
+    assert all(0 <= x < 1 for x in top) and top == sorted(top) and len(set(top)) == 4
+
+
+def test_model_state_round_trips_so_a_restart_continues() -> None:
+    scorer, idx = _one()
+    v = _noise(500, seed=8)
+    ts = 1e9 + np.arange(500.0)
+    for t, x in zip(ts[:400], v[:400], strict=True):
+        scorer.score(idx, np.array([t]), np.array([x]))
+    blob = scorer.table.model_rows(idx)[0]
+    assert len(blob) == 1 + 4 * MODEL_WIDTH
+    other, idx2 = _one()
+    t0 = scorer.table
+    o = other.table
+    for name in ("last_ts", "last_value", "count", "mean", "var", "hazard"):  # what the sensor state carries
+        getattr(o, name)[0] = getattr(t0, name)[0]
+    assert o.load_model(0, blob)
+    assert not o.load_model(0, b"\x09" + blob[1:])  # another format version is ignored, not misread
+    a = [scorer.score(idx, np.array([t]), np.array([x])).score[0] for t, x in zip(ts[400:], v[400:], strict=True)]
+    b = [other.score(idx2, np.array([t]), np.array([x])).score[0] for t, x in zip(ts[400:], v[400:], strict=True)]
+    assert np.allclose(a, b, atol=1e-3)
