@@ -30,6 +30,14 @@ def say(text: str) -> None:
     print(f"[gridwatch] {text}", flush=True)
 
 
+# The local run's battery (sized for the default 300 simulated sensors' few MW), used unless the environment sets one.
+LOCAL_BATTERY = {
+    "GRIDWATCH_ANALYTICS_BATTERY_CAPACITY_KWH": "2000",
+    "GRIDWATCH_ANALYTICS_BATTERY_POWER_KW": "800",
+    "GRIDWATCH_SIM_ASSETS": "true",
+}
+
+
 @dataclass
 class Options:
     """How `gridwatch local up` runs: where its state lives, the site, and every port."""
@@ -94,6 +102,9 @@ class Runtime:
             "GRIDWATCH_API_HOST": o.host,
             "GRIDWATCH_METRICS_HOST": "127.0.0.1",  # locally, metrics stay on loopback
         }
+        # a demo battery for the storage optimizer, the rebalancer and the simulator's assets, unless one is set
+        for key, value in LOCAL_BATTERY.items():
+            env[key] = os.environ.get(key, value)
         if workload(name).metrics_offset is not None:
             env["GRIDWATCH_METRICS_PORT"] = str(self.metrics_port(name))
         dist = o.ui_dir / "dist"
