@@ -100,7 +100,7 @@ def test_printer_columns_are_ready_sensors_processors_lag_age() -> None:
     assert default_columns == ["Ready", "Sensors", "Processors", "Lag", "Age"]
     paths = {c["name"]: c["jsonPath"] for c in version["additionalPrinterColumns"]}
     assert paths["Ready"] == '.status.conditions[?(@.type=="Ready")].status'
-    assert paths["Sensors"] == ".spec.sensors.count"
+    assert paths["Sensors"] == ".status.sensorsReporting"  # sensors actually reporting, not spec.sensors.count
     status = root_schema()["properties"]["status"]["properties"]
     assert {"processors", "consumerLag", "conditions", "observedGeneration", "helm", "scaling"} <= set(status)
 

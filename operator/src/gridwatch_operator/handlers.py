@@ -19,6 +19,7 @@ from gridwatch_operator import kube, metrics
 from gridwatch_operator import status as st
 from gridwatch_operator.autoscaler import Policy, decide
 from gridwatch_operator.drift import find
+from gridwatch_operator.flow import heartbeat, sensors_reporting
 from gridwatch_operator.helm import Helm, HelmError, Outcome, deployments
 from gridwatch_operator.registry import Registry, SiteState
 from gridwatch_operator.settings import FINALIZER, GROUP, PLURAL, VERSION, GridwatchOperatorSettings
@@ -219,7 +220,9 @@ def _observed(
 ) -> dict[str, Any]:
     site = rt.registry.get(namespace, name)
     expected = site.deployments or {}
-    return st.observe(status, generation, st.components(expected, live), paused=paused, stamp=st.now())
+    found = st.components(expected, live)
+    window = rt.settings.data_flowing_window_seconds
+    return st.observe(status, generation, found, paused=paused, stamp=st.now(), window_s=window)
 
 
 @kopf.on.resume(GROUP, VERSION, PLURAL)
@@ -344,6 +347,18 @@ def observe(
         patch.status.update(diff)
 
 
+def _data_flow(rt: Runtime, bootstrap: str, topic: str, logger: kopf.Logger) -> dict[str, Any]:
+    """status.dataFlow: the newest message time on the readings topic and the sensors the heartbeats report."""
+    try:
+        newest, values = rt.kafka.tail(bootstrap, topic, rt.settings.tail_messages)
+    except TopicsError as exc:
+        logger.warning(f"data flow unknown: {exc}")
+        return {"error": str(exc)}
+    beats = [b for b in map(heartbeat, values) if b is not None]
+    sensors = sensors_reporting(beats, time.time(), rt.settings.data_flowing_window_seconds)
+    return {"lastMessageTime": newest, "sensorsReporting": sensors, "error": None}
+
+
 @kopf.timer(GROUP, VERSION, PLURAL, interval=SETTINGS.autoscale_interval_seconds, initial_delay=2.0)
 def autoscale(
     name: str,
@@ -376,6 +391,11 @@ def autoscale(
         metrics.CONSUMER_LAG.labels(**labels).set(lag)
         if status.get("consumerLag") != lag:
             patch.status["consumerLag"] = lag
+    data = _data_flow(rt, str(kafka.get("bootstrapServers")), f"{prefix}.readings", logger)
+    if status.get("dataFlow") != {k: v for k, v in data.items() if v is not None}:
+        patch.status["dataFlow"] = data  # a None deletes the key in the merge patch
+    if data.get("sensorsReporting") is not None and status.get("sensorsReporting") != data["sensorsReporting"]:
+        patch.status["sensorsReporting"] = data["sensorsReporting"]
     auto = (spec.get("processor") or {}).get("autoscaling") or {}
     if not auto.get("enabled"):
         return

@@ -48,6 +48,12 @@ class GridwatchOperatorSettings(BaseSettings):
     )
     status_interval_seconds: float = Field(default=5.0, gt=0, le=600, description="Status refresh and drift check")
     autoscale_interval_seconds: float = Field(default=15.0, gt=0, le=3600, description="Lag poll for autoscaling")
+    data_flowing_window_seconds: float = Field(
+        default=60.0, gt=0, le=86400, description="DataFlowing is True when a reading arrived within this window"
+    )
+    tail_messages: int = Field(
+        default=64, ge=1, le=10000, description="Newest readings-topic messages read per partition for heartbeats"
+    )
     drift_repair: bool = Field(default=True, description="Restore release Deployments scaled or deleted by hand")
     kafka_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     retry_delay_seconds: float = Field(default=15.0, gt=0, le=3600, description="Delay before retrying a failure")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from gridwatch_operator import conditions
+from gridwatch_operator import conditions, flow
 from gridwatch_operator.conditions import Component, Observation
 
 
@@ -78,6 +79,8 @@ def observe(
     *,
     paused: bool,
     stamp: str,
+    window_s: float = 60.0,
+    at: float | None = None,
 ) -> dict[str, Any]:
     """Status fields derived from an observation (conditions stamped against the previous ones)."""
     helm = status.get("helm") or {}
@@ -91,7 +94,7 @@ def observe(
         kafka_error=kafka.get("error") or None,
         paused=paused,
     )
-    fresh = conditions.compute(obs)
+    fresh = [*conditions.compute(obs), flow.condition(status, time.time() if at is None else at, window_s)]
     merged = conditions.merge(status.get("conditions"), fresh, stamp, generation)
     return {
         "conditions": merged,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AdminClient,
     NewPartitions,
@@ -126,6 +127,57 @@ class Kafka:
             raise TopicsError(f"Kafka at {bootstrap}: {_why(exc)}") from exc
         meta = metadata.topics.get(topic)
         return 0 if meta is None or meta.error is not None else len(meta.partitions)
+
+    def tail(self, bootstrap: str, topic: str, per_partition: int) -> tuple[float | None, list[bytes]]:
+        """(newest message time in epoch seconds or None, the last `per_partition` values of every partition).
+
+        Assigned, never subscribed, with no group: reading the tail commits nothing and joins no group.
+        """
+        count = self.partitions(bootstrap, topic)
+        if count == 0:
+            return None, []
+        consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": "gridwatch-operator-tail",
+                "client.id": "gridwatch-operator-tail",
+                "enable.auto.commit": False,
+                "socket.timeout.ms": int(self.timeout * 1000),
+            }
+        )
+        newest: float | None = None
+        values: list[bytes] = []
+        try:
+            wanted: dict[int, int] = {}
+            assign: list[TopicPartition] = []
+            for p in range(count):
+                start, end = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=self.timeout)
+                if end > start:
+                    first = max(start, end - per_partition)
+                    wanted[p] = end
+                    assign.append(TopicPartition(topic, p, first))
+            if not assign:
+                return None, []
+            consumer.assign(assign)
+            deadline = time.monotonic() + self.timeout
+            while wanted and time.monotonic() < deadline:
+                for msg in consumer.consume(num_messages=500, timeout=0.5):
+                    if msg.error() is not None:
+                        continue
+                    kind, ms = msg.timestamp()
+                    if kind != TIMESTAMP_NOT_AVAILABLE and ms > 0:
+                        newest = max(newest or 0.0, ms / 1000.0)
+                    value = msg.value()
+                    if value:
+                        values.append(value)
+                    partition, offset = msg.partition(), msg.offset()
+                    if partition in wanted and offset is not None and offset + 1 >= wanted[partition]:
+                        del wanted[partition]
+        except KafkaException as exc:
+            raise TopicsError(f"tail of {topic}: {_why(exc)}") from exc
+        finally:
+            consumer.close()
+        return newest, values
 
     def lag(self, bootstrap: str, group: str, topic: str) -> tuple[int, int]:
         """(lag, partitions): Σ over partitions of log end offset minus the group's committed offset.
