@@ -87,6 +87,7 @@ def test_null_detector_scores_zero_and_perfect_scores_hundred(profile: object) -
     assert best.normalized == pytest.approx(100.0) and best.fp == 0 and best.fn == 0 and best.threshold == 1.0
 
 
+@pytest.mark.slow
 def test_sweep_picks_the_best_threshold_and_agrees_with_scoring_at_it() -> None:
     c = _corpus()
     rng = np.random.default_rng(3)

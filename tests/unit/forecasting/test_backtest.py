@@ -38,6 +38,7 @@ def test_yardstick_on_a_purely_weekly_series_is_exact() -> None:
     assert r.score("naive").mase > 0.1
 
 
+@pytest.mark.slow
 def test_selection_and_json_shape() -> None:
     p = weekly_panel(series=3, weeks=5)
     r = backtest(p, 24, 2, models=_light)

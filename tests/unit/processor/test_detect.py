@@ -31,6 +31,7 @@ def _write(path: Path, ts: np.ndarray, v: np.ndarray) -> None:
             w.writerow([np.datetime64(int(t), "s").astype(str).replace("T", " "), repr(float(x))])
 
 
+@pytest.mark.slow
 def test_cli_and_processor_batches_give_the_same_scores(tmp_path: Path) -> None:
     sensors = 4
     series = [_series(1500, seed) for seed in range(sensors)]

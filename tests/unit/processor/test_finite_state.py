@@ -7,6 +7,7 @@ import time
 
 import msgspec
 import numpy as np
+import pytest
 from gridwatch.common.schema import (
     PLAUSIBLE,
     SCHEMA_VERSION,
@@ -68,6 +69,7 @@ def _all_finite(obj: object) -> bool:
     return True
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(batches(), min_size=1, max_size=8))
 def test_no_batch_sequence_makes_stored_state_non_finite(raw_batches: list[bytes]) -> None:

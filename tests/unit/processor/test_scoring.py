@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import numpy as np
+import pytest
 from gridwatch.common.schema import TYPE_CODE
 from gridwatch.processor.scoring import (
     Scorer,
@@ -87,6 +88,7 @@ def test_several_readings_of_one_sensor_in_a_batch_are_applied_in_time_order() -
     assert scorer.table.last_value[0] == 40.0 and scorer.table.count[0] == 4
 
 
+@pytest.mark.slow
 def test_detection_quality_on_simulated_faults() -> None:
     settings = SimulatorSettings(start_time=datetime(2026, 1, 5, 8, tzinfo=UTC), sensors=300, seed=11)
     gen = Generator(settings)
