@@ -67,6 +67,11 @@ chaos: setup ## Fault suite on real Kafka/Redis/PostgreSQL (a few minutes): kill
 eval-forecast: ## Forecast accuracy (Taylor's demand, simulator site load) vs statsforecast, and speed: docs/forecasting.md
 	OMP_NUM_THREADS=1 $(UV) run --frozen --group bench python -m tests.bench.forecasting
 
+.PHONY: eval-anomaly
+NAB_DIR ?= ../shared/data/nab-dev
+eval-anomaly: ## Detector on the NAB dev set (NAB_DIR) and on simulator faults, with calibration: docs/anomaly-quality.md
+	$(PY) python -m gridwatch.evaluation.anomaly --nab $(NAB_DIR) --out docs/anomaly-quality.md
+
 .PHONY: eval-storage
 eval-storage: ## Storage optimizer vs EMHASS (own env, tests/bench/emhass) and a rule-based baseline: docs/storage.md
 	$(UV) run --frozen --group bench python -m tests.bench.storage --out docs/storage.md
