@@ -6,7 +6,6 @@ import socket
 import time
 from typing import Any
 
-import msgspec
 import numpy as np
 import redis
 from confluent_kafka import Consumer, TopicPartition
@@ -14,6 +13,7 @@ from confluent_kafka import Consumer, TopicPartition
 from gridwatch.common import kafka, tracing
 from gridwatch.common.consumer import ConsumerLoop, ConsumerSpec, Finish, Record, retry
 from gridwatch.common.lag import LagTracker
+from gridwatch.common.live import LiveBatch, LiveChange
 from gridwatch.common.logging import configure_logging
 from gridwatch.common.probes import ProbeServer
 from gridwatch.common.schema import (
@@ -239,29 +239,22 @@ class Processor:
             )
         return alerts
 
-    def _live_update(self, pending: Pending, now: float) -> dict[str, Any]:
+    def _live_update(self, pending: Pending, now: float) -> LiveBatch:
+        """The batch's message on the site's live channel (gridwatch.common.live): what the API's hub fans out."""
         changed = [
-            {
-                "id": s.id,
-                "status": s.status.value,
-                "value": s.value,
-                "failure_probability": s.failure_probability,
-                "kind": s.kind,
-            }
+            LiveChange(id=s.id, status=s.status, value=s.value, failure_probability=s.failure_probability, kind=s.kind)
             for s in pending.states
             if s.anomaly or s.status.value != "normal"
         ][:200]
-        return {
-            "type": "batch",
-            "ts": now,
-            "readings": pending.readings,
-            "anomalies": pending.anomalies,
-            "changed": changed,
-            "alerts": [msgspec.to_builtins(a) for a in pending.alerts if a.severity is Severity.CRITICAL][:50],
-            "producers": [msgspec.to_builtins(b) for b in pending.beats],
-        }
+        return LiveBatch(
+            ts=now,
+            readings=pending.readings,
+            anomalies=pending.anomalies,
+            changed=changed,
+            alerts=[a for a in pending.alerts if a.severity is Severity.CRITICAL][:50],
+        )
 
-    def _write(self, pending: Pending, live: dict[str, Any]) -> None:
+    def _write(self, pending: Pending, live: LiveBatch) -> None:
         """Write to Redis, retrying with backoff while it is down; nothing is committed meanwhile."""
 
         def failed(exc: BaseException) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 import redis
 import structlog
 
+from gridwatch.common.live import LiveBatch
 from gridwatch.common.rediskeys import Keys
 from gridwatch.common.schema import SENSOR_TYPES, UNITS, Alert
 from gridwatch.common.state import (
@@ -235,7 +236,7 @@ class StateStore:
         )
         return pending
 
-    def write(self, pending: Pending, live: dict[str, object]) -> None:
+    def write(self, pending: Pending, live: LiveBatch) -> None:
         """Write a batch in one MULTI/EXEC transaction and publish the live update."""
         k = self.keys
         pipe = self.client.pipeline(transaction=True)
