@@ -71,6 +71,8 @@ class UiStack:
             "GRIDWATCH_PARTITIONS": "2",
             "GRIDWATCH_LOG_LEVEL": "INFO",
             "GRIDWATCH_METRICS_PORT": str(free_port()),
+            "GRIDWATCH_GRID_HOST": "127.0.0.1",
+            "GRIDWATCH_GRID_PORT": str(free_port()),  # the grid ingestor serves its own HTTP port
             "GRIDWATCH_SIM_SENSORS": str(self.sensors),
             "GRIDWATCH_SIM_ANOMALY_RATE": "0.05",
             "GRIDWATCH_API_PORT": str(self.api_port),

@@ -22,7 +22,7 @@ from gridwatch.local.supervisor import Child, Supervisor
 from gridwatch.local.workloads import WORKLOADS, Workload, WorkloadSpec, workload
 
 UP_MARK = "Gridwatch is up"
-SERVERS = ("kafka", "redis", "postgres", "prometheus")
+SERVERS = ("kafka", "redis", "postgres", "prometheus", "mosquitto")
 
 
 def say(text: str) -> None:
@@ -49,8 +49,16 @@ class Options:
     api_port: int = 8000
     metrics_base: int = 9100
     ports: dict[str, int] = field(
-        default_factory=lambda: {"kafka": 19092, "redis": 16379, "postgres": 15432, "prometheus": 19090}
+        default_factory=lambda: {
+            "kafka": 19092,
+            "redis": 16379,
+            "postgres": 15432,
+            "prometheus": 19090,
+            "mosquitto": 11883,
+        }
     )
+    ingest_port: int = 8010
+    grid_port: int = 8020
     ui_dir: Path = Path("frontend")
     rule_files: tuple[Path, ...] = (Path("charts/energy-site/rules/gridwatch-rules.yaml"),)
     workloads: tuple[str, ...] = tuple(w.name for w in WORKLOADS)
@@ -75,6 +83,8 @@ class Runtime:
             prom.targets = {
                 **{w.name: [f"127.0.0.1:{self.metrics_port(w.name)}"] for w in self.specs if w.metrics_offset},
                 "api": [f"{opts.host}:{opts.api_port}"],
+                # ingest and grid serve /metrics on their HTTP ports, like the API
+                **{n: [f"{opts.host}:{p}"] for n, p in self.http_ports.items() if n in opts.workloads},
             }
             prom.rule_files = [p.resolve() for p in opts.rule_files if p.exists()]
             prom.scrape_interval = "5s"
@@ -84,6 +94,11 @@ class Runtime:
     def specs(self) -> list[WorkloadSpec]:
         """The specs of the workloads this run starts."""
         return [workload(n) for n in self.opts.workloads]
+
+    @property
+    def http_ports(self) -> dict[str, int]:
+        """HTTP ports of the workloads that serve their own (besides the API)."""
+        return {"ingest": self.opts.ingest_port, "grid": self.opts.grid_port}
 
     def metrics_port(self, name: str) -> int:
         """The fixed /metrics port of a workload in this run."""
@@ -101,7 +116,15 @@ class Runtime:
             "GRIDWATCH_API_PORT": str(o.api_port),
             "GRIDWATCH_API_HOST": o.host,
             "GRIDWATCH_METRICS_HOST": "127.0.0.1",  # locally, metrics stay on loopback
+            "GRIDWATCH_INGEST_HOST": o.host,
+            "GRIDWATCH_INGEST_PORT": str(o.ingest_port),
+            "GRIDWATCH_INGEST_MQTT_ENABLED": str(self.stack.mosquitto is not None).lower(),
+            "GRIDWATCH_GRID_HOST": o.host,
+            "GRIDWATCH_GRID_PORT": str(o.grid_port),
         }
+        tokens = self.dir / "ingest-tokens"
+        if tokens.exists():  # `gridwatch ingest-token <gateway>` lines; re-read when the file changes
+            env["GRIDWATCH_INGEST_TOKENS_FILE"] = str(tokens)
         # a demo battery for the storage optimizer, the rebalancer and the simulator's assets, unless one is set
         for key, value in LOCAL_BATTERY.items():
             env[key] = os.environ.get(key, value)
@@ -154,6 +177,9 @@ class Runtime:
         print(f"    API docs           {base}/docs", flush=True)
         print(f"    Live WebSocket     ws://{o.host}:{o.api_port}/ws", flush=True)
         print(f"    API metrics        {base}/metrics", flush=True)
+        for name, port in self.http_ports.items():
+            if name in o.workloads:
+                print(f"    {name + ' (HTTP)':<18} http://{o.host}:{port}/metrics", flush=True)
         for name in o.workloads:
             if workload(name).metrics_offset is not None:
                 print(f"    {name + ' metrics':<18} http://127.0.0.1:{self.metrics_port(name)}/metrics", flush=True)
@@ -167,7 +193,7 @@ class Runtime:
         (self.dir / "up.pid").write_text(f"{os.getpid()}\n")
         say(f"state and logs under {self.dir}")
         self.build_ui()
-        say("starting Kafka (KRaft), Redis, PostgreSQL and Prometheus; the first run downloads Kafka ...")
+        say("starting Kafka (KRaft), Redis, PostgreSQL, Prometheus and Mosquitto; the first run downloads Kafka ...")
         started = time.monotonic()
         try:
             self.stack.start()

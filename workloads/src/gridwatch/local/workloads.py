@@ -31,6 +31,8 @@ WORKLOADS: tuple[WorkloadSpec, ...] = (
     WorkloadSpec("history", 3, ("kafka", "postgres"), "one-minute rollups in PostgreSQL"),
     WorkloadSpec("alerts", 4, ("kafka", "redis", "postgres"), "alert lifecycle and notifications"),
     WorkloadSpec("forecaster", 5, ("kafka", "redis", "postgres"), "site and machine load forecasts"),
+    WorkloadSpec("grid", None, ("kafka",), "grid signals (carbon intensity, prices); no sources locally"),
+    WorkloadSpec("ingest", None, ("kafka", "postgres", "mosquitto"), "device telemetry over HTTP and MQTT"),
     WorkloadSpec("storage", 6, ("kafka", "redis", "postgres"), "battery dispatch plans (MILP) every 15 min"),
     WorkloadSpec("rebalancer", 7, ("kafka", "redis", "postgres"), "battery setpoints and flexible-load commands"),
     WorkloadSpec("api", None, ("redis", "postgres"), "REST, WebSocket and the web UI"),
