@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from gridwatch.api import metrics as api_metrics
+from gridwatch.api.contract import DashboardStats, ProducerInfo, ProducerStatus, RiskySensor, StatusCounts
 from gridwatch.dashboards import render
 from gridwatch.dashboards.boards import BOARDS
 from gridwatch.dashboards.queries import expand, panel_queries, variable_queries
@@ -34,13 +35,37 @@ def exported_metric_names() -> set[str]:
     processor_metrics.score_histogram(labels)
     processor_metrics.latency_histogram(labels)
     api_labels = api_metrics.init("catalog")
-    stats = {
-        "total_power_kw": 1.0,
-        "energy_kwh": 1.0,
-        "status_counts": {"normal": 1},
-        "top_failure_probabilities": [{"id": "m0-power", "failure_probability": 0.5}],
-    }
-    producers = {"producers": [{"connected": True}]}
+    stats = DashboardStats(
+        site="catalog",
+        total_sensors=1,
+        total_power_kw=1.0,
+        energy_kwh=1.0,
+        readings_total=1,
+        anomalies_total=0,
+        status_counts=StatusCounts(normal=1, warning=0, critical=0),
+        active_anomalies=0,
+        top_failure_probabilities=[RiskySensor(id="m0-power", failure_probability=0.5)],
+        last_reading_ts=time.time(),
+        updated_at=time.time(),
+    )
+    now = time.time()
+    producers = ProducerStatus(
+        connected=True,
+        last_heartbeat=now,
+        timeout_seconds=15.0,
+        producers=[
+            ProducerInfo(
+                producer="sim-0",
+                ts=now,
+                received_at=now,
+                sensors=1,
+                readings_sent=1,
+                rate=1.0,
+                age_seconds=0.0,
+                connected=True,
+            )
+        ],
+    )
     api_metrics._COLLECTOR.put(api_labels, api_metrics.Snapshot(time.time(), stats, producers))
     try:
         names = set(REGISTRY._names_to_collectors)
