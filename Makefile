@@ -43,7 +43,7 @@ test-unit: ## Unit tests (no servers)
 test-integration: ## Integration tests against real Kafka and Redis
 	$(PY) pytest tests/integration
 
-test: setup lint k8s ## Everything CI runs: lint, unit, integration and e2e tests
+test: setup lint k8s images ## Everything CI runs: lint, unit, integration and e2e tests
 	$(MAKE) --no-print-directory ui-test
 	$(PY) pytest tests
 
@@ -112,6 +112,10 @@ helm-lint: ## helm lint --strict both charts with every ci/*-values.yaml
 		done; \
 	done
 
-images: ## Build the workloads and operator images (needs Docker)
+images: ## Build the workloads and operator OCI images without Docker (cached by content in ~/.cache/gridwatch/images)
+	bash tests/infra/images/build.sh
+
+.PHONY: docker-images
+docker-images: ## Build the same two images with Docker, from the Dockerfiles
 	docker build -f workloads/Dockerfile -t ghcr.io/gridwatch/gridwatch:dev .
 	docker build -f operator/Dockerfile -t ghcr.io/gridwatch/gridwatch-operator:dev .
