@@ -6,6 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from gridwatch_operator.autoscaler import Policy
+from gridwatch_operator.spec import SiteSpec
+
 JSON = dict[str, Any]
 
 
@@ -98,7 +101,8 @@ def processor_replicas(spec: Mapping[str, Any], status: Mapping[str, Any]) -> in
     """Processor replicas in effect: the autoscaler's choice (within bounds), else spec.processor.replicas."""
     auto = _get(spec, "processor", "autoscaling") or {}
     if auto.get("enabled"):
-        low, high = int(auto.get("minReplicas", 1)), int(auto.get("maxReplicas", 4))
+        policy = Policy.from_spec(auto)
+        low, high = policy.min_replicas, policy.max_replicas
         chosen = _get(status, "scaling", "replicas")
         replicas = int(chosen) if isinstance(chosen, int) else low
         return max(low, min(high, replicas))
@@ -119,7 +123,7 @@ def helm_values(
     simulator = spec.get("simulator") or {}
     api = spec.get("api") or {}
     api_auto = api.get("autoscaling") or {}
-    kafka = spec.get("kafka") or {}
+    kafka = SiteSpec.parse(name, spec).kafka
     redis = spec.get("redis") or {}
     history = spec.get("history") or {}
     analytics = spec.get("analytics") or {}
@@ -136,10 +140,10 @@ def helm_values(
         "site": name,
         "image": image,
         "kafka": {
-            "bootstrapServers": str(kafka.get("bootstrapServers", "kafka.kafka.svc:9092")),
-            "partitions": int(kafka.get("partitions", 4)),
-            "replicationFactor": int(kafka.get("replicationFactor", 1)),
-            "topicPrefix": str(kafka.get("topicPrefix", "")),
+            "bootstrapServers": kafka.bootstrap_servers,
+            "partitions": kafka.partitions,
+            "replicationFactor": kafka.replication_factor,
+            "topicPrefix": kafka.prefix_override,
         },
         "redis": {
             "host": str(redis.get("host", "redis")),

@@ -1,0 +1,282 @@
+"""Reconcile, observe and scale one EnergySite: the logic under the kopf handlers, free of kopf.
+
+Every function takes the shared Runtime (helm, Kafka, registry, settings) and a `Notify` for
+Kubernetes events, so unit tests drive it with a fake Helm and fake Kafka and collect the events.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gridwatch_operator import kube, metrics
+from gridwatch_operator import status as st
+from gridwatch_operator.autoscaler import decide
+from gridwatch_operator.drift import find
+from gridwatch_operator.flow import heartbeat, sensors_reporting
+from gridwatch_operator.helm import Helm, HelmError, Outcome, deployments
+from gridwatch_operator.registry import Registry, SiteState
+from gridwatch_operator.settings import GridwatchOperatorSettings
+from gridwatch_operator.spec import SiteSpec
+from gridwatch_operator.topics import Kafka, TopicsError
+from gridwatch_operator.values import helm_values, merge, processor_replicas
+
+RELEASE_RECHECK_SECONDS = 30.0  # how often a timer asks helm about a release it does not know yet
+
+Notify = Callable[[str, str, str], None]
+"""Record a Kubernetes event: (type "Normal" or "Warning", reason, message)."""
+
+
+@dataclass
+class Runtime:
+    """Everything handlers share, kept in kopf's memo."""
+
+    settings: GridwatchOperatorSettings
+    helm: Helm
+    kafka: Kafka
+    registry: Registry
+
+
+class SiteFailed(Exception):
+    """Reconciliation failed; `fields` are the status fields to record anyway."""
+
+    def __init__(self, reason: str, message: str, fields: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.fields = fields
+
+
+def desired_status(status: Mapping[str, Any], site: SiteState) -> Mapping[str, Any]:
+    """The status, with the autoscaler's latest choice even if kopf's body predates it."""
+    if site.scaled_replicas is None:
+        return status
+    return {**status, "scaling": {**(status.get("scaling") or {}), "replicas": site.scaled_replicas}}
+
+
+def site_values(rt: Runtime, name: str, spec: Mapping[str, Any], status: Mapping[str, Any]) -> dict[str, Any]:
+    """The site's values, with the operator-wide siteValues merged over them."""
+    values = helm_values(
+        name,
+        spec,
+        status,
+        default_image=rt.settings.workloads_image,
+        pull_policy=rt.settings.image_pull_policy,
+    )
+    return merge(values, rt.settings.site_values)
+
+
+def apply_release(rt: Runtime, site: SiteState, name: str, namespace: str, values: Mapping[str, Any]) -> Outcome:
+    """helm upgrade --install under the site's lock; remembers the release's Deployments."""
+    with site.lock:
+        outcome = rt.helm.ensure(name, namespace, values)
+        site.revision = outcome.release.revision
+        site.deployments = deployments(outcome.release.manifest)
+    metrics.HELM_REVISION.labels(**metrics.labels(namespace, name)).set(outcome.release.revision)
+    return outcome
+
+
+def ensure_topics(rt: Runtime, parsed: SiteSpec, notify: Notify) -> dict[str, Any]:
+    """Create or raise the site's topics (the operator's only topic creation); the status.kafka block."""
+    kafka = parsed.kafka
+    if not kafka.manage_topics:
+        return {"message": "topics are managed outside the operator (kafka.manageTopics=false)", "error": None}
+    try:
+        outcome = rt.kafka.ensure_topics(
+            kafka.bootstrap_servers, kafka.topics, kafka.partitions, kafka.replication_factor
+        )
+    except TopicsError as exc:
+        notify("Warning", "KafkaFailed", str(exc))
+        return {"error": str(exc), "message": None}
+    states = set(outcome.topics.values())
+    if any(s.startswith("kept") for s in states):
+        notify("Warning", "PartitionsKept", outcome.message)
+    elif any(s == "created" or s.startswith("raised") for s in states):
+        notify("Normal", "TopicsReconciled", outcome.message)
+    return {"partitions": kafka.partitions, "topics": outcome.topics, "message": outcome.message, "error": None}
+
+
+def apply_site(
+    rt: Runtime,
+    parsed: SiteSpec,
+    namespace: str,
+    spec: Mapping[str, Any],
+    status: Mapping[str, Any],
+    generation: int,
+    notify: Notify,
+) -> dict[str, Any]:
+    """Topics, then the Helm release. Returns status fields; raises SiteFailed (with fields) on errors."""
+    name = parsed.name
+    site = rt.registry.get(namespace, name)
+    fields: dict[str, Any] = {"kafka": ensure_topics(rt, parsed, notify)}
+    values = site_values(rt, name, spec, desired_status(status, site))
+    previous = dict(status.get("helm") or {})
+    try:
+        outcome = apply_release(rt, site, name, namespace, values)
+    except HelmError as exc:
+        notify("Warning", "HelmFailed", str(exc))
+        fields["helm"] = {**previous, "release": name, "error": str(exc)}
+        raise SiteFailed("helm", f"helm upgrade failed: {exc}", fields) from exc
+    release = outcome.release
+    fields["helm"] = {
+        "release": name,
+        "revision": release.revision,
+        "chartVersion": rt.helm.chart_version(),
+        "digest": outcome.digest,
+        "lastAppliedTime": st.now() if outcome.changed else previous.get("lastAppliedTime") or st.now(),
+        "error": None,
+    }
+    fields["observedGeneration"] = generation
+    if outcome.changed:
+        verb = "Installed" if release.revision == 1 else "Upgraded"
+        notify("Normal", verb, f"helm release {name} at revision {release.revision}")
+    if outcome.warnings:
+        notify("Warning", "HelmWarnings", "; ".join(outcome.warnings)[:1000])
+    if fields["kafka"].get("error"):
+        raise SiteFailed("kafka", f"Kafka topics: {fields['kafka']['error']}", fields)
+    return fields
+
+
+def observed(
+    rt: Runtime,
+    name: str,
+    namespace: str,
+    status: Mapping[str, Any],
+    generation: int,
+    live: Iterable[Mapping[str, Any]],
+    *,
+    paused: bool,
+) -> dict[str, Any]:
+    """Status fields from the release's live Deployments (conditions, components, paused)."""
+    site = rt.registry.get(namespace, name)
+    found = st.components(site.deployments or {}, live)
+    window = rt.settings.data_flowing_window_seconds
+    return st.observe(status, generation, found, paused=paused, stamp=st.now(), window_s=window)
+
+
+def ensure_known(rt: Runtime, site: SiteState, name: str, namespace: str) -> None:
+    """After a restart before the resume handler ran: learn the release's Deployments from helm."""
+    if site.deployments is not None or time.monotonic() - site.release_checked < RELEASE_RECHECK_SECONDS:
+        return
+    site.release_checked = time.monotonic()
+    with site.lock:
+        release = rt.helm.status(name, namespace)
+        if release is not None and release.status == "deployed":
+            site.revision = release.revision
+            site.deployments = deployments(release.manifest or rt.helm.manifest(name, namespace))
+
+
+def repair_drift(
+    site: SiteState, name: str, namespace: str, live: Iterable[Mapping[str, Any]], notify: Notify
+) -> list[str]:
+    """Restore Deployments deleted or scaled by hand; returns what was repaired."""
+    repaired: list[str] = []
+    with site.lock:
+        if site.deleting or not site.deployments:
+            return repaired
+        seen = {str(d["name"]): d["replicas"] for d in live}
+        for drift in find(site.deployments, seen):
+            current = kube.read_deployment(namespace, drift.name)  # the watch may lag behind
+            if drift.missing:
+                if current is not None or not kube.create_deployment(namespace, site.deployments[drift.name], name):
+                    continue
+            else:
+                have = None if current is None else (current.get("spec") or {}).get("replicas")
+                if current is None or have == drift.want or drift.want is None:
+                    continue
+                kube.scale_deployment(namespace, drift.name, drift.want)
+            kind = "deleted" if drift.missing else "scaled"
+            metrics.DRIFT_REPAIRS.labels(**metrics.labels(namespace, name), kind=kind).inc()
+            notify("Warning", "DriftRepaired", drift.message)
+            repaired.append(drift.message)
+    return repaired
+
+
+def data_flow(rt: Runtime, parsed: SiteSpec, warn: Callable[[str], None], now: float) -> dict[str, Any]:
+    """status.dataFlow: the newest message time on the readings topic and the sensors the heartbeats report."""
+    try:
+        newest, values = rt.kafka.tail(
+            parsed.kafka.bootstrap_servers, parsed.kafka.readings_topic, rt.settings.tail_messages
+        )
+    except TopicsError as exc:
+        warn(f"data flow unknown: {exc}")
+        return {"error": str(exc)}
+    beats = [b for b in map(heartbeat, values) if b is not None]
+    sensors = sensors_reporting(beats, now, rt.settings.data_flowing_window_seconds)
+    return {"lastMessageTime": newest, "sensorsReporting": sensors, "error": None}
+
+
+def autoscale(
+    rt: Runtime,
+    parsed: SiteSpec,
+    namespace: str,
+    spec: Mapping[str, Any],
+    status: Mapping[str, Any],
+    notify: Notify,
+    warn: Callable[[str], None],
+    now: float,
+) -> dict[str, Any]:
+    """Measure lag and data flow; with autoscaling, scale the processors by lag. Returns the status patch."""
+    name = parsed.name
+    site = rt.registry.get(namespace, name)
+    kafka = parsed.kafka
+    patch: dict[str, Any] = {}
+    partitions = kafka.partitions
+    lag: int | None = None
+    try:
+        lag, partitions = rt.kafka.lag(kafka.bootstrap_servers, kafka.processor_group, kafka.readings_topic)
+    except TopicsError as exc:
+        warn(f"consumer lag unknown: {exc}")
+    labels = metrics.labels(namespace, name)
+    if lag is not None:
+        metrics.CONSUMER_LAG.labels(**labels).set(lag)
+        if status.get("consumerLag") != lag:
+            patch["consumerLag"] = lag
+    data = data_flow(rt, parsed, warn, now)
+    if status.get("dataFlow") != {k: v for k, v in data.items() if v is not None}:
+        patch["dataFlow"] = data  # a None deletes the key in the merge patch
+    if data.get("sensorsReporting") is not None and status.get("sensorsReporting") != data["sensorsReporting"]:
+        patch["sensorsReporting"] = data["sensorsReporting"]
+    if not parsed.autoscaling:
+        return patch
+    scaling = dict(status.get("scaling") or {})
+    current = processor_replicas(spec, desired_status(status, site))
+    decision = decide(parsed.policy, current, lag, partitions, now, st.parse_time(scaling.get("lastScaleTime")))
+    record = {"from": current, "to": decision.replicas, "lag": lag, "reason": decision.reason}
+    if decision.changed:
+        values = site_values(rt, name, spec, {**status, "scaling": {**scaling, "replicas": decision.replicas}})
+        try:
+            outcome = apply_release(rt, site, name, namespace, values)
+        except HelmError as exc:
+            notify("Warning", "ScalingFailed", f"processor {current} -> {decision.replicas}: {exc}")
+            metrics.RECONCILE_ERRORS.labels(**labels, reason="scaling").inc()
+            failed = {
+                **record,
+                "to": current,
+                "reason": f"scaling to {decision.replicas} failed: {exc}",
+                "time": st.now(),
+            }
+            patch["scaling"] = {"lastEvaluation": failed}
+            return patch
+        site.scaled_replicas = decision.replicas
+        stamp = st.now()
+        metrics.SCALING_DECISIONS.labels(**labels, direction=decision.direction).inc()
+        notify("Normal", "Scaled", f"processor {current} -> {decision.replicas}: {decision.reason}")
+        patch["scaling"] = {
+            "replicas": decision.replicas,
+            "lastScaleTime": stamp,
+            "lastDecision": {**record, "time": stamp},
+            "lastEvaluation": {**record, "time": stamp},
+        }
+        patch["helm"] = {
+            "revision": outcome.release.revision,
+            "digest": outcome.digest,
+            "lastAppliedTime": stamp,
+            "error": None,
+        }
+        return patch
+    last = scaling.get("lastEvaluation") or {}
+    if {k: last.get(k) for k in record} != record or scaling.get("replicas") != current:
+        patch["scaling"] = {"replicas": current, "lastEvaluation": {**record, "time": st.now()}}
+    return patch

@@ -1,0 +1,74 @@
+"""The EnergySite spec, parsed once into typed values the handlers share (topics, consumer group, scaling)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gridwatch_operator.autoscaler import Policy
+from gridwatch_operator.topics import topic_names
+
+# Defaults mirror crds/energysite.yaml; the API server applies those, so these only matter for
+# hand-written specs and unit tests.
+DEFAULT_BOOTSTRAP = "kafka.kafka.svc:9092"
+DEFAULT_PARTITIONS = 4
+
+
+@dataclass(frozen=True)
+class KafkaSpec:
+    """spec.kafka, with the site's effective topic prefix (topicPrefix, else the site's name)."""
+
+    bootstrap_servers: str
+    partitions: int
+    replication_factor: int
+    topic_prefix: str
+    prefix_override: str
+    manage_topics: bool
+
+    @property
+    def topics(self) -> list[str]:
+        """Every topic of the site."""
+        return topic_names(self.topic_prefix)
+
+    @property
+    def readings_topic(self) -> str:
+        """The topic producers write readings to and the processor consumes."""
+        return f"{self.topic_prefix}.readings"
+
+    @property
+    def processor_group(self) -> str:
+        """The processors' consumer group (the workloads name it `<prefix>.processor`)."""
+        return f"{self.topic_prefix}.processor"
+
+
+@dataclass(frozen=True)
+class SiteSpec:
+    """What the handlers read of an EnergySite spec."""
+
+    name: str
+    paused: bool
+    kafka: KafkaSpec
+    autoscaling: bool
+    policy: Policy
+
+    @classmethod
+    def parse(cls, name: str, spec: Mapping[str, Any]) -> SiteSpec:
+        """Read the spec (already defaulted by the API server)."""
+        kafka = spec.get("kafka") or {}
+        auto = (spec.get("processor") or {}).get("autoscaling") or {}
+        override = str(kafka.get("topicPrefix") or "")
+        return cls(
+            name=name,
+            paused=bool(spec.get("paused")),
+            kafka=KafkaSpec(
+                bootstrap_servers=str(kafka.get("bootstrapServers") or DEFAULT_BOOTSTRAP),
+                partitions=int(kafka.get("partitions", DEFAULT_PARTITIONS)),
+                replication_factor=int(kafka.get("replicationFactor", 1)),
+                topic_prefix=override or name,
+                prefix_override=override,
+                manage_topics=bool(kafka.get("manageTopics", True)),
+            ),
+            autoscaling=bool(auto.get("enabled")),
+            policy=Policy.from_spec(auto),
+        )

@@ -1,0 +1,138 @@
+"""The autoscale timer's logic against a fake Helm and a fake Kafka: lag, data flow and processor scaling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gridwatch_operator import site as logic
+from gridwatch_operator import status as st
+from gridwatch_operator.site import Runtime
+from gridwatch_operator.spec import SiteSpec
+
+from tests.unit.operator.fakes import Events, FakeHelm, FakeKafka, beat, runtime, site_spec
+
+NS = "sites"
+NOW = 1_800_000_000.0
+AUTO = {
+    "autoscaling": {"enabled": True, "minReplicas": 1, "maxReplicas": 4, "lagPerReplica": 100, "cooldownSeconds": 300}
+}
+
+
+def run(rt: Runtime, spec: dict[str, Any], status: dict[str, Any], events: Events, now: float = NOW) -> dict[str, Any]:
+    return logic.autoscale(rt, SiteSpec.parse("north", spec), NS, spec, status, events, events.warn, now)
+
+
+def installed(helm: FakeHelm, kafka: FakeKafka, spec: dict[str, Any]) -> tuple[Runtime, dict[str, Any]]:
+    """A site whose release the reconcile handler installed; returns its status."""
+    rt = runtime(helm, kafka)
+    parsed = SiteSpec.parse("north", spec)
+    status = logic.apply_site(rt, parsed, NS, spec, {}, 1, Events())
+    return rt, status
+
+
+def test_lag_scales_the_processors_up_through_helm() -> None:
+    helm, kafka, events = FakeHelm(), FakeKafka(), Events()
+    spec = site_spec(processor=AUTO)
+    rt, status = installed(helm, kafka, spec)
+    kafka.current_lag = 250
+    patch = run(rt, spec, status, events)
+
+    assert kafka.lag_asked == [("broker:9092", "north.processor", "north.readings")]
+    assert patch["consumerLag"] == 250
+    assert helm.applied[-1]["processor"]["replicas"] == 3
+    assert patch["scaling"]["replicas"] == 3
+    assert patch["scaling"]["lastDecision"]["from"] == 1
+    assert patch["scaling"]["lastDecision"]["to"] == 3
+    assert patch["helm"]["revision"] == 2
+    assert rt.registry.get(NS, "north").scaled_replicas == 3
+    assert events.events[-1][:2] == ("Normal", "Scaled")
+
+
+def test_the_consumer_group_follows_the_topic_prefix() -> None:
+    kafka = FakeKafka()
+    spec = site_spec(kafka={"topicPrefix": "eu1"})
+    run(runtime(kafka=kafka), spec, {}, Events())
+    assert kafka.lag_asked == [("broker:9092", "eu1.processor", "eu1.readings")]
+
+
+def test_scaling_is_capped_by_the_partitions() -> None:
+    helm, kafka = FakeHelm(), FakeKafka()
+    spec = site_spec(processor=AUTO)
+    rt, status = installed(helm, kafka, spec)
+    kafka.current_lag, kafka.partition_count = 10_000, 2
+    patch = run(rt, spec, status, Events())
+    assert patch["scaling"]["replicas"] == 2
+    assert helm.applied[-1]["processor"]["replicas"] == 2
+
+
+def test_scale_down_waits_for_the_cooldown() -> None:
+    helm, kafka, events = FakeHelm(), FakeKafka(), Events()
+    spec = site_spec(processor=AUTO)
+    rt, status = installed(helm, kafka, spec)
+    kafka.current_lag = 400
+    up = run(rt, spec, status, events)
+    status = {**status, **up}
+    applied = len(helm.applied)
+
+    kafka.current_lag = 0
+    held = run(rt, spec, status, events, now=st.parse_time(up["scaling"]["lastScaleTime"]) or NOW)
+    assert len(helm.applied) == applied
+    assert "held by cooldown" in held["scaling"]["lastEvaluation"]["reason"]
+    assert held["scaling"]["replicas"] == 4
+
+    later = (st.parse_time(up["scaling"]["lastScaleTime"]) or NOW) + 301
+    down = run(rt, spec, status, events, now=later)
+    assert down["scaling"]["replicas"] == 1
+    assert helm.applied[-1]["processor"]["replicas"] == 1
+
+
+def test_a_failed_helm_upgrade_keeps_the_replicas_and_says_why() -> None:
+    helm, kafka, events = FakeHelm(), FakeKafka(), Events()
+    spec = site_spec(processor=AUTO)
+    rt, status = installed(helm, kafka, spec)
+    kafka.current_lag = 250
+    helm.fail = "timed out"
+    patch = run(rt, spec, status, events)
+    evaluation = patch["scaling"]["lastEvaluation"]
+    assert (evaluation["from"], evaluation["to"]) == (1, 1)
+    assert "scaling to 3 failed: timed out" in evaluation["reason"]
+    assert "replicas" not in patch["scaling"]
+    assert rt.registry.get(NS, "north").scaled_replicas is None
+    assert "ScalingFailed" in events.reasons()
+
+
+def test_unknown_lag_keeps_the_replicas_without_helm() -> None:
+    helm, kafka, events = FakeHelm(), FakeKafka(), Events()
+    spec = site_spec(processor=AUTO)
+    rt, status = installed(helm, kafka, spec)
+    kafka.current_lag = None
+    patch = run(rt, spec, status, events)
+    assert "consumerLag" not in patch
+    assert len(helm.applied) == 1
+    assert patch["scaling"]["lastEvaluation"]["reason"].startswith("lag unknown")
+    assert any("consumer lag unknown" in w for w in events.warnings)
+
+
+def test_without_autoscaling_only_lag_and_data_flow_are_reported() -> None:
+    helm, kafka = FakeHelm(), FakeKafka()
+    spec = site_spec()
+    rt, status = installed(helm, kafka, spec)
+    kafka.current_lag = 5_000
+    kafka.newest = NOW - 2
+    kafka.beats = [beat("sim-0", NOW - 30, 40), beat("sim-0", NOW - 5, 50), beat("gw", NOW - 600, 7)]
+    patch = run(rt, spec, status, Events())
+    assert len(helm.applied) == 1
+    assert "scaling" not in patch
+    assert patch["consumerLag"] == 5_000
+    assert patch["dataFlow"] == {"lastMessageTime": NOW - 2, "sensorsReporting": 50, "error": None}
+    assert patch["sensorsReporting"] == 50
+
+
+def test_an_unchanged_measurement_patches_nothing() -> None:
+    helm, kafka = FakeHelm(), FakeKafka()
+    spec = site_spec(processor=AUTO)
+    rt, status = installed(helm, kafka, spec)
+    kafka.current_lag = 50
+    first = run(rt, spec, status, Events())
+    status = {**status, **first, "dataFlow": {"sensorsReporting": 0}}
+    assert run(rt, spec, status, Events()) == {}
