@@ -55,11 +55,6 @@ class Keys:
         return f"gw:{self.site}:live"
 
     @property
-    def alerts(self) -> str:
-        """List of the most recent alerts (JSON), newest first."""
-        return f"gw:{self.site}:alerts:recent"
-
-    @property
     def batteries(self) -> str:
         """Hash battery name -> JSON of its reported state (soc_frac, p_kw: > 0 discharging, ts)."""
         return f"gw:{self.site}:batteries"

@@ -28,19 +28,13 @@ from gridwatch.common.state import (
 from gridwatch.processor.scoring import CHECKPOINT_READINGS, KINDS, STATUSES, BatchResult, SensorTable
 
 _json = msgspec.json.Encoder()
-# Applied at most once per batch token (KEYS[1]): the site's counters (KEYS[2]) and the alert list (KEYS[3]).
+# Applied at most once per batch token (KEYS[1]): the site's counters (KEYS[2]).
 _ONCE = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
-if tonumber(ARGV[2]) > 0 then
-  redis.call('HINCRBY', KEYS[2], 'readings_total', ARGV[2])
-  redis.call('HINCRBY', KEYS[2], 'anomalies_total', ARGV[3])
-  redis.call('HINCRBYFLOAT', KEYS[2], 'energy_kwh', ARGV[4])
-  redis.call('HINCRBYFLOAT', KEYS[2], 'total_power_kw', ARGV[5])
-end
-if #ARGV > 5 then
-  for i = 6, #ARGV do redis.call('LPUSH', KEYS[3], ARGV[i]) end
-  redis.call('LTRIM', KEYS[3], 0, 999)
-end
+redis.call('HINCRBY', KEYS[2], 'readings_total', ARGV[2])
+redis.call('HINCRBY', KEYS[2], 'anomalies_total', ARGV[3])
+redis.call('HINCRBYFLOAT', KEYS[2], 'energy_kwh', ARGV[4])
+redis.call('HINCRBYFLOAT', KEYS[2], 'total_power_kw', ARGV[5])
 return 1
 """
 log = structlog.get_logger(__name__)
@@ -268,21 +262,19 @@ class StateStore:
             for sensor_type, members in by_type.items():
                 pipe.sadd(k.type(sensor_type), *members)
                 pipe.expire(k.type(sensor_type), self.ttl)
-        if pending.readings or pending.alerts:
-            # the increments and the alert list are applied once per batch even when a write that timed out
-            # (Redis stalled) was executed later anyway and the retry sends it again: guarded by the batch's token
+        if pending.readings:
+            # the increments are applied once per batch even when a write that timed out (Redis stalled)
+            # was executed later anyway and the retry sends it again: guarded by the batch's token
             pipe.eval(
                 _ONCE,
-                3,
+                2,
                 f"{k.aggregates}:applied:{pending.token}",
                 k.aggregates,
-                k.alerts,
                 min(self.ttl, 600),  # a write that timed out runs within minutes of the stall, if at all
                 pending.readings,
                 pending.anomalies,
                 repr(pending.energy_kwh),
                 repr(pending.power_kw),
-                *[_json.encode(a) for a in pending.alerts],
             )
         if pending.readings:
             pipe.hset(k.aggregates, mapping={"updated_at": time.time(), "last_reading_ts": pending.last_ts})
@@ -295,7 +287,6 @@ class StateStore:
             k.aggregates,
             k.producers,
             k.index,
-            k.alerts,
             *(k.status(st.value) for st in STATUSES),
         ):
             pipe.expire(key, self.ttl)
