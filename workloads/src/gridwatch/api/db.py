@@ -14,6 +14,7 @@ from prometheus_client import Counter
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
+from gridwatch.common.db.connection import async_pool
 from gridwatch.common.db.migrate import connect, migrate
 from gridwatch.common.settings import CommonSettings
 
@@ -29,15 +30,7 @@ class Database:
     def __init__(self, conninfo: str, site: str) -> None:
         self.conninfo = conninfo
         self.site = site
-        self.pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] = AsyncConnectionPool(
-            conninfo,
-            min_size=1,
-            max_size=8,
-            open=False,
-            timeout=3.0,
-            reconnect_timeout=0,
-            kwargs={"autocommit": True, "connect_timeout": 3, "application_name": "gridwatch-api"},
-        )
+        self.pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] = async_pool(conninfo, "api")
         self.migrated = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
