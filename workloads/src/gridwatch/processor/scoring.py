@@ -367,13 +367,16 @@ class Scorer:
         k = np.where(known, np.clip(np.exp(lg - lc), 0.0, cfg.max_gap_readings), 1.0)
         a_cad = np.maximum(1.0 / np.maximum(c, 1), 1.0 / cfg.cadence_readings)
         new_lc = np.where(c == 1, lg, lc + a_cad * (np.clip(lg, lc - 1.4, lc + 1.4) - lc))
-        t.log_cadence[s] = np.where(seen, new_lc, 0.0)
+        new_lc = np.where(seen, new_lc, 0.0)
+        t.log_cadence[s] = new_lc
         dt[p] = gap
         steps[p] = np.where(seen, np.maximum(k, 1e-3), 0.0)
         # prediction: level + time-of-day profile (the profile only counts once its bin has learnt)
         b = ((ts % 86400.0) // (86400.0 / SEASON_BINS)).astype(np.int64)
-        sw = t.season_weight[s, b]
-        season = t.season[s, b] * np.minimum(sw, 1.0)
+        cell = s * SEASON_BINS + b  # flat index of (sensor, bin): 1-D take/put beat 2-D fancy indexing
+        sw = np.take(t.season_weight, cell)
+        sv = np.take(t.season, cell)
+        season = sv * np.minimum(sw, 1.0)
         level = np.where(first, x, t.mean[s])
         pred = level + season
         r = x - pred
@@ -436,12 +439,12 @@ class Scorer:
         rc = np.where(seen, np.minimum(np.abs(r), cfg.z_screen * sd), 0.0)
         t.var[s] = np.where(seen, (1.0 - a_v) * scale * scale + a_v * rc * rc, 0.0)
         # the profile learns the residual of its bin; a bin's weight grows with the days it has seen
-        cad = np.exp(t.log_cadence[s])
+        cad = np.exp(new_lc)
         per_bin = np.maximum(86400.0 / SEASON_BINS / np.maximum(cad, 1e-3), 1.0)  # visits of a bin per day
-        a_b = rate(cfg.season_days * per_bin, np.ones_like(cad))
+        a_b = -np.expm1(np.log1p(-1.0 / (cfg.season_days * per_bin)))  # rate(season_days·per_bin, 1 reading)
         learn = seen & ~suspicious & known
-        t.season[s, b] = np.where(learn, t.season[s, b] + a_b * (x - level - t.season[s, b]), t.season[s, b])
-        t.season_weight[s, b] = np.where(learn, sw + 1.0 / per_bin, sw)
+        np.put(t.season, cell, np.where(learn, sv + a_b * (x - level - sv), sv))
+        np.put(t.season_weight, cell, np.where(learn, sw + 1.0 / per_bin, sw))
         dx = np.abs(x - prev)
         t.quantum[s] = np.where(seen & (dx > 0), np.where(q > 0, np.minimum(q, dx), dx), q)
 
@@ -453,13 +456,13 @@ class Scorer:
         """
         cfg = self.config
         t = self.table
-        ex = t.exceed[s]
+        ex = np.take(t.exceed, s, axis=0)  # a row gather: much faster than fancy indexing t.exceed[s]
         uu = np.minimum(u, 1e6)
         pos = np.clip(2.0 * np.log2(np.maximum(uu, 1e-12)) - 2.0, 0.0, TAIL_LEVELS.size - 1.0)
         j = np.minimum(pos.astype(np.int64), TAIL_LEVELS.size - 2)
         frac = pos - j
-        rows = np.arange(s.size)
-        lo, hi = ex[rows, j], ex[rows, j + 1]
+        at = np.arange(s.size) * TAIL_LEVELS.size + j
+        lo, hi = np.take(ex, at), np.take(ex, at + 1)
         r = np.where(uu < TAIL_LEVELS[0], 1.0, lo + frac * (hi - lo))
         r = np.where(uu >= TAIL_LEVELS[-1], hi, r)
         n_eff = np.minimum(np.maximum(c - cfg.warmup, 0).astype(np.float64), cfg.tail_readings)
@@ -473,7 +476,11 @@ class Scorer:
         a = np.where(c < cfg.warmup, 0.0, np.maximum(1.0 / (learnt + 1.0), 1.0 / cfg.tail_readings))
         flagged = np.maximum(tail, other) >= cfg.likelihood_decades  # flagged readings barely teach the tail
         a = np.where(flagged, a * cfg.flagged_weight, a)[:, None]
-        t.exceed[s] = ex + a * ((uu[:, None] >= TAIL_LEVELS) - ex)
+        # ex + a·(1[u >= level] - ex), in place: the same operations without four (rows × levels) temporaries
+        upd: F64 = np.subtract(uu[:, None] >= TAIL_LEVELS, ex)
+        upd *= a
+        upd += ex
+        t.exceed[s] = upd
         out: F64 = np.maximum(tail, 0.0)
         return out
 
