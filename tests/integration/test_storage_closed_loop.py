@@ -1,7 +1,9 @@
 """Closed loop on real Kafka, Redis and PostgreSQL, one simulated day faster than real time: the storage optimizer
 plans every 15 minutes from the history's seasonal-naive forecast, the rebalancer sends commands every 5 minutes,
-and the simulated battery and flexible loads obey them (response delay, efficiency). Against the same day without
-the optimizer: lower peak import and lower cost, and no safety limit ever broken."""
+and the simulated battery and flexible loads obey them (response delay, efficiency). The site's import is measured from
+its readings on `<site>.readings` (the plant's power sensors plus the assets' meters, as `gridwatch simulator` sends
+them), and the live total the workloads read is the sum of the previous minute's readings. Against the same day
+without the optimizer: lower peak import and lower cost, and no safety limit ever broken."""
 
 from __future__ import annotations
 
@@ -15,15 +17,16 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 import redis
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, Producer
 from gridwatch.common.assets import BatteryConfig, FlexibleLoadConfig
 from gridwatch.common.db.migrate import connect, migrate
+from gridwatch.common.kafka import ensure_topics
 from gridwatch.common.rediskeys import Keys
-from gridwatch.common.schema import Command, CommandKind, SensorType, decode
+from gridwatch.common.schema import SCHEMA_VERSION, Command, CommandKind, ReadingBatch, SensorType, decode, encode
 from gridwatch.common.shutdown import StopFlag
 from gridwatch.rebalancer.runner import Rebalancer
 from gridwatch.rebalancer.settings import RebalancerSettings
-from gridwatch.simulator.assets import BatteryModel, FlexibleLoadModel
+from gridwatch.simulator.assets import BatteryModel, FlexibleLoadModel, meter_batch
 from gridwatch.simulator.plant import Plant, build_layout
 from gridwatch.storage.runner import StorageOptimizer
 from gridwatch.storage.settings import StorageSettings
@@ -43,11 +46,36 @@ GUARD = 0.02
 INTERVAL_S = 300.0
 
 
-def base_load(day_start: float, minutes: int) -> np.ndarray:
-    """The simulator plant's site power per minute (its machines' sum), the same every run."""
+def machine_load(minutes: int) -> np.ndarray:
+    """The simulator plant's machines' power per minute (minutes x machines), the same every run."""
     rng = np.random.default_rng(11)
     plant = Plant(build_layout(12, [SensorType.POWER], rng), rng, start_hour=0.0)
-    return np.asarray([float((plant.rated_kw * plant.load(m * MINUTE)).sum()) for m in range(minutes)])
+    return np.asarray([plant.rated_kw * plant.load(m * MINUTE) for m in range(minutes)])
+
+
+def plant_batch(site: str, seq: int, ts: float, kw: np.ndarray) -> ReadingBatch:
+    """The plant's power sensors at one minute, as the simulator's gateway sends them."""
+    names = [f"m{i:05d}" for i in range(kw.size)]
+    return ReadingBatch(SCHEMA_VERSION, site, "gw0000", seq, [f"{n}-power" for n in names], names,
+                        [SensorType.POWER] * kw.size, [ts] * kw.size, [float(v) for v in kw])  # fmt: skip
+
+
+def read_import(consumer: Consumer, batches: int, day_start: float, minutes: int) -> list[float]:
+    """The site's import per minute: the sum of the power readings of the next `batches` batches on the topic."""
+    kw = np.zeros(minutes)
+    seen = 0
+    deadline = time.monotonic() + 120
+    while seen < batches:
+        for msg in consumer.consume(500, timeout=1.0):
+            if msg.error() is None:
+                batch = decode(msg.value() or b"")
+                assert isinstance(batch, ReadingBatch)
+                seen += 1
+                for ty, ts, value in zip(batch.types, batch.ts, batch.values, strict=True):
+                    if ty is SensorType.POWER:
+                        kw[round((ts - day_start) / MINUTE)] += value
+        assert time.monotonic() < deadline, f"only {seen} of {batches} reading batches arrived"
+    return [float(x) for x in kw]
 
 
 def price(ts: float) -> float:
@@ -57,9 +85,10 @@ def price(ts: float) -> float:
 
 @dataclass
 class Day:
-    """What one simulated day drew from the grid, per minute, and what the assets did."""
+    """What one simulated day drew from the grid, per minute (from its readings), and what the assets did."""
 
     import_kw: list[float] = field(default_factory=list)
+    batches: int = 0
     soc: list[float] = field(default_factory=list)
     battery: BatteryModel | None = None
     loads: list[FlexibleLoadModel] = field(default_factory=list)
@@ -94,7 +123,9 @@ def settings_env(site: str, kafka: Kafka, redis_url: str, dsn: str) -> dict[str,
 
 def simulate(
     day_start: float,
-    base: np.ndarray,
+    machines: np.ndarray,
+    readings: Producer,
+    site: str,
     client: redis.Redis,
     keys: Keys,
     optimizer: StorageOptimizer | None,
@@ -109,10 +140,10 @@ def simulate(
     )
     battery = day.battery
     assert battery is not None
-    flex_kw = 0.0
-    for m in range(base.size):
+    metered_kw = float(machines[0].sum())  # what the processor's total shows: the last minute's power readings
+    for m in range(machines.shape[0]):
         now = day_start + m * MINUTE
-        client.hset(keys.aggregates, "total_power_kw", float(base[m] + flex_kw))
+        client.hset(keys.aggregates, "total_power_kw", metered_kw)
         client.hset(keys.batteries, battery.cfg.name, battery.state(now))
         for load in day.loads:
             client.hset(keys.flexible_loads, load.cfg.name, load.state(now))
@@ -140,9 +171,17 @@ def simulate(
                                 target.command(cmd)
                 assert time.monotonic() < deadline, "commands never arrived on <site>.commands"
         day.soc.append(battery.soc_frac)
-        p_batt = battery.step(now, MINUTE)
-        flex_kw = sum(load.step(now, MINUTE) for load in day.loads)
-        day.import_kw.append(float(base[m] + flex_kw - p_batt))
+        battery.step(now, MINUTE)
+        for load in day.loads:
+            load.step(now, MINUTE)
+        # the minute's readings: the plant's power sensors and the assets' meters, on <site>.readings
+        meters = meter_batch(site, 2 * m + 1, now, [battery], day.loads)
+        for batch in (plant_batch(site, 2 * m, now, machines[m]), meters):
+            readings.produce(f"{site}.readings", encode(batch), batch.gateway.encode())
+            day.batches += 1
+        readings.poll(0)
+        metered_kw = float(machines[m].sum()) + sum(meters.values)
+    readings.flush(30)
     return day
 
 
@@ -170,14 +209,22 @@ def test_closed_loop_day_lowers_peak_and_cost_safely(
     kafka: Kafka, redis_server: Redis, redis_client: redis.Redis, postgres: Postgres, site: str
 ) -> None:
     day_start = (time.time() // 86400 - 2) * 86400  # a past UTC midnight, so "yesterday" is history
-    base = base_load(day_start, 1440)
+    machines = machine_load(1440)
+    base = machines.sum(axis=1)
     seed_yesterday(postgres.dsn, site, day_start, base)
     keys = Keys(site)
     env = settings_env(site, kafka, redis_server.url, postgres.dsn)
     clean = {k: v for k, v in os.environ.items() if not k.startswith("GRIDWATCH_")}
     with mock.patch.dict(os.environ, {**clean, **env}, clear=True):
         storage_settings, rebalancer_settings = StorageSettings(), RebalancerSettings()
-    without = simulate(day_start, base, redis_client, keys, None, None, None)
+    ensure_topics(kafka.bootstrap, [f"{site}.readings"], 1, 1)
+    readings = Producer({"bootstrap.servers": kafka.bootstrap, "linger.ms": 20})
+    meter = Consumer(
+        {"bootstrap.servers": kafka.bootstrap, "group.id": f"{site}-meter", "auto.offset.reset": "earliest"}
+    )
+    meter.subscribe([f"{site}.readings"])
+    without = simulate(day_start, machines, readings, site, redis_client, keys, None, None, None)
+    without.import_kw = read_import(meter, without.batches, day_start, base.size)
     redis_client.delete(keys.batteries, keys.flexible_loads, keys.storage_plan)
 
     stop = StopFlag()
@@ -193,8 +240,10 @@ def test_closed_loop_day_lowers_peak_and_cost_safely(
         rebalancer.poll_plans(timeout=0.5)
         assert time.monotonic() < deadline, "rebalancer never got its partitions"
     try:
-        with_opt = simulate(day_start, base, redis_client, keys, optimizer, rebalancer, commands)
+        with_opt = simulate(day_start, machines, readings, site, redis_client, keys, optimizer, rebalancer, commands)
+        with_opt.import_kw = read_import(meter, with_opt.batches, day_start, base.size)
     finally:
+        meter.close()
         commands.close()
         rebalancer.consumer.close()
         optimizer.producer.flush(10)

@@ -1,5 +1,6 @@
 """`gridwatch simulator` with GRIDWATCH_SIM_ASSETS models the site's battery as a real process: it reports its state to
-Redis and follows a battery setpoint that arrives on `<prefix>.commands`, charging within its limits."""
+Redis and follows a battery setpoint that arrives on `<prefix>.commands`, charging within its limits, and its meter in
+the site's readings on `<prefix>.readings` shows the charge."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import time
 from pathlib import Path
 
 import redis
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer
 from gridwatch.common.rediskeys import Keys
-from gridwatch.common.schema import SCHEMA_VERSION, Command, CommandKind, encode
+from gridwatch.common.schema import SCHEMA_VERSION, Command, CommandKind, ReadingBatch, decode, encode
 
 from tests.infra.services import Kafka
 from tests.utils.workloads import Workload, wait_for
@@ -57,6 +58,25 @@ def test_simulated_battery_obeys_a_setpoint(
         wait_for(charging, 60, "the battery to follow the setpoint", interval=1.0, logs=(w,))
         wait_for(lambda: state()["soc_frac"] > 0.25, 60, "the SOC to rise while charging", logs=(w,))
         assert state()["p_kw"] >= -50.0 - 1e-6
+        # the battery's meter is in the readings: charging draws from the site's bus
+        meter = Consumer(
+            {"bootstrap.servers": kafka.bootstrap, "group.id": f"{site}-m", "auto.offset.reset": "earliest"}
+        )
+        meter.subscribe([f"{site}.readings"])
+        drawn: list[float] = []
+
+        def metered_charge() -> bool:
+            for msg in meter.consume(200, timeout=1.0):
+                batch = decode(msg.value() or b"") if msg.error() is None else None
+                if isinstance(batch, ReadingBatch) and batch.gateway == "assets":
+                    drawn.extend(v for i, v in zip(batch.sensor_ids, batch.values, strict=True) if i == "b1-power")
+            return bool(drawn) and max(drawn) > 10.0  # it follows the -50 kW setpoint with a 20 s lag
+
+        try:
+            wait_for(metered_charge, 60, "the battery's meter to show the charge in the readings", logs=(w,))
+        finally:
+            meter.close()
+        assert max(drawn) <= 50.0 + 1e-6
         wait_for(lambda: state()["soc_frac"] >= 0.9 - 1e-6, 120, "the SOC to reach its ceiling", logs=(w,))
         time.sleep(1.0)
         assert state()["soc_frac"] <= 0.9 + 1e-6  # its BMS stops the charge at socMax

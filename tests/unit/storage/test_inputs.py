@@ -105,6 +105,14 @@ def test_reported_soc_must_be_fresh_and_valid() -> None:
     assert inputs.battery_soc(None, now, 60) is None
 
 
+def test_reported_battery_power_counts_only_when_fresh() -> None:
+    now = 1000.0
+    assert inputs.battery_kw(b'{"soc_frac": 0.4, "p_kw": -12.5, "ts": 990}', now, 60) == -12.5
+    assert inputs.battery_kw(b'{"soc_frac": 0.4, "p_kw": 30, "ts": 100}', now, 60) == 0.0  # stale
+    assert inputs.battery_kw(b"not json", now, 60) == 0.0
+    assert inputs.battery_kw(None, now, 60) == 0.0
+
+
 def _message() -> DispatchPlan:
     s = settings(GRIDWATCH_ANALYTICS_BATTERY_CAPACITY_KWH="10", GRIDWATCH_ANALYTICS_BATTERY_POWER_KW="2")
     from gridwatch.storage.problem import PlanRequest

@@ -120,6 +120,8 @@ class Rebalancer:
                 ls = msgspec.json.decode(value, type=LoadState)
                 if now - ls.ts <= s.state_max_age_s:
                     loads[_text(name)] = LoadLive(ls.p_kw, ls.running, ls.run_s, ls.limit_kw)
+        if load is not None:  # the site's meters see the batteries (net); the load is that plus their discharge
+            load += sum(b.p_kw for b in batteries.values() if math.isfinite(b.p_kw))
         return (load if load is not None and math.isfinite(load) else None), batteries, loads
 
     # --- one decision --------------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from gridwatch.common.assets import BatteryConfig, FlexibleLoadConfig
-from gridwatch.common.schema import Command, CommandKind
+from gridwatch.common.schema import SCHEMA_VERSION, Command, CommandKind, ReadingBatch, SensorType
+
+ASSET_GATEWAY = "assets"  # the gateway the simulated assets' meters report through
 
 
 @dataclass
@@ -125,6 +127,11 @@ class FlexibleLoadModel:
         self.history.append(p)
         return p
 
+    @property
+    def p_kw(self) -> float:
+        """Power drawn now."""
+        return self.cfg.power_kw if self.running else 0.0
+
     def state(self, now: float) -> bytes:
         """JSON of the state the rebalancer reads."""
         return msgspec.json.encode(
@@ -136,3 +143,25 @@ class FlexibleLoadModel:
                 "ts": now,
             }
         )
+
+
+def meter_batch(
+    site: str, seq: int, ts: float, batteries: list[BatteryModel], loads: list[FlexibleLoadModel]
+) -> ReadingBatch:
+    """The assets' power meters as one reading batch: `<name>-power` in kW drawn from the site's bus, so a
+    charging battery adds to the site's power, a discharging one subtracts, and a deferred load reads 0."""
+    names = [b.cfg.name for b in batteries] + [f.cfg.name for f in loads]
+    values = [0.0 - b.p_kw for b in batteries] + [f.p_kw for f in loads]
+    return ReadingBatch(
+        schema_version=SCHEMA_VERSION,
+        site=site,
+        gateway=ASSET_GATEWAY,
+        seq=seq,
+        sensor_ids=[f"{n}-power" for n in names],
+        machines=names,
+        types=[SensorType.POWER] * len(names),
+        ts=[ts] * len(names),
+        values=[float(v) for v in values],
+        fault_index=[],
+        fault_kind=[],
+    )

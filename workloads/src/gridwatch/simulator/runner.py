@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+from typing import TYPE_CHECKING
 
 from confluent_kafka import KafkaError, Message, Producer
 
@@ -16,13 +17,17 @@ from gridwatch.simulator import metrics
 from gridwatch.simulator.generator import Generator
 from gridwatch.simulator.settings import SimulatorSettings
 
+if TYPE_CHECKING:
+    from gridwatch.simulator.site_assets import AssetLoop
+
 
 class Simulator:
     """Owns the generator and the producer; `run` loops until stopped or max_ticks."""
 
-    def __init__(self, settings: SimulatorSettings, stop: StopFlag) -> None:
+    def __init__(self, settings: SimulatorSettings, stop: StopFlag, assets: AssetLoop | None = None) -> None:
         self.settings = settings
         self.stop = stop
+        self.assets = assets  # batteries and flexible loads whose meters join every tick's readings
         self.log = configure_logging(settings.log_level, site=settings.site, component="simulator")
         self.generator = Generator(settings)
         self.labels = metrics.init(settings.site, settings.readings_per_second)
@@ -46,7 +51,7 @@ class Simulator:
             site=self.settings.site,
             producer=self.settings.producer_id,
             ts=time.time(),
-            sensors=self.generator.layout.size,
+            sensors=self.sensors,
             readings_sent=self.sent,
             rate=rate,
         )
@@ -54,16 +59,21 @@ class Simulator:
             self.producer, self.topic, encode(beat), self.settings.producer_id.encode(), on_delivery=self._on_delivery
         )
 
+    @property
+    def sensors(self) -> int:
+        """The plant's sensors plus the assets' meters."""
+        return self.generator.layout.size + (len(self.assets.assets) if self.assets is not None else 0)
+
     def run(self) -> int:
         """Produce until stopped; returns the number of readings produced."""
         s = self.settings
         outcome = kafka.ensure_site_topics(s)
         self.log.info("topics ready", topics=outcome)
-        metrics.SENSORS.labels(**self.labels).set(self.generator.layout.size)
+        metrics.SENSORS.labels(**self.labels).set(self.sensors)
         tick_seconds = self.generator.layout.size / s.readings_per_second
         self.log.info(
             "simulating",
-            sensors=self.generator.layout.size,
+            sensors=self.sensors,
             rate=s.readings_per_second,
             gateways=len(self.generator.gateways),
             tick_seconds=tick_seconds,
@@ -105,6 +115,18 @@ class Simulator:
                         )
                     batches.inc()
                 n = tick.values.size
+                meters = self.assets.meters(self.generator.seq, last_ts) if self.assets is not None else None
+                if meters is not None:
+                    self.generator.seq += 1
+                    kafka.produce(
+                        self.producer,
+                        self.topic,
+                        encode(meters),
+                        meters.gateway.encode(),
+                        on_delivery=self._on_delivery,
+                    )
+                    batches.inc()
+                    n += len(meters.values)
                 self.sent += n
                 window_sent += n
                 readings.inc(n)
@@ -127,12 +149,12 @@ def main(settings: SimulatorSettings) -> None:
     """Entry point for `gridwatch simulator`."""
     stop = StopFlag().install()
     tracing.configure("gridwatch-simulator")
-    simulator = Simulator(settings, stop)
     from gridwatch.simulator.site_assets import AssetLoop, AssetSettings
 
-    assets = AssetSettings()
-    if assets.enabled:  # batteries and flexible loads that obey <prefix>.commands (issue 16)
-        AssetLoop(assets, stop).start()
+    simulator = Simulator(settings, stop)  # configures logging first
+    asset_settings = AssetSettings()
+    if asset_settings.enabled:  # batteries and flexible loads that obey <prefix>.commands, metered in the readings
+        simulator.assets = AssetLoop(asset_settings, stop).start()
     probes = ProbeServer(settings.metrics_host, settings.metrics_port, ready=lambda: simulator.connected).start()
     try:
         simulator.run()

@@ -1,5 +1,6 @@
 """The simulator's batteries and flexible loads in the running `gridwatch simulator`: obey `<prefix>.commands`, report
-their state to Redis (`gw:<site>:batteries`, `gw:<site>:flexible`) for the storage optimizer and the rebalancer."""
+their state to Redis (`gw:<site>:batteries`, `gw:<site>:flexible`) for the storage optimizer and the rebalancer, and
+their power meters in the site's readings (gateway `assets`)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ from pydantic import Field
 from gridwatch.common import kafka
 from gridwatch.common.assets import BatteryConfig, FlexibleLoadConfig
 from gridwatch.common.rediskeys import Keys
-from gridwatch.common.schema import Command
+from gridwatch.common.schema import Command, ReadingBatch
 from gridwatch.common.settings import CommonSettings
 from gridwatch.common.shutdown import StopFlag
-from gridwatch.simulator.assets import BatteryModel, FlexibleLoadModel
+from gridwatch.simulator.assets import BatteryModel, FlexibleLoadModel, meter_batch
 
 
 class AssetSettings(CommonSettings):
@@ -92,6 +93,12 @@ class AssetLoop:
                 if asset.cfg.name == cmd.target:
                     asset.command(cmd)
                     self.applied += 1
+
+    def meters(self, seq: int, ts: float) -> ReadingBatch | None:
+        """The assets' power meters for the simulator's readings (None without assets)."""
+        if not self.assets:
+            return None
+        return meter_batch(self.settings.site, seq, ts, self.batteries, self.loads)
 
     def report(self, now: float) -> None:
         """Write every asset's state to Redis."""

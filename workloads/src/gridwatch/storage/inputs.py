@@ -128,6 +128,17 @@ def battery_soc(raw: bytes | None, now: float, max_age_s: float) -> float | None
     return state.soc_frac
 
 
+def battery_kw(raw: bytes | None, now: float, max_age_s: float) -> float:
+    """The reported AC power (> 0 discharging) when fresh and valid, else 0."""
+    if raw is None:
+        return 0.0
+    try:
+        state = _state_decoder.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return 0.0
+    return state.p_kw if math.isfinite(state.p_kw) and now - state.ts <= max_age_s else 0.0
+
+
 _forecast_decoder = msgspec.json.Decoder(LoadForecast)
 
 

@@ -88,11 +88,17 @@ class StorageOptimizer:
             self.conn = None
             return []
 
-    def _live_kw(self) -> float | None:
+    def _live_kw(self, now: float) -> float | None:
+        """The site's load now: its metered power, which the batteries' meters are part of, plus their discharge."""
         raw = self.redis.hget(self.keys.aggregates, "total_power_kw")
         if raw is None:
             return None
         value = float(raw)
+        names = [b.name for b in self.batteries]
+        for state in self.redis.hmget(self.keys.batteries, names) if names else []:
+            value += inputs.battery_kw(
+                state.encode() if isinstance(state, str) else state, now, self.settings.state_max_age_s
+            )
         return value if math.isfinite(value) else None
 
     def _soc(self, now: float) -> list[float]:
@@ -126,7 +132,7 @@ class StorageOptimizer:
         start = inputs.align(now, s.step_s)
         starts = inputs.step_starts(start, s.step_s, s.steps)
         history = self._history(start - s.history_days * inputs.DAY_S)
-        forecast = inputs.seasonal_naive(history, starts, s.step_s, self._live_kw())
+        forecast = inputs.seasonal_naive(history, starts, s.step_s, self._live_kw(now))
         # the forecaster's site forecast (when `gridwatch forecaster` runs) wins where it reaches
         raw = [v.encode() if isinstance(v, str) else v for v in self.redis.hvals(f"gw:{s.site}:forecasts")]
         forecast = inputs.overlay_forecaster(forecast, raw, starts, now, 2 * 3600.0)
@@ -182,7 +188,7 @@ class StorageOptimizer:
     def _observe_import(self, now: float) -> None:
         """The grid import now (site load minus battery output, as reported) raises the billing window's peak so
         far, so plans do not spend the battery shaving below a peak the window has already billed."""
-        live = self._live_kw()
+        live = self._live_kw(now)
         if live is None:
             return
         batteries = 0.0
