@@ -297,6 +297,23 @@ class Pipeline:
             except BufferError:
                 log.warning("heartbeat skipped: the Kafka producer queue is full", gateway=stats.gateway)
 
+    def restore(self, rows: list[dict[str, Any]]) -> None:
+        """Continue the counters a previous process of this replica wrote (see Registry.load_gateways)."""
+        with self._lock:
+            for r in rows:
+                if r["gateway"] in self.gateways:
+                    continue
+                self.gateways[r["gateway"]] = GatewayStats(
+                    r["gateway"],
+                    r["transport"],
+                    r["first_seen"],
+                    last_seen=r["last_seen"],
+                    readings=r["readings"],
+                    rejected=r["rejected"],
+                    reasons=Counter(r["rejected_by_reason"]),
+                    last_reason=r["last_rejection"],
+                )
+
     def snapshot(self) -> list[dict[str, Any]]:
         """Every gateway seen since start, most recent first."""
         with self._lock:

@@ -25,6 +25,7 @@ def main(settings: IngestSettings) -> None:
 
         registry = Registry(settings.postgres_conninfo, settings.site, pipeline.snapshot)
         pipeline.catalog.update(registry.load())
+        pipeline.restore(registry.load_gateways())
         pipeline.on_declare = registry.declare
         registry.start()
     pipeline.start()
