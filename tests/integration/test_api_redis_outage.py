@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -14,13 +15,23 @@ def test_api_503_while_redis_is_down_and_recovers(base_env: dict[str, str], tmp_
     redis_server = Redis(tmp_path / "redis-outage").start()
     port = free_port()
     api = Workload(
-        "api", {**base_env, "GRIDWATCH_REDIS_URL": redis_server.url, "GRIDWATCH_API_PORT": str(port)}, tmp_path
+        "api",
+        {
+            **base_env,
+            "GRIDWATCH_REDIS_URL": redis_server.url,
+            "GRIDWATCH_API_PORT": str(port),
+            "GRIDWATCH_API_CACHE_TTL_S": "0.25",
+        },
+        tmp_path,
     ).start()
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: httpx.get(f"{base}/readyz").status_code == 200, 30, "API ready", logs=(api,))
         assert httpx.get(f"{base}/api/dashboard/stats").status_code == 200
         redis_server.stop()
+        # identical requests within the API's micro-cache TTL (GRIDWATCH_API_CACHE_TTL_S, 0.25 s) share one read;
+        # past it every request must go to Redis and so fail
+        time.sleep(0.5)
         for path in ("/api/dashboard/stats", "/api/sensors", "/api/sensors/x", "/api/producer/status"):
             response = httpx.get(base + path, timeout=10)
             assert response.status_code == 503, (path, response.text)
