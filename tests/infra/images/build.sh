@@ -26,7 +26,7 @@ PACKAGES=python3,ca-certificates,libstdc++6,tzdata
 # 2024-01-01T00:00:00Z: every file's mtime and the image's creation time (reproducible builds).
 export SOURCE_DATE_EPOCH=1704067200
 mkdir -p "$CACHE"
-export PATH="$HOME/.local/bin:$PATH"
+export PATH="$HOME/.local/bin:$PATH:/usr/local/sbin:/usr/sbin:/sbin"  # chroot lives in /usr/sbin
 
 log() { printf '[images %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 [[ "$(id -u)" == 0 ]] || { echo "images/build.sh: needs root (mmdebstrap, chroot)" >&2; exit 1; }
