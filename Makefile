@@ -3,6 +3,8 @@ SHELL := /bin/bash
 # uv from PATH, else where `make setup` (pip --user) puts it: a fresh shell does not have ~/.local/bin on PATH.
 UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PY := $(UV) run --frozen
+# Scripts and tests that recipes run call `uv` by name too: put its folder on their PATH.
+export PATH := $(if $(findstring /,$(UV)),$(patsubst %/,%,$(dir $(UV))):)$(PATH)
 export UV_LINK_MODE ?= copy
 # Trust the system's certificate store (as apt, pip and curl do), so a proxy's CA installed there works.
 export UV_SYSTEM_CERTS ?= 1
