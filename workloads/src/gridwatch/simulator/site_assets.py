@@ -16,45 +16,19 @@ from confluent_kafka import Consumer, Message
 from pydantic import Field
 
 from gridwatch.common import kafka
-from gridwatch.common.assets import BatteryConfig, FlexibleLoadConfig
+from gridwatch.common.asset_settings import SiteAssetsSettings
 from gridwatch.common.rediskeys import Keys
 from gridwatch.common.schema import Command, ReadingBatch
-from gridwatch.common.settings import CommonSettings
 from gridwatch.common.shutdown import StopFlag
 from gridwatch.simulator.assets import BatteryModel, FlexibleLoadModel, meter_batch
 
 
-class AssetSettings(CommonSettings):
+class AssetSettings(SiteAssetsSettings):
     """Which assets the simulator models: the EnergySite's batteries and flexible loads, when enabled."""
 
     enabled: bool = Field(default=False, alias="GRIDWATCH_SIM_ASSETS")
     step_s: float = Field(default=1.0, gt=0, le=60, alias="GRIDWATCH_SIM_ASSETS_STEP_S")
     timezone: str = Field(default="UTC", alias="GRIDWATCH_TIMEZONE")
-    capacity_kwh: float = Field(default=0.0, ge=0, alias="GRIDWATCH_ANALYTICS_BATTERY_CAPACITY_KWH")
-    power_kw: float = Field(default=0.0, ge=0, alias="GRIDWATCH_ANALYTICS_BATTERY_POWER_KW")
-    efficiency: float = Field(default=0.9, gt=0, le=1, alias="GRIDWATCH_ANALYTICS_BATTERY_EFFICIENCY")
-    soc_min: float = Field(default=0.1, ge=0, le=1, alias="GRIDWATCH_ANALYTICS_BATTERY_SOC_MIN")
-    soc_max: float = Field(default=0.95, ge=0, le=1, alias="GRIDWATCH_ANALYTICS_BATTERY_SOC_MAX")
-    batteries_json: list[BatteryConfig] = Field(default=[], alias="GRIDWATCH_ANALYTICS_BATTERIES")
-    flexible_loads: list[FlexibleLoadConfig] = Field(default=[], alias="GRIDWATCH_ANALYTICS_FLEXIBLE_LOADS")
-
-    @property
-    def batteries(self) -> list[BatteryConfig]:
-        """The JSON list, else analytics.battery when it has capacity."""
-        if self.batteries_json:
-            return list(self.batteries_json)
-        if self.capacity_kwh <= 0:
-            return []
-        return [
-            BatteryConfig(
-                name="battery",
-                capacity_kwh=self.capacity_kwh,
-                power_kw=self.power_kw,
-                efficiency=self.efficiency,
-                soc_min=self.soc_min,
-                soc_max=self.soc_max,
-            )
-        ]
 
 
 class AssetLoop:
