@@ -34,18 +34,13 @@ from gridwatch.common.schema import (
 from gridwatch.common.shutdown import StopFlag
 from gridwatch.common.state import ProducerBeat
 from gridwatch.processor import metrics
-from gridwatch.processor.scoring import KINDS, STATUSES, BatchResult, Scorer, ScoringConfig, SensorTable
+from gridwatch.processor.scoring import KINDS, STATUSES, BatchResult, Scorer, SensorTable
 from gridwatch.processor.settings import ProcessorSettings
 from gridwatch.processor.store import Pending, StateStore
 
 MAX_CLOCK_SKEW_S = 300.0
 MAX_AGE_S = 7 * 86400.0
 EMIT_CHUNK = 5000  # readings per enriched message (~200 kB packed)
-
-
-def scoring_config(s: ProcessorSettings) -> ScoringConfig:
-    """Scoring parameters from the settings (the same ones `gridwatch detect` uses)."""
-    return s.scoring_config()
 
 
 class Processor:
@@ -84,7 +79,7 @@ class Processor:
             settings.site,
             settings.state_ttl_seconds,
         )
-        self.scorer = Scorer(scoring_config(settings))
+        self.scorer = Scorer(settings.scoring_config())
         self.partition_counts: dict[str, int] = {}
         self.healthy_store = True
         self.scores = metrics.score_histogram(self.labels)

@@ -35,7 +35,8 @@ class ScoringConfig:
     shift_readings: int = 12  # consecutive suspicious readings on one side after which a level shift is absorbed
     history_readings: float = 800.0  # time constant of the long-run mean and variance, in readings
     repeat_readings: float = 500.0  # time constant of each sensor's rate of exactly repeated values
-    likelihood_decades: float = 5.17  # evidence D (-log10 tail) at score 0.5; gaussian_decades(4.5)
+    z_anomaly: float = 4.5  # a Gaussian deviation of this many sigmas scores 0.5 (the anomaly threshold)
+    likelihood_decades: float = field(init=False)  # evidence D* = -log10 P(|Z| >= z_anomaly), 5.17 at 4.5
     threshold: float = 0.5  # anomaly = score >= threshold
     tail_readings: float = 5000.0  # time constant of each sensor's exceedance rates of |z|, in readings
     tail_prior: float = 50.0  # weight, in readings, of the Gaussian tail in the calibrated tail
@@ -50,6 +51,9 @@ class ScoringConfig:
     forest_train_rows: int = 20_000
     forest_retrain_rows: int = 2_000_000
     seed: int = 7
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "likelihood_decades", gaussian_decades(self.z_anomaly))
 
 
 def failure_probability(hazard: F64) -> F64:

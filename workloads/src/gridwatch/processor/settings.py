@@ -5,7 +5,10 @@ from __future__ import annotations
 from pydantic import Field
 
 from gridwatch.common.settings import CommonSettings
-from gridwatch.processor.scoring import ScoringConfig, gaussian_decades
+from gridwatch.processor.scoring import ScoringConfig
+
+# The scorer's defaults live in ScoringConfig alone; these settings only expose them as GRIDWATCH_PROC_* variables.
+_SCORING = ScoringConfig()
 
 
 class ProcessorSettings(CommonSettings):
@@ -16,20 +19,26 @@ class ProcessorSettings(CommonSettings):
     group: str = Field(
         default="", alias="GRIDWATCH_PROC_GROUP", description="Consumer group; default <prefix>.processor"
     )
-    warmup: int = Field(default=50, ge=2, alias="GRIDWATCH_PROC_WARMUP")
-    level_readings: float = Field(default=10.0, ge=1, alias="GRIDWATCH_PROC_LEVEL_READINGS")
-    history_readings: float = Field(default=800.0, ge=10, alias="GRIDWATCH_PROC_HISTORY_READINGS")
-    shift_readings: int = Field(default=12, ge=2, alias="GRIDWATCH_PROC_SHIFT_READINGS")
-    z_screen: float = Field(default=4.0, gt=0, alias="GRIDWATCH_PROC_Z_SCREEN")
-    z_anomaly: float = Field(default=4.5, gt=0, le=50, alias="GRIDWATCH_PROC_Z_ANOMALY")
-    hazard_weight: float = Field(default=0.35, gt=0, alias="GRIDWATCH_PROC_HAZARD_WEIGHT")
-    hazard_readings: float = Field(default=30.0, gt=0, alias="GRIDWATCH_PROC_HAZARD_READINGS")
-    warning_probability: float = Field(default=0.3, gt=0, lt=1, alias="GRIDWATCH_PROC_WARNING_PROBABILITY")
-    critical_probability: float = Field(default=0.8, gt=0, lt=1, alias="GRIDWATCH_PROC_CRITICAL_PROBABILITY")
-    forest: bool = Field(default=False, alias="GRIDWATCH_PROC_FOREST")
-    forest_trees: int = Field(default=100, ge=10, le=1000, alias="GRIDWATCH_PROC_FOREST_TREES")
-    forest_train_rows: int = Field(default=20_000, ge=256, alias="GRIDWATCH_PROC_FOREST_TRAIN_ROWS")
-    forest_retrain_rows: int = Field(default=2_000_000, ge=1000, alias="GRIDWATCH_PROC_FOREST_RETRAIN_ROWS")
+    warmup: int = Field(default=_SCORING.warmup, ge=2, alias="GRIDWATCH_PROC_WARMUP")
+    level_readings: float = Field(default=_SCORING.level_readings, ge=1, alias="GRIDWATCH_PROC_LEVEL_READINGS")
+    history_readings: float = Field(default=_SCORING.history_readings, ge=10, alias="GRIDWATCH_PROC_HISTORY_READINGS")
+    shift_readings: int = Field(default=_SCORING.shift_readings, ge=2, alias="GRIDWATCH_PROC_SHIFT_READINGS")
+    z_screen: float = Field(default=_SCORING.z_screen, gt=0, alias="GRIDWATCH_PROC_Z_SCREEN")
+    z_anomaly: float = Field(default=_SCORING.z_anomaly, gt=0, le=50, alias="GRIDWATCH_PROC_Z_ANOMALY")
+    hazard_weight: float = Field(default=_SCORING.hazard_weight, gt=0, alias="GRIDWATCH_PROC_HAZARD_WEIGHT")
+    hazard_readings: float = Field(default=_SCORING.hazard_readings, gt=0, alias="GRIDWATCH_PROC_HAZARD_READINGS")
+    warning_probability: float = Field(
+        default=_SCORING.warning_probability, gt=0, lt=1, alias="GRIDWATCH_PROC_WARNING_PROBABILITY"
+    )
+    critical_probability: float = Field(
+        default=_SCORING.critical_probability, gt=0, lt=1, alias="GRIDWATCH_PROC_CRITICAL_PROBABILITY"
+    )
+    forest: bool = Field(default=_SCORING.forest, alias="GRIDWATCH_PROC_FOREST")
+    forest_trees: int = Field(default=_SCORING.forest_trees, ge=10, le=1000, alias="GRIDWATCH_PROC_FOREST_TREES")
+    forest_train_rows: int = Field(default=_SCORING.forest_train_rows, ge=256, alias="GRIDWATCH_PROC_FOREST_TRAIN_ROWS")
+    forest_retrain_rows: int = Field(
+        default=_SCORING.forest_retrain_rows, ge=1000, alias="GRIDWATCH_PROC_FOREST_RETRAIN_ROWS"
+    )
     publish_enriched: bool = Field(default=True, alias="GRIDWATCH_PROC_PUBLISH_ENRICHED")
 
     def scoring_config(self) -> ScoringConfig:
@@ -40,7 +49,7 @@ class ProcessorSettings(CommonSettings):
             history_readings=self.history_readings,
             shift_readings=self.shift_readings,
             z_screen=self.z_screen,
-            likelihood_decades=gaussian_decades(self.z_anomaly),
+            z_anomaly=self.z_anomaly,
             hazard_weight=self.hazard_weight,
             hazard_readings=self.hazard_readings,
             warning_probability=self.warning_probability,
