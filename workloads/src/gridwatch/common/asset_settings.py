@@ -16,6 +16,7 @@ class SiteAssetsSettings(CommonSettings):
     efficiency: float = Field(default=0.9, gt=0, le=1, alias="GRIDWATCH_ANALYTICS_BATTERY_EFFICIENCY")
     soc_min: float = Field(default=0.1, ge=0, le=1, alias="GRIDWATCH_ANALYTICS_BATTERY_SOC_MIN")
     soc_max: float = Field(default=0.95, ge=0, le=1, alias="GRIDWATCH_ANALYTICS_BATTERY_SOC_MAX")
+    soc_target: float | None = Field(default=None, ge=0, le=1, alias="GRIDWATCH_ANALYTICS_BATTERY_SOC_TARGET")
     batteries_json: list[BatteryConfig] = Field(default=[], alias="GRIDWATCH_ANALYTICS_BATTERIES")
     flexible_loads: list[FlexibleLoadConfig] = Field(default=[], alias="GRIDWATCH_ANALYTICS_FLEXIBLE_LOADS")
 
@@ -34,5 +35,6 @@ class SiteAssetsSettings(CommonSettings):
                 efficiency=self.efficiency,
                 soc_min=self.soc_min,
                 soc_max=self.soc_max,
+                soc_target=self.soc_target,
             )
         ]

@@ -7,29 +7,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
+from gridwatch.common.asset_settings import SiteAssetsSettings
 from gridwatch.common.assets import BatteryConfig, FlexibleLoadConfig
-from gridwatch.common.settings import CommonSettings
 
 __all__ = ["BatteryConfig", "FlexibleLoadConfig", "StorageSettings"]
 
 
-class StorageSettings(CommonSettings):
-    """How and how often the storage optimizer plans; battery and tariff default to the EnergySite's analytics."""
+class StorageSettings(SiteAssetsSettings):
+    """How and how often the storage optimizer plans; batteries (SiteAssetsSettings) and tariff from the EnergySite."""
 
     step_s: int = Field(default=900, ge=60, le=3600, alias="GRIDWATCH_STORAGE_STEP_S")
     horizon_hours: float = Field(default=24.0, gt=0, le=168, alias="GRIDWATCH_STORAGE_HORIZON_HOURS")
     time_limit_s: float = Field(default=5.0, gt=0, le=600, alias="GRIDWATCH_STORAGE_TIME_LIMIT_S")
     timezone: str = Field(default="UTC", alias="GRIDWATCH_TIMEZONE", description="Site time zone (IANA)")
-    # the single battery of analytics.battery
-    capacity_kwh: float = Field(default=0.0, ge=0, alias="GRIDWATCH_ANALYTICS_BATTERY_CAPACITY_KWH")
-    power_kw: float = Field(default=0.0, ge=0, alias="GRIDWATCH_ANALYTICS_BATTERY_POWER_KW")
-    efficiency: float = Field(default=0.9, gt=0, le=1, alias="GRIDWATCH_ANALYTICS_BATTERY_EFFICIENCY")
-    soc_min: float = Field(default=0.1, ge=0, le=1, alias="GRIDWATCH_ANALYTICS_BATTERY_SOC_MIN")
-    soc_max: float = Field(default=0.95, ge=0, le=1, alias="GRIDWATCH_ANALYTICS_BATTERY_SOC_MAX")
-    soc_target: float | None = Field(default=None, ge=0, le=1, alias="GRIDWATCH_ANALYTICS_BATTERY_SOC_TARGET")
-    batteries_json: list[BatteryConfig] = Field(
-        default=[], alias="GRIDWATCH_ANALYTICS_BATTERIES", description="JSON list; replaces the single battery"
-    )
     # tariff (analytics.tariff) and demand charge
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$", alias="GRIDWATCH_ANALYTICS_TARIFF_CURRENCY")
     peak_price: float = Field(default=0.32, ge=-10, le=100, alias="GRIDWATCH_ANALYTICS_TARIFF_PEAK_PRICE")
@@ -54,25 +44,6 @@ class StorageSettings(CommonSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
-
-    @property
-    def batteries(self) -> list[BatteryConfig]:
-        """The site's batteries: the JSON list, else analytics.battery when it has capacity, else none."""
-        if self.batteries_json:
-            return list(self.batteries_json)
-        if self.capacity_kwh <= 0:
-            return []
-        return [
-            BatteryConfig(
-                name="battery",
-                capacity_kwh=self.capacity_kwh,
-                power_kw=self.power_kw,
-                efficiency=self.efficiency,
-                soc_min=self.soc_min,
-                soc_max=self.soc_max,
-                soc_target=self.soc_target,
-            )
-        ]
 
     @property
     def steps(self) -> int:
