@@ -14,7 +14,7 @@ import yaml
 from jsonschema import Draft7Validator
 
 from tests.infra.controlplane import ControlPlane
-from tests.unit.test_operator_crd import REPO
+from tests.unit.operator.test_crd import REPO
 
 CHARTS = REPO / "charts"
 CASES = [

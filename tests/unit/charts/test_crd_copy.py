@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.unit.test_operator_crd import CRD_PATH, REPO
+from tests.unit.operator.test_crd import CRD_PATH, REPO
 
 
 def test_chart_crd_copy_matches_the_source_of_truth() -> None:

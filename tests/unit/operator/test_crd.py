@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft4Validator
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 CRD_PATH = REPO / "crds" / "energysite.yaml"
 SAMPLE_PATH = REPO / "config" / "samples" / "energysite.yaml"
 

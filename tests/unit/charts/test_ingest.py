@@ -16,7 +16,7 @@ from gridwatch.grid.settings import GridSettings
 from gridwatch.ingest.settings import IngestSettings
 
 from tests.infra.controlplane import ControlPlane
-from tests.unit.test_operator_crd import REPO
+from tests.unit.operator.test_crd import REPO
 
 CHART = REPO / "charts" / "energy-site"
 _BUILT = ControlPlane().bin_dir / "helm"

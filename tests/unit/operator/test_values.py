@@ -10,7 +10,7 @@ import pytest
 from gridwatch_operator.values import desired_replicas, helm_values, mqtt_broker, processor_replicas, split_image
 from jsonschema import Draft7Validator
 
-from tests.unit.test_operator_crd import REPO, defaulted_spec, leaves, load_sample, spec_schema
+from tests.unit.operator.test_crd import REPO, defaulted_spec, leaves, load_sample, spec_schema
 
 SCHEMA = json.loads((REPO / "charts" / "energy-site" / "values.schema.json").read_text())
 IMAGE = "ghcr.io/gridwatch/gridwatch:1.2.3"

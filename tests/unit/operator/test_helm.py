@@ -7,7 +7,7 @@ from pathlib import Path
 
 from gridwatch_operator.helm import DIGEST_PREFIX, Release, chart_digest, values_digest
 
-from tests.unit.test_operator_crd import REPO
+from tests.unit.operator.test_crd import REPO
 
 CHART = REPO / "charts" / "energy-site"
 
