@@ -19,7 +19,8 @@ class CountingRepo:
 
     async def top_sensors(self, limit: int) -> list[Any]:
         self.reads += 1
-        await asyncio.sleep(0.01)  # a Redis round trip, during which more clients arrive
+        for _ in range(3):  # a Redis round trip, during which more clients arrive
+            await asyncio.sleep(0)
         return []
 
     async def stats(self) -> dict[str, Any]:
@@ -32,10 +33,14 @@ class CountingRepo:
 def test_a_reconnect_storm_costs_one_read_per_update_period() -> None:
     async def scenario() -> tuple[int, list[bytes], int, bytes]:
         repo = CountingRepo()
-        hub = LiveHub(cast(Any, None), cast(Repository, repo), "ch", 0.2, {"site": "s", "component": "api"})
+        now = [1000.0]
+        labels = {"site": "s", "component": "api"}
+        hub = LiveHub(cast(Any, None), cast(Repository, repo), "ch", 0.2, labels, clock=lambda: now[0])
         storm = await asyncio.gather(*(hub.snapshot(100) for _ in range(50)))
+        now[0] += 0.1  # within the update period: still the shared snapshot
+        await hub.snapshot(100)
         after_storm = repo.reads
-        await asyncio.sleep(0.25)  # one update period later the next client gets a fresh read
+        now[0] += 0.15  # one update period after the first read the next client gets a fresh read
         later = await hub.snapshot(100)
         return after_storm, storm, repo.reads, later
 

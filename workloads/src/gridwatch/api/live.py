@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 
 import msgspec
 import redis.asyncio as aioredis
@@ -47,9 +48,16 @@ class LiveHub:
     """Subscribes to the site's channel, batches changes and broadcasts periodic updates and bursts."""
 
     def __init__(
-        self, client: aioredis.Redis, repo: Repository, channel: str, interval_s: float, labels: dict[str, str]
+        self,
+        client: aioredis.Redis,
+        repo: Repository,
+        channel: str,
+        interval_s: float,
+        labels: dict[str, str],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.redis = client
+        self.clock = clock  # monotonic seconds; injected by tests
         self.repo = repo
         self.channel = channel
         self.interval_s = interval_s
@@ -90,7 +98,7 @@ class LiveHub:
         """
         async with self._snapshot_lock:
             cached = self._snapshot
-            if cached is not None and cached[1] == limit and time.monotonic() - cached[0] < self.interval_s:
+            if cached is not None and cached[1] == limit and self.clock() - cached[0] < self.interval_s:
                 metrics.WS_SNAPSHOTS.labels(**self.labels, source="shared").inc()
                 return cached[2]
             repo = self.repo
@@ -99,7 +107,7 @@ class LiveHub:
                 ts=time.time(), stats=await repo.stats(), producer=await repo.producer_status(), sensors=sensors
             )
             data = encode(body)
-            self._snapshot = (time.monotonic(), limit, data)
+            self._snapshot = (self.clock(), limit, data)
             metrics.WS_SNAPSHOTS.labels(**self.labels, source="redis").inc()
             return data
 
