@@ -34,6 +34,7 @@ class Observation:
     helm_error: str | None = None
     kafka_error: str | None = None
     paused: bool = False
+    spec_error: str | None = None
 
 
 def _cond(kind: str, ok: bool, reason: str, message: str) -> dict[str, str]:
@@ -50,14 +51,18 @@ def compute(obs: Observation) -> list[dict[str, str]]:
     )
     current = obs.applied_generation == obs.generation
 
-    if obs.helm_error:
+    if obs.spec_error:
+        degraded = _cond(DEGRADED, True, "InvalidSpec", obs.spec_error)
+    elif obs.helm_error:
         degraded = _cond(DEGRADED, True, "HelmFailed", obs.helm_error)
     elif obs.kafka_error:
         degraded = _cond(DEGRADED, True, "KafkaFailed", obs.kafka_error)
     else:
         degraded = _cond(DEGRADED, False, "AsExpected", "helm and Kafka reconciled without errors")
 
-    if obs.paused:
+    if obs.spec_error:
+        progressing = _cond(PROGRESSING, False, "InvalidSpec", "waiting for a valid spec")
+    elif obs.paused:
         progressing = _cond(PROGRESSING, False, "Paused", "spec.paused is true: reconciliation is suspended")
     elif obs.helm_error:
         progressing = _cond(PROGRESSING, False, "Failed", "the last helm upgrade failed; retrying")
@@ -68,7 +73,9 @@ def compute(obs: Observation) -> list[dict[str, str]]:
     else:
         progressing = _cond(PROGRESSING, False, "Complete", "every component is rolled out")
 
-    if obs.helm_error:
+    if obs.spec_error:
+        ready = _cond(READY, False, "InvalidSpec", obs.spec_error)
+    elif obs.helm_error:
         ready = _cond(READY, False, "HelmFailed", obs.helm_error)
     elif obs.kafka_error:
         ready = _cond(READY, False, "KafkaFailed", obs.kafka_error)

@@ -147,12 +147,13 @@ def observed(
     live: Iterable[Mapping[str, Any]],
     *,
     paused: bool,
+    spec_error: str | None = None,
 ) -> dict[str, Any]:
-    """Status fields from the release's live Deployments (conditions, components, paused)."""
+    """Status fields from the release's live Deployments (conditions, components, paused, a spec refused)."""
     site = rt.registry.get(namespace, name)
     found = st.components(site.deployments or {}, live)
     window = rt.settings.data_flowing_window_seconds
-    return st.observe(status, generation, found, paused=paused, stamp=st.now(), window_s=window)
+    return st.observe(status, generation, found, paused=paused, stamp=st.now(), window_s=window, spec_error=spec_error)
 
 
 def ensure_known(rt: Runtime, site: SiteState, name: str, namespace: str) -> None:

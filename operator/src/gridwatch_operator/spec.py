@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gridwatch_operator.autoscaler import Policy
 from gridwatch_operator.topics import topic_names
@@ -51,6 +52,18 @@ class SiteSpec:
     kafka: KafkaSpec
     autoscaling: bool
     policy: Policy
+    timezone: str = "UTC"
+
+    def problem(self) -> str | None:
+        """Why the spec cannot be applied though the API server accepted it (CEL cannot check IANA names)."""
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return (
+                f"spec.timezone {self.timezone!r} is not a known IANA time zone "
+                "(expected a name such as 'Europe/Berlin' or 'UTC'); the site is not applied until it is fixed"
+            )
+        return None
 
     @classmethod
     def parse(cls, name: str, spec: Mapping[str, Any]) -> SiteSpec:
@@ -71,4 +84,5 @@ class SiteSpec:
             ),
             autoscaling=bool(auto.get("enabled")),
             policy=Policy.from_spec(auto),
+            timezone=str(spec.get("timezone") or "UTC"),
         )

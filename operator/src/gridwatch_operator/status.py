@@ -81,6 +81,7 @@ def observe(
     stamp: str,
     window_s: float = 60.0,
     at: float | None = None,
+    spec_error: str | None = None,
 ) -> dict[str, Any]:
     """Status fields derived from an observation (conditions stamped against the previous ones)."""
     helm = status.get("helm") or {}
@@ -93,6 +94,7 @@ def observe(
         helm_error=helm.get("error") or None,
         kafka_error=kafka.get("error") or None,
         paused=paused,
+        spec_error=spec_error,
     )
     fresh = [*conditions.compute(obs), flow.condition(status, time.time() if at is None else at, window_s)]
     merged = conditions.merge(status.get("conditions"), fresh, stamp, generation)

@@ -11,6 +11,7 @@ from gridwatch_operator.handlers.common import SETTINGS, DeploymentIndex, live, 
 from gridwatch_operator.helm import HelmError
 from gridwatch_operator.settings import GROUP, PLURAL, VERSION
 from gridwatch_operator.site import ensure_known, observed, repair_drift
+from gridwatch_operator.spec import SiteSpec
 
 
 @kopf.timer(GROUP, VERSION, PLURAL, interval=SETTINGS.status_interval_seconds, initial_delay=1.0)
@@ -50,7 +51,8 @@ def observe(
                 "lastRepair": "; ".join(repaired),
             }
     generation = int(meta.get("generation") or 0)
-    update.update(observed(rt, name, namespace, status, generation, seen, paused=paused))
+    problem = SiteSpec.parse(name, spec).problem()  # keep a refused spec's conditions until it is fixed
+    update.update(observed(rt, name, namespace, status, generation, seen, paused=paused, spec_error=problem))
     diff = st.changed(status, update)
     if diff:
         patch.status.update(diff)

@@ -36,6 +36,11 @@ def reconcile(
     parsed = SiteSpec.parse(name, spec)
     generation = int(meta.get("generation") or 0)
     seen = live(site_deployments, namespace, name)
+    problem = parsed.problem()
+    if problem is not None:
+        patch.status.update(observed(rt, name, namespace, status, generation, seen, paused=False, spec_error=problem))
+        kopf.warn(body, reason="InvalidSpec", message=problem)
+        raise kopf.PermanentError(problem)
     if parsed.paused:
         patch.status.update(observed(rt, name, namespace, status, generation, seen, paused=True))
         kopf.info(body, reason="Paused", message="spec.paused is true: no upgrades, scaling or drift repair")

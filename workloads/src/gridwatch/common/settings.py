@@ -7,6 +7,8 @@ from urllib.parse import quote
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gridwatch.common.sitetime import SiteZone
+
 
 class CommonSettings(BaseSettings):
     """Connection and identity settings every workload reads from the environment."""
@@ -14,6 +16,10 @@ class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GRIDWATCH_", extra="ignore", populate_by_name=True)
 
     site: str = Field(default="local", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=53)
+    timezone: SiteZone = Field(
+        default="UTC",
+        description="The site's IANA time zone (spec.timezone): tariff hours, billing windows, history days.",
+    )
     kafka_bootstrap: str = "127.0.0.1:9092"
     topic_prefix: str = Field(default="", description="Topic prefix; defaults to the site name.")
     partitions: int = Field(default=4, ge=1, le=1024)

@@ -34,7 +34,6 @@ class OptimizerSettings(CommonSettings):
     tariff_periods: list[Period] = Field(
         default=[], alias="GRIDWATCH_OPT_TARIFF_PERIODS", description="JSON periods; replaces the two-rate tariff"
     )
-    timezone: str = Field(default="UTC", alias="GRIDWATCH_OPT_TIMEZONE")
     window_hours: float = Field(default=168.0, gt=0, le=24 * 90, alias="GRIDWATCH_OPT_WINDOW_HOURS")
     bucket_s: int = Field(default=900, ge=60, le=86400, alias="GRIDWATCH_OPT_BUCKET_S")
     cache_s: float = Field(default=30.0, ge=0, alias="GRIDWATCH_OPT_CACHE_S")
