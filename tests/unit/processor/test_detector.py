@@ -46,6 +46,7 @@ def test_a_signal_that_varied_and_stopped_is_stuck_within_two_readings() -> None
     assert not flags[335:].any()
 
 
+@pytest.mark.slow
 def test_idle_at_zero_and_integer_counts_are_not_stuck() -> None:
     rng = np.random.default_rng(1)
     n = 3000
@@ -79,6 +80,7 @@ def test_a_gap_is_not_an_anomaly_and_does_not_count_as_a_reading() -> None:
     assert np.exp(scorer.table.log_cadence[0]) == pytest.approx(300.0, rel=0.05)  # the gap did not skew it
 
 
+@pytest.mark.slow
 def test_irregular_sampling_keeps_the_cadence_and_the_false_alarm_rate() -> None:
     rng = np.random.default_rng(4)
     ts = 1e9 + np.cumsum(rng.uniform(0.5, 1.5, 3000))
@@ -105,6 +107,7 @@ def test_every_cadence_flags_a_spike_and_reaches_critical_on_a_persistent_fault(
     assert prob[-1] < prob[509] / 2  # decays after recovery
 
 
+@pytest.mark.slow
 def test_a_daily_square_wave_is_not_an_anomaly_once_learnt() -> None:
     cadence = 300.0
     n = 288 * 10
