@@ -191,6 +191,13 @@ class DispatchPlan(msgspec.Struct, tag_field="msg", tag="dispatch_plan", forbid_
     peak_import_kw: float
     peak_import_without_battery_kw: float
     relaxed: list[str] = []
+    # where the import prices and the carbon term came from: day-ahead prices from `<prefix>.grid`, else the tariff
+    price_source: str = ""
+    carbon_source: str = ""
+    carbon_kg_per_kwh: list[float] = []  # per step when the objective weighs carbon, else empty
+    carbon_weight_per_kg: float = 0.0
+    carbon_kg: float = 0.0  # expected grid-import emissions over the horizon, with and without the batteries
+    carbon_kg_without_battery: float = 0.0
 
 
 class CommandKind(StrEnum):
@@ -414,6 +421,9 @@ def _check_control(message: DispatchPlan | Command) -> None:
     n = len(message.load_kw)
     series = [message.load_kw, message.import_price_per_kwh, message.export_price_per_kwh, message.grid_import_kw]
     series += [b.p_batt_kw for b in message.batteries]
+    if message.carbon_kg_per_kwh and len(message.carbon_kg_per_kwh) != n:
+        raise InvalidMessage(f"DispatchPlan carbon_kg_per_kwh must be empty or have {n} entries")
+    series += [message.carbon_kg_per_kwh] if message.carbon_kg_per_kwh else []
     if any(len(x) != n for x in series) or any(len(b.soc_frac) != n + 1 for b in message.batteries):
         raise InvalidMessage(f"DispatchPlan series must have {n} entries per step (SOC: {n + 1})")
     numbers = [message.start_ts, message.step_s, message.expected_cost, message.savings, message.peak_import_kw]

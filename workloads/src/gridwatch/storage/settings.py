@@ -31,7 +31,28 @@ class StorageSettings(SiteAssetsSettings):
     carbon_weight_per_kg: float = Field(default=0.0, ge=0, alias="GRIDWATCH_ANALYTICS_CARBON_WEIGHT_PER_KG")
     grid_import_max_kw: float = Field(default=math.inf, gt=0, alias="GRIDWATCH_ANALYTICS_GRID_IMPORT_MAX_KW")
     grid_export_max_kw: float = Field(default=math.inf, ge=0, alias="GRIDWATCH_ANALYTICS_GRID_EXPORT_MAX_KW")
+    day_ahead_adder_per_kwh: float = Field(
+        default=0.0,
+        ge=-10,
+        le=100,
+        alias="GRIDWATCH_ANALYTICS_TARIFF_DAY_AHEAD_ADDER",
+        description="Added to each day-ahead price (per kWh): network charges and taxes on top of the wholesale price",
+    )
     soc_target_penalty_per_kwh: float = Field(default=1.0, ge=0, alias="GRIDWATCH_STORAGE_SOC_TARGET_PENALTY")
+    # grid signals (`gridwatch grid` on <prefix>.grid): day-ahead prices and carbon intensity
+    grid_signals: bool = Field(default=True, alias="GRIDWATCH_STORAGE_GRID_SIGNALS")
+    grid_max_age_s: float = Field(
+        default=7200.0,
+        gt=0,
+        alias="GRIDWATCH_STORAGE_GRID_MAX_AGE_S",
+        description="A grid value fetched longer ago is stale: the plan falls back to the tariff",
+    )
+    grid_lookback_s: float = Field(
+        default=86400.0,
+        ge=0,
+        alias="GRIDWATCH_STORAGE_GRID_LOOKBACK_S",
+        description="At start, read the grid topic from this long ago",
+    )
     # where the load forecast comes from
     history_days: int = Field(default=7, ge=1, le=90, alias="GRIDWATCH_STORAGE_HISTORY_DAYS")
     state_max_age_s: float = Field(default=300.0, gt=0, alias="GRIDWATCH_STORAGE_STATE_MAX_AGE_S")
