@@ -141,7 +141,10 @@ class Server:
         if executor is None:
             raise ServerError(f"{self.name} was not launched")
         try:
-            executor.wait_for(executor.check_subprocess)
+            # Look once before mirakuru's loop: its deadline runs from launch(), so a server launched beside a slower
+            # one (Kafka) may be past it when its turn to be awaited comes, and the loop would not look at all.
+            if not executor.check_subprocess():
+                executor.wait_for(executor.check_subprocess)
         except ProcessExitedWithError as exc:
             self._executor = None
             raise ServerError(f"{self.name} exited with code {exc.exit_code} during start; {self._log_tail()}") from exc
