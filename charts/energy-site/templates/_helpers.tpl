@@ -101,8 +101,80 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "GRIDWATCH_ALERTS_ROUTE_%s_URL" (. | upper | replace "-" "_") }}
 {{- end }}
 
+{{- define "energy-site.kafkaCaDir" -}}/etc/gridwatch/kafka-ca{{- end }}
+{{- define "energy-site.kafkaClientDir" -}}/etc/gridwatch/kafka-client{{- end }}
+
+{{/* Kafka TLS and SASL for every workload (gridwatch.common.kafka.security_config reads these). */}}
+{{- define "energy-site.kafkaEnv" -}}
+{{- $k := .Values.kafka }}
+{{- if or $k.tls.enabled $k.sasl.enabled }}
+- name: GRIDWATCH_KAFKA_SECURITY_PROTOCOL
+  value: {{ printf "%s%s" (ternary "SASL_" "" $k.sasl.enabled) (ternary "SSL" "PLAINTEXT" $k.tls.enabled) | quote }}
+{{- end }}
+{{- if $k.tls.enabled }}
+{{- if $k.tls.caSecret.name }}
+- name: GRIDWATCH_KAFKA_SSL_CA_LOCATION
+  value: {{ printf "%s/%s" (include "energy-site.kafkaCaDir" .) $k.tls.caSecret.key | quote }}
+{{- end }}
+{{- if $k.tls.clientSecret.name }}
+- name: GRIDWATCH_KAFKA_SSL_CERTIFICATE_LOCATION
+  value: {{ printf "%s/tls.crt" (include "energy-site.kafkaClientDir" .) | quote }}
+- name: GRIDWATCH_KAFKA_SSL_KEY_LOCATION
+  value: {{ printf "%s/tls.key" (include "energy-site.kafkaClientDir" .) | quote }}
+{{- end }}
+- name: GRIDWATCH_KAFKA_SSL_VERIFY_HOSTNAME
+  value: {{ $k.tls.verifyHostname | quote }}
+{{- end }}
+{{- if $k.sasl.enabled }}
+- name: GRIDWATCH_KAFKA_SASL_MECHANISM
+  value: {{ $k.sasl.mechanism | quote }}
+- name: GRIDWATCH_KAFKA_SASL_USERNAME
+  value: {{ $k.sasl.username | quote }}
+- name: GRIDWATCH_KAFKA_SASL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $k.sasl.passwordSecret.name }}
+      key: {{ $k.sasl.passwordSecret.key }}
+{{- end }}
+{{- end }}
+
+{{/* Kafka CA and client certificate mounts, for every workload. */}}
+{{- define "energy-site.kafkaMounts" -}}
+{{- $t := .Values.kafka.tls }}
+{{- if and $t.enabled $t.caSecret.name }}
+- name: kafka-ca
+  mountPath: {{ include "energy-site.kafkaCaDir" . }}
+  readOnly: true
+{{- end }}
+{{- if and $t.enabled $t.clientSecret.name }}
+- name: kafka-client
+  mountPath: {{ include "energy-site.kafkaClientDir" . }}
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "energy-site.kafkaVolumes" -}}
+{{- $t := .Values.kafka.tls }}
+{{- if and $t.enabled $t.caSecret.name }}
+- name: kafka-ca
+  secret:
+    secretName: {{ $t.caSecret.name }}
+    items:
+      - {key: {{ $t.caSecret.key }}, path: {{ $t.caSecret.key }}}
+{{- end }}
+{{- if and $t.enabled $t.clientSecret.name }}
+- name: kafka-client
+  secret:
+    secretName: {{ $t.clientSecret.name }}
+    items:
+      - {key: tls.crt, path: tls.crt}
+      - {key: tls.key, path: tls.key}
+{{- end }}
+{{- end }}
+
 {{/* Env vars from Secrets, shared by the workloads; the password must come before the URL using it. */}}
 {{- define "energy-site.secretEnv" -}}
+{{- include "energy-site.kafkaEnv" . }}
 {{- if .Values.redis.passwordSecret.name }}
 - name: GRIDWATCH_REDIS_PASSWORD
   valueFrom:

@@ -28,6 +28,26 @@ def _secret(ref: Mapping[str, Any] | None, default_key: str) -> JSON:
     return {"name": str(ref["name"]), "key": str(ref.get("key") or default_key)}
 
 
+def kafka_security_values(kafka: Mapping[str, Any]) -> JSON:
+    """spec.kafka.tls / spec.kafka.sasl as the chart's kafka.tls / kafka.sasl (Secret references only)."""
+    tls = kafka.get("tls") or {}
+    sasl = kafka.get("sasl") or {}
+    return {
+        "tls": {
+            "enabled": bool(tls.get("enabled", False)),
+            "caSecret": _secret(tls.get("caSecretRef"), "ca.crt"),
+            "clientSecret": {"name": str((tls.get("clientCertSecretRef") or {}).get("name", ""))},
+            "verifyHostname": bool(tls.get("verifyHostname", True)),
+        },
+        "sasl": {
+            "enabled": bool(sasl),
+            "mechanism": str(sasl.get("mechanism", "SCRAM-SHA-512")),
+            "username": str(sasl.get("username", "")),
+            "passwordSecret": _secret(sasl.get("passwordSecretRef"), "password"),
+        },
+    }
+
+
 def _get(spec: Mapping[str, Any], *path: str) -> Any:
     node: Any = spec
     for key in path:
@@ -144,6 +164,7 @@ def helm_values(
             "partitions": kafka.partitions,
             "replicationFactor": kafka.replication_factor,
             "topicPrefix": kafka.prefix_override,
+            **kafka_security_values(spec.get("kafka") or {}),
         },
         "redis": {
             "host": str(redis.get("host", "redis")),

@@ -195,3 +195,50 @@ def test_postgres_adds_the_history_writer_and_the_alert_engine() -> None:
     assert config["data"]["GRIDWATCH_POSTGRES_HOST"] == "postgres.data.svc"
     routes = json.loads(config["data"]["GRIDWATCH_ALERTS_ROUTES"])
     assert routes == [{"minSeverity": "critical", "name": "on-call", "urlEnv": "GRIDWATCH_ALERTS_ROUTE_ON_CALL_URL"}]
+
+
+@needs_helm
+def test_kafka_tls_and_sasl_reach_every_workload_from_secrets() -> None:
+    objects = render("energy-site", CHARTS / "energy-site" / "ci" / "secrets-values.yaml")
+    pods = dict(_pod_specs(objects))
+    assert pods
+    for name, pod in pods.items():
+        [container] = pod["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        assert env["GRIDWATCH_KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL", name
+        assert env["GRIDWATCH_KAFKA_SASL_MECHANISM"]["value"] == "SCRAM-SHA-512"
+        assert env["GRIDWATCH_KAFKA_SASL_USERNAME"]["value"] == "plant-north"
+        assert env["GRIDWATCH_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+            "name": "plant-north-kafka",
+            "key": "password",
+        }
+        assert "value" not in env["GRIDWATCH_KAFKA_SASL_PASSWORD"]
+        assert env["GRIDWATCH_KAFKA_SSL_CA_LOCATION"]["value"] == "/etc/gridwatch/kafka-ca/ca.crt"
+        assert env["GRIDWATCH_KAFKA_SSL_KEY_LOCATION"]["value"] == "/etc/gridwatch/kafka-client/tls.key"
+        mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        assert mounts["kafka-ca"] == "/etc/gridwatch/kafka-ca"
+        assert mounts["kafka-client"] == "/etc/gridwatch/kafka-client"
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert volumes["kafka-ca"]["secret"]["secretName"] == "kafka-cluster-ca-cert"
+        assert volumes["kafka-client"]["secret"]["secretName"] == "site-kafka-client"
+
+
+@needs_helm
+def test_plaintext_kafka_sets_no_security_variables() -> None:
+    objects = render("energy-site", CHARTS / "energy-site" / "ci" / "default-values.yaml")
+    for _, pod in _pod_specs(objects):
+        [container] = pod["containers"]
+        assert not [e["name"] for e in container["env"] if e["name"].startswith("GRIDWATCH_KAFKA_S")]
+        assert not [v for v in pod["volumes"] if v["name"].startswith("kafka-")]
+
+
+@needs_helm
+def test_sasl_without_a_password_secret_is_refused() -> None:
+    assert HELM is not None
+    out = subprocess.run(
+        [HELM, "template", "x", str(CHARTS / "energy-site"), "--set", "kafka.sasl.enabled=true"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode != 0 and "/kafka/sasl/passwordSecret/name" in out.stderr

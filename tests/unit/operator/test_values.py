@@ -71,6 +71,32 @@ def test_secrets_are_references_never_values() -> None:
     assert values_for({})["redis"]["passwordSecret"] == {"name": "", "key": "password"}
 
 
+def test_kafka_tls_and_sasl_are_secret_references() -> None:
+    spec = {
+        "kafka": {
+            "bootstrapServers": "kafka-bootstrap.kafka.svc:9093",
+            "tls": {"enabled": True, "caSecretRef": {"name": "cluster-ca"}, "clientCertSecretRef": {"name": "me"}},
+            "sasl": {"mechanism": "SCRAM-SHA-256", "username": "plant-north", "passwordSecretRef": {"name": "pn"}},
+        }
+    }
+    values = values_for(spec)
+    assert schema_errors(values) == []
+    assert values["kafka"]["tls"] == {
+        "enabled": True,
+        "caSecret": {"name": "cluster-ca", "key": "ca.crt"},
+        "clientSecret": {"name": "me"},
+        "verifyHostname": True,
+    }
+    assert values["kafka"]["sasl"] == {
+        "enabled": True,
+        "mechanism": "SCRAM-SHA-256",
+        "username": "plant-north",
+        "passwordSecret": {"name": "pn", "key": "password"},
+    }
+    plain = values_for({})["kafka"]
+    assert plain["tls"]["enabled"] is False and plain["sasl"]["enabled"] is False
+
+
 @pytest.mark.parametrize(
     ("image", "expected"),
     [
@@ -147,6 +173,17 @@ def test_every_spec_field_reaches_the_values_or_the_operator() -> None:
         "clientCertSecretRef": {"name": "c"},
     }
     base["ingest"]["grid"]["tokenSecretRef"] = {"name": "g", "key": "token"}
+    base["kafka"]["tls"] = {
+        "enabled": True,
+        "caSecretRef": {"name": "kca", "key": "ca.crt"},
+        "clientCertSecretRef": {"name": "kc"},
+        "verifyHostname": True,
+    }
+    base["kafka"]["sasl"] = {
+        "mechanism": "SCRAM-SHA-512",
+        "username": "u",
+        "passwordSecretRef": {"name": "k", "key": "password"},
+    }
     base["alerts"] = {
         "rules": [{"name": "r1", "sensorType": "any", "probabilityAbove": 0.5, "forSeconds": 0, "severity": "warning"}],
         "routes": [{"name": "o", "minSeverity": "warning", "webhookSecretRef": {"name": "h", "key": "url"}}],

@@ -16,12 +16,66 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 )
 
 from gridwatch.common import schema
-from gridwatch.common.settings import CommonSettings
+from gridwatch.common.settings import CommonSettings, KafkaSecuritySettings
 
 TOPIC_KINDS = ("readings", "enriched", "alerts", "forecasts", "dispatch", "dlq")
 log = structlog.get_logger(__name__)
 # librdkafka's own log lines go through stdlib logging, so they come out as JSON like everything else
 RDKAFKA_LOGGER = logging.getLogger("rdkafka")
+# Client errors that retrying cannot fix: the credentials or the certificates are wrong
+FATAL_CLIENT_ERRORS = frozenset({KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED})
+
+
+class KafkaAuthenticationError(RuntimeError):
+    """The broker refused this client's credentials or TLS handshake; retrying will not help."""
+
+
+def security_config(security: KafkaSecuritySettings | None = None) -> dict[str, Any]:
+    """The librdkafka security properties (TLS, SASL) of every Gridwatch Kafka client: the one place they are built.
+
+    `None` reads them from the environment (GRIDWATCH_KAFKA_SECURITY_PROTOCOL, ..._SASL_*, ..._SSL_*).
+    """
+    sec = security if security is not None else KafkaSecuritySettings()
+    protocol = sec.kafka_security_protocol
+    config: dict[str, Any] = {"security.protocol": protocol.lower()}
+    if protocol.startswith("SASL_"):
+        config["sasl.mechanism"] = sec.kafka_sasl_mechanism
+        config["sasl.username"] = sec.kafka_sasl_username
+        config["sasl.password"] = sec.kafka_sasl_password.get_secret_value()
+    if protocol in ("SSL", "SASL_SSL"):
+        if sec.kafka_ssl_ca_location:
+            config["ssl.ca.location"] = sec.kafka_ssl_ca_location
+        if sec.kafka_ssl_certificate_location:
+            config["ssl.certificate.location"] = sec.kafka_ssl_certificate_location
+            config["ssl.key.location"] = sec.kafka_ssl_key_location
+        if sec.kafka_ssl_key_password.get_secret_value():
+            config["ssl.key.password"] = sec.kafka_ssl_key_password.get_secret_value()
+        config["ssl.endpoint.identification.algorithm"] = "https" if sec.kafka_ssl_verify_hostname else "none"
+    return config
+
+
+def _fatal_error_cb(chained: Callable[[KafkaError], None] | None) -> Callable[[KafkaError], None]:
+    """An error_cb that raises KafkaAuthenticationError (out of poll/consume/flush) when the broker refuses us.
+
+    librdkafka retries a refused login forever; raising turns it into a clear, non-zero exit that the
+    supervisor (or Kubernetes) reports instead of a client that silently never connects.
+    """
+
+    def on_error(err: KafkaError) -> None:
+        if chained is not None:
+            chained(err)
+        if err.code() in FATAL_CLIENT_ERRORS or (err.code() == KafkaError._SSL and "verify failed" in err.str()):
+            raise KafkaAuthenticationError(f"Kafka refused the connection: {err.str()}")
+
+    return on_error
+
+
+def client_config(bootstrap: str, security: KafkaSecuritySettings | None = None, /, **extra: Any) -> dict[str, Any]:
+    """bootstrap.servers, the security properties and our logger: the base of every client's config."""
+    config: dict[str, Any] = {"bootstrap.servers": bootstrap, **security_config(security), "logger": RDKAFKA_LOGGER}
+    config.update(extra)
+    config["error_cb"] = _fatal_error_cb(extra.get("error_cb"))
+    return config
 
 
 def ensure_site_topics(settings: CommonSettings) -> dict[str, str]:
@@ -31,6 +85,7 @@ def ensure_site_topics(settings: CommonSettings) -> dict[str, str]:
         [settings.topic(kind) for kind in TOPIC_KINDS],
         settings.partitions,
         settings.replication_factor,
+        security=settings,
     )
 
 
@@ -51,10 +106,11 @@ def decoded(
             dead_letter(msg, f"invalid message: {exc}")
 
 
-def producer_config(bootstrap: str, client_id: str, **extra: Any) -> dict[str, Any]:
-    """Idempotent, acks=all producer tuned for batched throughput."""
+def producer_config(
+    bootstrap: str, client_id: str, security: KafkaSecuritySettings | None = None, /, **extra: Any
+) -> dict[str, Any]:
+    """Idempotent, acks=all producer tuned for batched throughput (security from `security`, else the env)."""
     config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
         "client.id": client_id,
         "enable.idempotence": True,
         "acks": "all",
@@ -63,16 +119,16 @@ def producer_config(bootstrap: str, client_id: str, **extra: Any) -> dict[str, A
         "batch.size": 1_000_000,
         "queue.buffering.max.kbytes": 512 * 1024,
         "message.max.bytes": 4_000_000,
-        "logger": RDKAFKA_LOGGER,
     }
     config.update(extra)
-    return config
+    return client_config(bootstrap, security, **config)
 
 
-def consumer_config(bootstrap: str, group: str, client_id: str, **extra: Any) -> dict[str, Any]:
-    """At-least-once consumer: manual commits, cooperative-sticky assignment."""
+def consumer_config(
+    bootstrap: str, group: str, client_id: str, security: KafkaSecuritySettings | None = None, /, **extra: Any
+) -> dict[str, Any]:
+    """At-least-once consumer: manual commits, cooperative-sticky assignment (security as in producer_config)."""
     config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
         "group.id": group,
         "client.id": client_id,
         "enable.auto.commit": False,
@@ -82,10 +138,9 @@ def consumer_config(bootstrap: str, group: str, client_id: str, **extra: Any) ->
         "max.partition.fetch.bytes": 4_000_000,
         "session.timeout.ms": 10_000,
         "heartbeat.interval.ms": 1_000,
-        "logger": RDKAFKA_LOGGER,
     }
     config.update(extra)
-    return config
+    return client_config(bootstrap, security, **config)
 
 
 def ensure_topics(
@@ -94,12 +149,14 @@ def ensure_topics(
     partitions: int,
     replication_factor: int = 1,
     timeout: float = 30.0,
+    security: KafkaSecuritySettings | None = None,
 ) -> dict[str, str]:
     """Create missing topics and raise partition counts (never lower them).
 
     Returns a map topic -> what happened ("created", "exists", "raised from N", "kept N > asked").
+    Raises KafkaAuthenticationError at once when the broker refuses the credentials.
     """
-    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": RDKAFKA_LOGGER})  # type: ignore[dict-item]
+    admin = AdminClient(client_config(bootstrap, security))
     deadline = time.monotonic() + timeout
     wanted = list(names)
     while True:
@@ -107,6 +164,7 @@ def ensure_topics(
             metadata = admin.list_topics(timeout=5)
             break
         except KafkaException:
+            admin.poll(0)  # serves error_cb: raises KafkaAuthenticationError when the login was refused
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)

@@ -2,15 +2,64 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal, Self
 from urllib.parse import quote
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gridwatch.common.sitetime import SiteZone
 
+KafkaProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
 
-class CommonSettings(BaseSettings):
+
+class KafkaSecuritySettings(BaseSettings):
+    """How every Kafka client authenticates and encrypts (GRIDWATCH_KAFKA_*); librdkafka's config is built from
+    these in one place, gridwatch.common.kafka.security_config."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDWATCH_", extra="ignore", populate_by_name=True)
+
+    kafka_security_protocol: KafkaProtocol = Field(
+        default="PLAINTEXT", description="PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL (SASL over TLS)."
+    )
+    kafka_sasl_mechanism: SaslMechanism = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism when the protocol is SASL_*."
+    )
+    kafka_sasl_username: str = Field(default="", description="SASL user name (required with SASL_*).")
+    kafka_sasl_password: SecretStr = Field(default=SecretStr(""), description="SASL password (from a Secret).")
+    kafka_ssl_ca_location: str = Field(
+        default="", description="PEM CA bundle that signs the brokers' certificates; empty = the system store."
+    )
+    kafka_ssl_certificate_location: str = Field(default="", description="PEM client certificate (mutual TLS).")
+    kafka_ssl_key_location: str = Field(default="", description="PEM private key of the client certificate.")
+    kafka_ssl_key_password: SecretStr = Field(default=SecretStr(""), description="Password of an encrypted key.")
+    kafka_ssl_verify_hostname: bool = Field(
+        default=True, description="Check that the broker's certificate names the host connected to."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        """SASL needs a user and a password; TLS files must exist; a client certificate needs its key."""
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        if sasl and not (self.kafka_sasl_username and self.kafka_sasl_password.get_secret_value()):
+            raise ValueError(
+                f"GRIDWATCH_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "GRIDWATCH_KAFKA_SASL_USERNAME and GRIDWATCH_KAFKA_SASL_PASSWORD"
+            )
+        if bool(self.kafka_ssl_certificate_location) != bool(self.kafka_ssl_key_location):
+            raise ValueError(
+                "GRIDWATCH_KAFKA_SSL_CERTIFICATE_LOCATION and GRIDWATCH_KAFKA_SSL_KEY_LOCATION go together"
+            )
+        for name in ("kafka_ssl_ca_location", "kafka_ssl_certificate_location", "kafka_ssl_key_location"):
+            path = getattr(self, name)
+            if path and not Path(path).is_file():
+                raise ValueError(f"GRIDWATCH_{name.upper()}={path}: no such file")
+        return self
+
+
+class CommonSettings(KafkaSecuritySettings):
     """Connection and identity settings every workload reads from the environment."""
 
     model_config = SettingsConfigDict(env_prefix="GRIDWATCH_", extra="ignore", populate_by_name=True)

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -40,6 +41,57 @@ def ensure_kafka_libs(version: str = KAFKA_VERSION) -> Path:
     return libs
 
 
+@dataclass(frozen=True)
+class SaslSslListener:
+    """A second, secured listener (SASL over TLS) beside the PLAINTEXT one the broker itself and its checks use.
+
+    `keystore` is one PEM file with the broker's private key (PKCS#8, unencrypted) and certificate chain;
+    `truststore`, when set, is the CA bundle client certificates are checked against, and `client_auth`
+    ("none", "requested", "required") whether they are asked for. SCRAM users are written into the
+    storage at format time (kafka-storage format --add-scram); PLAIN users live in the listener's JAAS line.
+    """
+
+    keystore: Path
+    scram_users: Mapping[str, str] = field(default_factory=dict)
+    plain_users: Mapping[str, str] = field(default_factory=dict)
+    truststore: Path | None = None
+    client_auth: str = "none"
+    port: int = field(default_factory=free_port)
+
+    MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+
+    def config(self) -> dict[str, str]:
+        """The broker properties of the listener (named SASL_SSL)."""
+        plain = " ".join(f'user_{name}="{password}"' for name, password in self.plain_users.items())
+        cfg = {
+            "sasl.enabled.mechanisms": ",".join(self.MECHANISMS),
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            ),
+            "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config": (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            ),
+            "listener.name.sasl_ssl.plain.sasl.jaas.config": (
+                f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain};"
+            ),
+            "listener.name.sasl_ssl.ssl.keystore.type": "PEM",
+            "listener.name.sasl_ssl.ssl.keystore.location": str(self.keystore),
+            "listener.name.sasl_ssl.ssl.client.auth": self.client_auth,
+        }
+        if self.truststore is not None:
+            cfg["listener.name.sasl_ssl.ssl.truststore.type"] = "PEM"
+            cfg["listener.name.sasl_ssl.ssl.truststore.location"] = str(self.truststore)
+        return cfg
+
+    def scram_args(self) -> list[str]:
+        """kafka-storage format arguments that create the SCRAM credentials (both SHA variants per user)."""
+        args: list[str] = []
+        for name, password in self.scram_users.items():
+            for mechanism in ("SCRAM-SHA-512", "SCRAM-SHA-256"):
+                args += ["--add-scram", f"{mechanism}=[name={name},password={password}]"]
+        return args
+
+
 class Kafka(Server):
     """Single-node KRaft Kafka (combined broker+controller) from jars cached by kafka/fetch.sh."""
 
@@ -55,8 +107,10 @@ class Kafka(Server):
         version: str = KAFKA_VERSION,
         heap: str = "512m",
         extra_config: Mapping[str, str] | None = None,
+        sasl_ssl: SaslSslListener | None = None,
     ) -> None:
         super().__init__(workdir, port)
+        self.sasl_ssl = sasl_ssl
         self.controller_port: int = controller_port if controller_port is not None else free_port()
         self.version = version
         self.heap = heap
@@ -73,6 +127,13 @@ class Kafka(Server):
     def bootstrap(self) -> str:
         """bootstrap.servers value, e.g. "127.0.0.1:41234"."""
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def secure_bootstrap(self) -> str:
+        """bootstrap.servers of the SASL_SSL listener (its certificate must name 127.0.0.1)."""
+        if self.sasl_ssl is None:
+            raise ServerError("this broker has no SASL_SSL listener")
+        return f"127.0.0.1:{self.sasl_ssl.port}"
 
     def config(self) -> dict[str, str]:
         """The server.properties contents this broker runs with."""
@@ -104,6 +165,12 @@ class Kafka(Server):
             "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
             "log.retention.hours": "24",
         }
+        if self.sasl_ssl is not None:
+            secure = f"SASL_SSL://127.0.0.1:{self.sasl_ssl.port}"
+            cfg["listeners"] += f",{secure}"
+            cfg["advertised.listeners"] += f",{secure}"
+            cfg["listener.security.protocol.map"] += ",SASL_SSL:SASL_SSL"
+            cfg.update(self.sasl_ssl.config())
         cfg.update(self.extra_config)
         return cfg
 
@@ -192,6 +259,7 @@ class Kafka(Server):
                     "--config",
                     str(self.config_path),
                     "--ignore-formatted",
+                    *(self.sasl_ssl.scram_args() if self.sasl_ssl is not None else []),
                     cds=cds,
                 ),
                 stdout=out,
