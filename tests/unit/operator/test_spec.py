@@ -40,7 +40,9 @@ def test_autoscaling_policy_comes_from_the_processor_block() -> None:
 def test_helm_values_read_kafka_from_the_same_parse() -> None:
     spec = {"kafka": {"bootstrapServers": "b:9092", "partitions": 6, "replicationFactor": 3}}
     kafka = helm_values("north", spec, {}, default_image="img:1")["kafka"]
-    assert kafka == {"bootstrapServers": "b:9092", "partitions": 6, "replicationFactor": 3, "topicPrefix": ""}
+    connection = {k: kafka[k] for k in ("bootstrapServers", "partitions", "replicationFactor", "topicPrefix")}
+    assert connection == {"bootstrapServers": "b:9092", "partitions": 6, "replicationFactor": 3, "topicPrefix": ""}
+    assert kafka["tls"]["enabled"] is False and kafka["sasl"]["enabled"] is False
     override = helm_values("north", {"kafka": {"topicPrefix": "eu1"}}, {}, default_image="img:1")["kafka"]
     assert override["topicPrefix"] == "eu1"
     assert override["partitions"] == SiteSpec.parse("north", {}).kafka.partitions
