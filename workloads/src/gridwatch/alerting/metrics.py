@@ -7,6 +7,11 @@ from prometheus_client import Counter, Gauge, Histogram
 LABELS = ("site", "component")
 MESSAGES = Counter("gridwatch_alerts_messages_total", "Processor alerts consumed from Kafka", LABELS)
 REPLAYED = Counter("gridwatch_alerts_replayed_messages_total", "Kafka records skipped as already applied", LABELS)
+REPUBLISHED = Counter(
+    "gridwatch_alerts_republished_total",
+    "Processor alerts dropped as republished copies (reading timestamp not newer than the last applied)",
+    LABELS,
+)
 ACTIONS = Counter("gridwatch_alerts_lifecycle_actions_total", "Lifecycle changes applied", (*LABELS, "action"))
 OPEN = Gauge("gridwatch_alerts_open", "Alerts not cleared, by severity", (*LABELS, "severity"))
 EVALUATION = Histogram(

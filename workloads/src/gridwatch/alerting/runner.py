@@ -164,8 +164,15 @@ class AlertEngine:
             open_alerts = store.load_open(conn, self.settings.site)
             fps = [fingerprint(PROCESSOR_RULE, a.sensor_id) for _, _, a in fresh]
             cleared = store.load_cleared(conn, self.settings.site, fps, now - self.timing.reopen_window)
+            marks = store.load_marks(conn, self.settings.site, fps)
             ends: dict[int, int] = {}
             for partition, offset, alert in fresh:
+                ends[partition] = max(ends.get(partition, -1), offset + 1)
+                mark = marks.get(fingerprint(PROCESSOR_RULE, alert.sensor_id))
+                if mark is not None and alert.ts <= mark:  # republished by a processor that crashed before its commit
+                    done["republished"] += 1
+                    continue
+                marks[fingerprint(PROCESSOR_RULE, alert.sensor_id)] = alert.ts
                 cond = Condition(
                     fingerprint(PROCESSOR_RULE, alert.sensor_id),
                     PROCESSOR_RULE,
@@ -186,10 +193,11 @@ class AlertEngine:
                         severity = previous.severity
                     open_alerts[fp] = OpenAlert(alert_id, fp, PROCESSOR_RULE, severity, "active", now, None)
                 done[action.kind] += 1
-                ends[partition] = max(ends.get(partition, -1), offset + 1)
+            store.save_marks(conn, self.settings.site, marks)
             store.LEDGER.advance(conn, self.topic, ends)
         metrics.MESSAGES.labels(**self.labels).inc(len(fresh))
         metrics.REPLAYED.labels(**self.labels).inc(len(records) - len(fresh))
+        metrics.REPUBLISHED.labels(**self.labels).inc(done.pop("republished", 0))
         for kind, n in done.items():
             metrics.ACTIONS.labels(**self.labels, action=kind).inc(n)
 

@@ -71,6 +71,34 @@ def load_cleared(
     return {str(r[1]): ClearedAlert(int(r[0]), str(r[1]), float(r[2])) for r in rows}
 
 
+def load_marks(conn: psycopg.Connection[TupleRow], site: str, fingerprints: Iterable[str]) -> dict[str, float]:
+    """The reading timestamp of the newest processor alert applied per fingerprint, locked."""
+    fps = sorted(set(fingerprints))
+    if not fps:
+        return {}
+    rows = conn.execute(
+        "SELECT fingerprint, event_ts FROM gw_alert_event_marks WHERE site = %s AND fingerprint = ANY(%s) FOR UPDATE",
+        (site, fps),
+    ).fetchall()
+    return {str(r[0]): float(r[1]) for r in rows}
+
+
+def save_marks(conn: psycopg.Connection[TupleRow], site: str, marks: dict[str, float]) -> None:
+    """Raise the marks of these fingerprints to the given reading timestamps (never lowers one)."""
+    if not marks:
+        return
+    fps, ts = zip(*sorted(marks.items()), strict=True)
+    conn.execute(
+        """
+        INSERT INTO gw_alert_event_marks (site, fingerprint, event_ts)
+        SELECT %s, f, t FROM unnest(%s::text[], %s::double precision[]) AS m(f, t)
+        ON CONFLICT (site, fingerprint) DO UPDATE
+            SET event_ts = GREATEST(gw_alert_event_marks.event_ts, EXCLUDED.event_ts)
+        """,
+        (site, list(fps), list(ts)),
+    )
+
+
 def apply(conn: psycopg.Connection[TupleRow], site: str, actions: Sequence[Action], now: float) -> list[int | None]:
     """Apply actions inside the caller's transaction, recording their events; returns the alert ids."""
     ids: list[int | None] = []
