@@ -1,17 +1,24 @@
 """The one command line of every Gridwatch workload and tool.
 
-Workloads: `gridwatch simulator|processor|history|alerts|ingest|grid|api|storage|rebalancer|forecaster`.
-Tools: `gridwatch ingest-token|replay|detect`, `gridwatch forecast backtest`, `gridwatch local up|down|status`.
+Workloads: `gridwatch simulator|processor|history|alerts|ingest|grid|api|storage|rebalancer|forecaster|trainer`.
+Tools: `gridwatch ingest-token|replay|detect|train`, `gridwatch forecast backtest`, `gridwatch models list|promote|
+rollback`, `gridwatch local up|down|status`.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from gridwatch.local.cli import app as local_app
+
+if TYPE_CHECKING:
+    from gridwatch.common.settings import CommonSettings
+
+ModelKindT = TypeVar("ModelKindT", bound=StrEnum)
 
 app = typer.Typer(
     help="Gridwatch workloads. Configure each with GRIDWATCH_* environment variables.",
@@ -217,6 +224,116 @@ def forecast_backtest(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(report.as_json(result) if as_json else report.table(result, f"{csv} ({panel.length} steps)"))
+
+
+@app.command()
+def trainer() -> None:
+    """Retrain the forecaster's selection and the detector's forest every interval; promote what beats the served."""
+    from gridwatch.training.runner import main
+    from gridwatch.training.settings import TrainerSettings
+
+    main(TrainerSettings())
+
+
+class ModelChoice(StrEnum):
+    """What `gridwatch train` trains."""
+
+    FORECASTER = "forecaster"
+    DETECTOR = "detector"
+    ALL = "all"
+
+
+SiteOption = Annotated[str | None, typer.Option(help="Site (default GRIDWATCH_SITE).")]
+
+
+@app.command()
+def train(
+    model: Annotated[ModelChoice, typer.Option(help="Which model to train.")] = ModelChoice.ALL,
+    site: SiteOption = None,
+) -> None:
+    """Train once from the site's PostgreSQL history, register the candidate, promote it if it beats the served."""
+    from gridwatch.training.runner import Trainer, kinds
+    from gridwatch.training.settings import TrainerSettings
+
+    settings = TrainerSettings() if site is None else TrainerSettings(site=site)
+    runner = Trainer(settings)
+    failed = False
+    for kind in kinds(model.value):
+        out = runner.train(kind)
+        version = "" if out.record is None else f" version {out.record.version}"
+        typer.echo(f"{kind.value}{version}: {out.outcome} ({out.reason})")
+        failed |= out.outcome == "failed"
+    if failed:
+        raise typer.Exit(1)
+
+
+models_app = typer.Typer(help="The model registry: list, promote, roll back.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+def _registry_settings(site: str | None) -> CommonSettings:
+    from gridwatch.common.settings import CommonSettings
+
+    return CommonSettings() if site is None else CommonSettings(site=site)
+
+
+@models_app.command("list")
+def models_list(
+    kind: Annotated[str | None, typer.Option(help="forecaster or detector (default: both).")] = None,
+    site: SiteOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Every registered model: version, state, backtest metric, training window."""
+    from gridwatch.common.registry import ModelKind
+    from gridwatch.training import commands
+
+    records = commands.list_models(_registry_settings(site), None if kind is None else _kind(kind, ModelKind))
+    typer.echo(commands.as_json(records) if as_json else commands.table(records))
+
+
+@models_app.command("promote")
+def models_promote(
+    kind: Annotated[str, typer.Argument(help="forecaster or detector")],
+    version: Annotated[int, typer.Argument(min=1, help="Version to serve")],
+    site: SiteOption = None,
+    actor: Annotated[str, typer.Option(help="Who promotes (recorded).")] = "cli",
+) -> None:
+    """Serve VERSION now (retiring the current one); running replicas hot-reload it."""
+    from gridwatch.common.registry import ModelKind, RegistryError
+    from gridwatch.training import commands
+
+    try:
+        out = commands.promote(_registry_settings(site), _kind(kind, ModelKind), version, actor)
+    except RegistryError as exc:
+        typer.echo(f"gridwatch models promote: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{out.name} promoted")
+
+
+@models_app.command("rollback")
+def models_rollback(
+    kind: Annotated[str, typer.Argument(help="forecaster or detector")],
+    site: SiteOption = None,
+    actor: Annotated[str, typer.Option(help="Who rolls back (recorded).")] = "cli",
+) -> None:
+    """Retire the served version and serve again the one before it."""
+    from gridwatch.common.registry import ModelKind, RegistryError
+    from gridwatch.training import commands
+
+    try:
+        out = commands.rollback(_registry_settings(site), _kind(kind, ModelKind), actor)
+    except RegistryError as exc:
+        typer.echo(f"gridwatch models rollback: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"rolled back: {out.name} promoted")
+
+
+def _kind(text: str, enum: type[ModelKindT]) -> ModelKindT:
+    try:
+        return enum(text)
+    except ValueError:
+        typer.echo(f"error: unknown model kind '{text}' (forecaster or detector)", err=True)
+        raise typer.Exit(2) from None
 
 
 app.add_typer(local_app, name="local")  # `gridwatch local up|down|status`: the local runtime behind `make up`

@@ -246,6 +246,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Models
+         * @description Registered models, newest first per kind, each with the replicas serving it.
+         */
+        get: operations["listModels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/models/running": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Running
+         * @description The version each processor and forecaster replica serves (and the last it failed to load), per replica.
+         */
+        get: operations["listRunningModels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/optimization/suggestions": {
         parameters: {
             query?: never;
@@ -483,6 +523,17 @@ export interface components {
             value: number | null;
         };
         /**
+         * BacktestRow
+         * @description One forecasting model's rolling-origin backtest scores on the site series.
+         */
+        BacktestRow: {
+            coverage_p10_p90: number;
+            mase: number;
+            name: string;
+            pinball: number;
+            smape: number;
+        };
+        /**
          * ComponentStatus
          * @description Replicas of one workload: desired and ready.
          */
@@ -691,6 +742,45 @@ export interface components {
          */
         Metric: "mean" | "min" | "max" | "last" | "energy_kwh" | "anomalies" | "readings";
         /**
+         * ModelKind
+         * @description What a model is for.
+         * @enum {string}
+         */
+        ModelKind: "forecaster" | "detector";
+        /**
+         * ModelOut
+         * @description One registered model: what it is, what it was trained on, how it backtested, where it runs.
+         */
+        ModelOut: {
+            algorithm: string;
+            backtest: components["schemas"]["BacktestRow"][];
+            checksum: string;
+            created_at: number;
+            created_by: string;
+            features: string[];
+            kind: string;
+            metrics: {
+                [key: string]: number;
+            };
+            name: string;
+            primary_metric: string;
+            primary_value: number | null;
+            promoted_at: number | null;
+            retired_at: number | null;
+            serving: components["schemas"]["Replica"][];
+            size_bytes: number;
+            state: string;
+            version: number;
+            window_end: number;
+            window_start: number;
+        };
+        /**
+         * ModelState
+         * @description A model's place in its life: trained, serving, or no longer serving.
+         * @enum {string}
+         */
+        ModelState: "candidate" | "promoted" | "retired";
+        /**
          * Page[AlertRecord]
          * @description The one pagination envelope of every list: one page of items and the total before paging.
          */
@@ -716,6 +806,16 @@ export interface components {
          */
         Page_Gateway_: {
             items: components["schemas"]["Gateway"][];
+            limit: number;
+            offset: number;
+            total: number;
+        };
+        /**
+         * Page[ModelOut]
+         * @description The one pagination envelope of every list: one page of items and the total before paging.
+         */
+        Page_ModelOut_: {
+            items: components["schemas"]["ModelOut"][];
             limit: number;
             offset: number;
             total: number;
@@ -800,12 +900,31 @@ export interface components {
             stats: components["schemas"]["DashboardStats"];
         };
         /**
+         * Replica
+         * @description One processor or forecaster replica: the version it serves and the last one it failed to load.
+         */
+        Replica: {
+            error: string;
+            failed_version: number | null;
+            kind: string;
+            replica: string;
+            seen_ts: number;
+            version: number | null;
+        };
+        /**
          * RiskySensor
          * @description A sensor and its failure probability.
          */
         RiskySensor: {
             failure_probability: number;
             id: string;
+        };
+        /**
+         * RunningOut
+         * @description Every replica that reported within the last 15 minutes.
+         */
+        RunningOut: {
+            replicas: components["schemas"]["Replica"][];
         };
         /**
          * ScalingDecision
@@ -1764,6 +1883,100 @@ export interface operations {
             };
             /** @description Too Many Requests */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listModels: {
+        parameters: {
+            query?: {
+                /** @description forecaster or detector */
+                kind?: components["schemas"]["ModelKind"] | null;
+                /** @description candidate, promoted or retired */
+                state?: components["schemas"]["ModelState"] | null;
+                /** @description Items per page (at most 500) */
+                limit?: number;
+                /** @description Items to skip */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ModelOut_"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listRunningModels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunningOut"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

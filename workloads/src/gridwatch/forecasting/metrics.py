@@ -24,4 +24,14 @@ MODEL = Gauge(
     "1 for the model (and version) serving the site forecast",
     (*LABELS, "model", "version"),
 )
+REGISTRY_VERSION = Gauge(
+    "gridwatch_forecaster_model_version",
+    "Registry version of the trained selection this forecaster serves (0: none, it backtests itself)",
+    LABELS,
+)
+MODEL_LOAD_FAILURES = Counter(
+    "gridwatch_forecaster_model_load_failures_total",
+    "Promoted selections that failed to load (the forecaster kept serving the one it had)",
+    LABELS,
+)
 LAST_SUCCESS = Gauge("gridwatch_forecaster_last_success_timestamp_seconds", "When the last step succeeded", LABELS)

@@ -17,13 +17,15 @@ from gridwatch.common import kafka
 from gridwatch.common.db.migrate import connect, migrate
 from gridwatch.common.logging import configure_logging
 from gridwatch.common.metrics import announce
+from gridwatch.common.modelwatch import ModelWatcher
 from gridwatch.common.probes import ProbeServer
+from gridwatch.common.registry import ModelKind
 from gridwatch.common.schema import Forecast, ForecastScope, encode_forecast
 from gridwatch.common.shutdown import StopFlag
 from gridwatch.forecasting import metrics, source
 from gridwatch.forecasting.models import horizon_steps
 from gridwatch.forecasting.panel import NotEnoughHistory
-from gridwatch.forecasting.service import ForecastService
+from gridwatch.forecasting.service import ForecastService, Pick, selections_of
 from gridwatch.forecasting.settings import ForecasterSettings
 
 SETTLE_S = 10.0  # wait this long after a step boundary so the history writer has the step's last minute
@@ -54,6 +56,25 @@ class Forecaster:
         self.conn: psycopg.Connection[TupleRow] | None = None
         self.last_success = 0.0
         self.delivery = kafka.DeliveryTracker()
+        self.models: ModelWatcher[dict[str, dict[str, Pick]]] = ModelWatcher(
+            conninfo=settings.postgres_conninfo,
+            redis_url=settings.redis_url,
+            site=settings.site,
+            kind=ModelKind.FORECASTER,
+            component="forecaster",
+            build=selections_of,
+            poll_s=settings.model_poll_s,
+            on_failed=lambda version, error: metrics.MODEL_LOAD_FAILURES.labels(**self.labels).inc(),
+            log=self.log,
+        )
+        metrics.REGISTRY_VERSION.labels(**self.labels).set(0)
+
+    def swap_model(self) -> None:
+        """Before a step: serve a newly promoted selection (loaded and verified by the watcher thread)."""
+        loaded = self.models.take()
+        if loaded is not None:
+            self.service.install(loaded.record.name, loaded.model)
+            metrics.REGISTRY_VERSION.labels(**self.labels).set(loaded.record.version)
 
     def _db(self) -> psycopg.Connection[TupleRow]:
         if self.conn is None:
@@ -129,8 +150,10 @@ class Forecaster:
         """Forecast now, then shortly after every step boundary, until stopped."""
         s = self.settings
         self.log.info("topics ready", topics=kafka.ensure_site_topics(s))
+        self.models.start()
         try:
             while self.stop.running:
+                self.swap_model()
                 try:
                     self.run_once()
                 except (psycopg.Error, KafkaException, redis.RedisError, OSError) as exc:
@@ -141,6 +164,7 @@ class Forecaster:
                 wake = math.floor(now / s.step_s) * s.step_s + s.step_s + SETTLE_S
                 self.stop.wait(max(1.0, wake - now))
         finally:
+            self.models.close()
             self.producer.flush(10)
             self._drop_db()
             self.redis.close()

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gridwatch.common.artifact import Artifact, ArtifactError
 from gridwatch.common.schema import SCHEMA_VERSION, Forecast, ForecastScope
 from gridwatch.forecasting.backtest import YARDSTICK, BacktestResult, backtest
 from gridwatch.forecasting.models import Model, Naive, SeasonalAR, SeasonalNaive, default_models
@@ -106,6 +107,37 @@ def _finite(x: float) -> float:
     return round(float(x), 4) if math.isfinite(float(x)) else 0.0
 
 
+Pick = tuple[str, float, float]  # a trained selection of one series: model, its backtest MASE, the yardstick's
+
+
+def selections_of(artifact: Artifact) -> dict[str, dict[str, Pick]]:
+    """scope -> series id -> (model, MASE, yardstick MASE) of a trained (registry) selection; ArtifactError if
+    it is malformed or names a model this forecaster does not run for that scope."""
+    out: dict[str, dict[str, Pick]] = {}
+    scopes = artifact.meta.get("scopes")
+    for scope in ForecastScope:
+        entry = scopes.get(scope.value) if isinstance(scopes, dict) else None
+        if not isinstance(entry, dict):
+            continue
+        ids, names = entry.get("ids"), entry.get("models")
+        if not isinstance(ids, list) or not isinstance(names, list) or len(ids) != len(names):
+            raise ArtifactError(f"forecaster artifact's {scope.value} selection is malformed")
+        make = machine_models if scope is ForecastScope.MACHINE else default_models
+        unknown = sorted(set(map(str, names)) - {m.name for m in make()})
+        if unknown:
+            raise ArtifactError(f"forecaster artifact selects models {unknown} this forecaster does not run")
+        mase = artifact.array(f"{scope.value}_mase", "<f8", 1)
+        yard = artifact.array(f"{scope.value}_yardstick_mase", "<f8", 1)
+        if mase.size != len(ids) or yard.size != len(ids):
+            raise ArtifactError(f"forecaster artifact's {scope.value} scores do not match its {len(ids)} series")
+        out[scope.value] = {
+            str(i): (str(m), float(e), float(y)) for i, m, e, y in zip(ids, names, mase, yard, strict=True)
+        }
+    if not out:
+        raise ArtifactError("forecaster artifact selects no model for any scope")
+    return out
+
+
 class ForecastService:
     """Keeps the selections between steps and re-runs the backtest every `reselect_s` (or when series change)."""
 
@@ -116,8 +148,24 @@ class ForecastService:
         self.reselect_s = reselect_s
         self.selections: dict[ForecastScope, tuple[tuple[str, ...], Selection]] = {}
         self.selections_made = 0
+        self.installed: dict[str, dict[str, Pick]] = {}  # a promoted selection from the registry (install)
+        self.installed_version = ""
+
+    def install(self, version: str, selections: dict[str, dict[str, Pick]]) -> None:
+        """Serve a trained selection (scope -> id -> model) from the next step on, instead of backtesting here."""
+        self.installed, self.installed_version = selections, version
 
     def _selection(self, scope: ForecastScope, panel: Panel, now: float) -> Selection:
+        picks = self.installed.get(scope.value, {})
+        if picks and all(i in picks for i in panel.ids):  # a series the trainer never saw: backtest here
+            trained = [picks[i] for i in panel.ids]
+            return Selection(
+                [c[0] for c in trained],
+                np.array([c[1] for c in trained]),
+                np.array([c[2] for c in trained]),
+                self.installed_version,
+                now,
+            )
         known = self.selections.get(scope)
         if known is not None and known[0] == panel.ids and now - known[1].at < self.reselect_s:
             return known[1]

@@ -33,6 +33,13 @@ class ForecasterSettings(CommonSettings):
     reselect_hours: float = Field(
         default=6.0, gt=0, alias="GRIDWATCH_FORECAST_RESELECT_HOURS", description="How often to re-run the backtest."
     )
+    model_poll_s: float = Field(
+        default=60.0,
+        ge=1,
+        le=3600,
+        alias="GRIDWATCH_FORECAST_MODEL_POLL_S",
+        description="How often the registry is checked for a promoted selection besides the Redis notices.",
+    )
     redis_ttl_s: int = Field(default=6 * 3600, ge=60, alias="GRIDWATCH_FORECAST_REDIS_TTL_S")
 
     @property

@@ -32,6 +32,16 @@ SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 LAG = Gauge("gridwatch_processor_consumer_lag", "Messages behind the log end", (*LABELS, "partition"))
 SENSORS = Gauge("gridwatch_processor_sensors", "Sensors tracked by this replica", LABELS)
 STORE_ERRORS = Counter("gridwatch_processor_store_errors_total", "Failed Redis writes (retried)", LABELS)
+MODEL_VERSION = Gauge(
+    "gridwatch_processor_model_version",
+    "Registry version of the detector model this replica serves (0: none, fitted locally or forest off)",
+    (*LABELS, "kind"),
+)
+MODEL_LOAD_FAILURES = Counter(
+    "gridwatch_processor_model_load_failures_total",
+    "Promoted models that failed to load (the replica kept serving the one it had)",
+    (*LABELS, "kind"),
+)
 HEARTBEAT = Gauge(
     "gridwatch_processor_producer_heartbeat_timestamp_seconds",
     "When this replica last received a heartbeat of a producer (unix time)",

@@ -12,10 +12,13 @@ from confluent_kafka import Consumer, TopicPartition
 
 from gridwatch.common import kafka, tracing
 from gridwatch.common.consumer import ConsumerLoop, ConsumerSpec, Finish, Record, retry
+from gridwatch.common.forest import ArrayForest
 from gridwatch.common.lag import LagTracker
 from gridwatch.common.live import LiveBatch, LiveChange
 from gridwatch.common.logging import configure_logging
+from gridwatch.common.modelwatch import ModelWatcher
 from gridwatch.common.probes import ProbeServer
+from gridwatch.common.registry import ModelKind
 from gridwatch.common.schema import (
     SCHEMA_VERSION,
     SENSOR_TYPES,
@@ -85,6 +88,24 @@ class Processor:
         self.scores = metrics.score_histogram(self.labels)
         self.latency = metrics.latency_histogram(self.labels)
         self.lag = LagTracker(self.topic, metrics.LAG, self.labels)
+        self.models: ModelWatcher[ArrayForest] | None = None
+        if settings.forest and settings.postgres_conninfo:
+            # the forest is fitted once centrally by the trainer: serve the registry's, never fit one here
+            self.scorer.local_fit = False
+            self.models = ModelWatcher(
+                conninfo=settings.postgres_conninfo,
+                redis_url=settings.redis_url,
+                site=settings.site,
+                kind=ModelKind.DETECTOR,
+                component="processor",
+                build=ArrayForest.from_artifact,
+                poll_s=settings.model_poll_s,
+                on_failed=lambda version, error: metrics.MODEL_LOAD_FAILURES.labels(
+                    **self.labels, kind=ModelKind.DETECTOR.value
+                ).inc(),
+                log=self.log,
+            )
+            metrics.MODEL_VERSION.labels(**self.labels, kind=ModelKind.DETECTOR.value).set(0)
 
     # --- Kafka callbacks -------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -106,10 +127,21 @@ class Processor:
         """Consume until stopped (or the group is lost beyond the bound); then close cleanly."""
         outcome = kafka.ensure_site_topics(self.settings)
         self.log.info("topics ready", topics=outcome, group=self.settings.consumer_group)
+        if self.models is not None:
+            self.models.start()
         try:
             self.loop.run()
         finally:
+            if self.models is not None:
+                self.models.close()
             self.log.info("processor stopped")
+
+    def _swap_model(self) -> None:
+        """Between batches: serve a newly promoted detector forest (loaded and verified by the watcher thread)."""
+        loaded = self.models.take() if self.models is not None else None
+        if loaded is not None:
+            self.scorer.install_forest(loaded.model)
+            metrics.MODEL_VERSION.labels(**self.labels, kind=ModelKind.DETECTOR.value).set(loaded.record.version)
 
     def handle(self, records: list[Record]) -> Finish:
         """Score one consumed batch and publish its enriched readings and alerts; the returned step writes Redis.
@@ -120,6 +152,7 @@ class Processor:
         which the scorer skips as seen. Either way history gets every reading once (docs/reliability.md).
         """
         started = time.perf_counter()
+        self._swap_model()
         batches: list[ReadingBatch] = []
         beats: list[ProducerBeat] = []
         now = time.time()

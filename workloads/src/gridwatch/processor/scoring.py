@@ -11,6 +11,7 @@ import numpy.typing as npt
 from scipy.special import log_ndtr  # type: ignore[import-untyped]
 from sklearn.ensemble import IsolationForest
 
+from gridwatch.common.forest import ArrayForest
 from gridwatch.common.schema import SENSOR_TYPES, SensorType, Status
 
 F64 = npt.NDArray[np.float64]
@@ -19,6 +20,7 @@ B = npt.NDArray[np.bool_]
 STATUSES: tuple[Status, ...] = (Status.NORMAL, Status.WARNING, Status.CRITICAL)
 KINDS: tuple[str, ...] = ("", "spike", "drift", "stuck", "overheat", "dropout", "deviation")
 TEMPERATURE = SENSOR_TYPES.index(SensorType.TEMPERATURE)
+FOREST_FEATURES: tuple[str, ...] = ("z", "dz", "stuck")  # the Isolation Forest's inputs, in column order
 
 
 @dataclass(frozen=True)
@@ -275,8 +277,10 @@ class Scorer:
     def __init__(self, config: ScoringConfig) -> None:
         self.config = config
         self.table = SensorTable()
-        self.forest: IsolationForest | None = None
+        self.forest: ArrayForest | None = None
         self.forest_threshold = 0.0
+        self.local_fit = True  # False: the forest comes from the model registry (install_forest), never fitted here
+        self.feature_sink: list[F64] | None = None  # when set, every batch's warm feature rows are appended (trainer)
         self._train: list[F64] = []
         self._train_rows = 0
         self._rows_since_fit = 0
@@ -329,7 +333,7 @@ class Scorer:
             t.last_ts[s] = ts[p]
             t.count[s] += 1
         score = anomaly_score(log_tail, cfg.likelihood_decades)
-        if cfg.forest:
+        if cfg.forest or self.feature_sink is not None:
             self._forest_stage(score, z, dz, stuck, warm)
         anomaly = score >= cfg.threshold
         kind = np.zeros(n, dtype=np.int64)
@@ -490,13 +494,27 @@ class Scorer:
 
     def _forest_stage(self, score: F64, z: F64, dz: F64, stuck: B, warm: B) -> None:
         """Optional second stage: an Isolation Forest on (z, Δz, stuck) of the screened candidate rows."""
-        features = np.column_stack([np.clip(z, -50, 50), np.clip(dz, -50, 50), stuck.astype(np.float64)])
+        features = forest_features(z, dz, stuck)
+        if self.feature_sink is not None:
+            self.feature_sink.append(features[warm])
+        if not self.config.forest:
+            return
         candidates = np.flatnonzero(warm & ((np.abs(z) >= self.config.z_screen) | stuck))
         if self.forest is not None and candidates.size:
             raw = -self.forest.score_samples(features[candidates])
             forest_score = np.clip(0.5 + (raw - self.forest_threshold) / (2 * (1.0 - self.forest_threshold)), 0, 1)
             score[candidates] = np.maximum(score[candidates], np.where(raw > self.forest_threshold, forest_score, 0))
-        self._collect(features[warm])
+        if self.local_fit:
+            self._collect(features[warm])
+
+    def install_forest(self, forest: ArrayForest) -> None:
+        """Serve a forest fitted elsewhere (the trainer's, from the registry) and stop fitting one locally."""
+        if forest.n_features != len(FOREST_FEATURES):
+            raise ValueError(f"the forest takes {forest.n_features} features, the scorer has {len(FOREST_FEATURES)}")
+        self.forest = forest
+        self.forest_threshold = forest.threshold_score
+        self.local_fit = False
+        self._train, self._train_rows, self._rows_since_fit = [], 0, 0
 
     def _classify(self, p: I64, s: I64, value: F64, z: F64, dz: F64, stuck: B, run: I64) -> I64:
         t = self.table
@@ -525,12 +543,22 @@ class Scorer:
 
     def fit(self, rows: F64) -> None:
         """Fit the Isolation Forest on feature rows (z, Δz, stuck) of warmed-up sensors."""
-        forest = IsolationForest(
-            n_estimators=self.config.forest_trees, max_samples=256, contamination=0.002, random_state=self.config.seed
-        )
-        forest.fit(rows)
+        forest = fit_forest(rows, self.config.forest_trees, self.config.seed)
         self.forest = forest
-        self.forest_threshold = float(-forest.offset_)
+        self.forest_threshold = forest.threshold_score
+
+
+def forest_features(z: F64, dz: F64, stuck: B) -> F64:
+    """The forest's feature rows (FOREST_FEATURES): z and Δz clipped to ±50, stuck as 0/1."""
+    out: F64 = np.column_stack([np.clip(z, -50, 50), np.clip(dz, -50, 50), stuck.astype(np.float64)])
+    return out
+
+
+def fit_forest(rows: F64, trees: int, seed: int) -> ArrayForest:
+    """An Isolation Forest fitted on feature rows, as arrays (what the processor and the trainer both fit)."""
+    forest = IsolationForest(n_estimators=trees, max_samples=256, contamination=0.002, random_state=seed)
+    forest.fit(rows)
+    return ArrayForest.from_sklearn(forest)
 
 
 def status_name(code: int) -> Status:

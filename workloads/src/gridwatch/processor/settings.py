@@ -39,6 +39,13 @@ class ProcessorSettings(CommonSettings):
     forest_retrain_rows: int = Field(
         default=_SCORING.forest_retrain_rows, ge=1000, alias="GRIDWATCH_PROC_FOREST_RETRAIN_ROWS"
     )
+    model_poll_s: float = Field(
+        default=60.0,
+        ge=1,
+        le=3600,
+        alias="GRIDWATCH_PROC_MODEL_POLL_S",
+        description="How often the registry is checked for a promoted detector besides the Redis notices.",
+    )
     publish_enriched: bool = Field(default=True, alias="GRIDWATCH_PROC_PUBLISH_ENRICHED")
 
     def scoring_config(self) -> ScoringConfig:
