@@ -34,6 +34,11 @@ def main(settings: IngestSettings) -> None:
         from gridwatch.ingest.mqtt import Bridge
 
         bridge = Bridge(settings, pipeline).start()
+    downlink = None
+    if settings.mqtt_enabled and settings.downlink_enabled:
+        from gridwatch.ingest.downlink import Downlink
+
+        downlink = Downlink(settings, pipeline.labels, pipeline.producer).start()
     try:
         if settings.http_enabled:
             import uvicorn
@@ -62,6 +67,8 @@ def main(settings: IngestSettings) -> None:
             finally:
                 probes.stop()
     finally:
+        if downlink is not None:
+            downlink.stop()
         if bridge is not None:
             bridge.stop()
         pipeline.close()

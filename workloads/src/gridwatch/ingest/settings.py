@@ -53,6 +53,20 @@ class IngestSettings(CommonSettings):
     mqtt_cert_file: Path | None = Field(default=None, alias="GRIDWATCH_INGEST_MQTT_CERT_FILE")
     mqtt_key_file: Path | None = Field(default=None, alias="GRIDWATCH_INGEST_MQTT_KEY_FILE")
     mqtt_max_inflight: int = Field(default=1000, ge=1, le=65535, alias="GRIDWATCH_INGEST_MQTT_MAX_INFLIGHT")
+    downlink_enabled: bool = Field(
+        default=True,
+        alias="GRIDWATCH_INGEST_DOWNLINK_ENABLED",
+        description="With the MQTT bridge: deliver <prefix>.commands to gridwatch/<site>/<device>/commands.",
+    )
+    downlink_group_id: str = Field(
+        default="", alias="GRIDWATCH_INGEST_DOWNLINK_GROUP", description="Default <prefix>.ingest-downlink."
+    )
+    downlink_ack_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        alias="GRIDWATCH_INGEST_DOWNLINK_ACK_TIMEOUT_S",
+        description="Longest wait for the broker's PUBACKs of a batch; past it the batch is sent again.",
+    )
 
     @property
     def mqtt_session(self) -> str:
@@ -63,3 +77,13 @@ class IngestSettings(CommonSettings):
     def mqtt_topic(self) -> str:
         """Subscription filter: every gateway of this site."""
         return f"gridwatch/{self.site}/+/telemetry"
+
+    @property
+    def downlink_group(self) -> str:
+        """Consumer group of the downlink on `<prefix>.commands`."""
+        return self.downlink_group_id or f"{self.prefix}.ingest-downlink"
+
+    @property
+    def downlink_client_id(self) -> str:
+        """MQTT client id of the downlink (its own clean session, beside the bridge's)."""
+        return f"{self.mqtt_session}-downlink"
