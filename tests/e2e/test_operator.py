@@ -242,6 +242,16 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
         {"kafka": {"partitions": 2}, "processor": {"autoscaling": {"enabled": True, "maxReplicas": 6}}},
         "processor.autoscaling.maxReplicas must not exceed kafka.partitions",
     ),
+    (
+        "forecast-no-history",
+        {"forecaster": {"enabled": True}},
+        "forecaster.enabled needs history.enabled",
+    ),
+    (
+        "forecast-step",
+        {"forecaster": {"stepMinutes": 7}},
+        "forecaster.stepMinutes must divide a day",
+    ),
     ("bad-bootstrap", {"kafka": {"bootstrapServers": "no port here"}}, "spec.kafka.bootstrapServers"),
     ("bad-sensor-type", {"sensors": {"mix": ["power", "plasma"]}}, 'Unsupported value: "plasma"'),
     (

@@ -70,6 +70,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- if .Values.simulator.enabled }}{{ $c = append $c "simulator" }}{{ end }}
 {{- $c = append $c "processor" }}
 {{- if .Values.history.enabled }}{{ $c = concat $c (list "history" "alerts") }}{{ end }}
+{{- if and .Values.forecaster.enabled .Values.history.enabled }}{{ $c = append $c "forecaster" }}{{ end }}
 {{- if .Values.storage.enabled }}{{ $c = concat $c (list "storage" "rebalancer") }}{{ end }}
 {{- if .Values.ingest.enabled }}{{ $c = append $c "ingest" }}{{ end }}
 {{- if .Values.grid.enabled }}{{ $c = append $c "grid" }}{{ end }}

@@ -152,6 +152,7 @@ def helm_values(
     tariff = analytics.get("tariff") or {}
     alerts = spec.get("alerts") or {}
     storage = spec.get("storage") or {}
+    forecaster = spec.get("forecaster") or {}
 
     image = split_image(str(spec.get("image") or default_image))
     image["pullPolicy"] = pull_policy
@@ -190,6 +191,12 @@ def helm_values(
             "seed": int(sensors.get("seed", 42)),
         },
         "timezone": str(spec.get("timezone", "UTC")),
+        "forecaster": {
+            "enabled": bool(forecaster.get("enabled", False)),
+            "stepMinutes": int(forecaster.get("stepMinutes", 15)),
+            "historyDays": int(forecaster.get("historyDays", 21)),
+            "machines": bool(forecaster.get("machines", True)),
+        },
         "storage": {"enabled": bool(storage.get("enabled", False))},
         "rebalancer": {
             "dryRun": bool(storage.get("dryRun", False)),
@@ -203,7 +210,7 @@ def helm_values(
                 "warningProbability": float(anomaly.get("warningProbability", 0.3)),
                 "criticalProbability": float(anomaly.get("criticalProbability", 0.8)),
             },
-            "forecastHorizonMinutes": int(analytics.get("forecastHorizonMinutes", 60)),
+            "forecastHorizonMinutes": int(analytics.get("forecastHorizonMinutes", 1440)),
             "battery": {
                 "capacityKWh": float(battery.get("capacityKWh", 500)),
                 "powerKW": float(battery.get("powerKW", 250)),
