@@ -80,3 +80,9 @@ def test_half_hour_zones_get_local_hours() -> None:
         "11:00",
         "12:00",
     ]
+
+
+def test_the_end_of_the_calendar_is_a_value_error_not_a_crash() -> None:
+    last = dt.datetime(9999, 12, 31, 12, tzinfo=dt.UTC).timestamp()
+    with pytest.raises(ValueError, match="9999-12-31"):
+        bounds(last - 3600, last, "UTC", Per.DAY)

@@ -84,6 +84,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/analytics/energy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Energy
+         * @description The site's energy and its cost at the site's tariff per local day or hour; no parameters: today so far.
+         */
+        get: operations["analyticsEnergy"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/analytics/history": {
         parameters: {
             query?: never;
@@ -218,6 +238,26 @@ export interface paths {
          * @description The latest forecast with its P10-P90 band, model version and backtest error.
          */
         get: operations["getForecast"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/forecast/actual": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Actual
+         * @description The measured load of the forecast's series per step, to draw beside the forecast (same definition of kW).
+         */
+        get: operations["getForecastActual"];
         put?: never;
         post?: never;
         delete?: never;
@@ -406,6 +446,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/site/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Site Config
+         * @description The site's name, IANA time zone, currency and current local day: the UI shows times and "today" in it.
+         */
+        get: operations["getSiteConfig"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/storage/plan": {
         parameters: {
             query?: never;
@@ -440,6 +500,28 @@ export interface components {
              * @default api
              */
             by?: string;
+        };
+        /**
+         * ActualOut
+         * @description What the forecast series really drew, per step, from the PostgreSQL rollups (the forecaster's own history).
+         */
+        ActualOut: {
+            from: number;
+            id: string;
+            points: components["schemas"]["ActualPoint"][];
+            scope: string;
+            site: string;
+            step_s: number;
+            to: number;
+            unit: string;
+        };
+        /**
+         * ActualPoint
+         * @description The measured mean kW over one step starting at `ts`.
+         */
+        ActualPoint: {
+            kw: number;
+            ts: number;
         };
         /**
          * Alert
@@ -596,6 +678,33 @@ export interface components {
             updated_at: string;
         };
         /**
+         * EnergyBucket
+         * @description Energy of one local day or hour [start, end) and its cost at the site's tariff.
+         */
+        EnergyBucket: {
+            cost: number;
+            end: number;
+            energy_kwh: number;
+            start: number;
+        };
+        /**
+         * EnergyCost
+         * @description The site's energy and its cost per local day or hour over [from, to), priced by the server.
+         */
+        EnergyCost: {
+            buckets: components["schemas"]["EnergyBucket"][];
+            currency: string;
+            from: number;
+            /** @enum {unknown} */
+            per: "day" | "hour";
+            pricing: string;
+            site: string;
+            timezone: string;
+            to: number;
+            total_cost: number;
+            total_energy_kwh: number;
+        };
+        /**
          * ErrorEvent
          * @description The live state is unavailable (Redis down); updates resume by themselves.
          */
@@ -694,15 +803,19 @@ export interface components {
         };
         /**
          * HistorySeries
-         * @description A downsampled series of one-minute rollups.
+         * @description A downsampled series of one-minute rollups: `step`-second buckets, or the site's local days or hours (`per`).
          */
         HistorySeries: {
             from: number;
             /** @enum {unknown} */
             metric: "anomalies" | "energy_kwh" | "last" | "max" | "mean" | "min" | "readings";
+            /** @default null */
+            per?: ("day" | "hour") | null;
             points: components["schemas"]["HistoryPoint"][];
             sensor: string | null;
             step: number;
+            /** @default UTC */
+            timezone?: string;
             to: number;
             type: components["schemas"]["SensorType"] | null;
         };
@@ -830,6 +943,12 @@ export interface components {
             offset: number;
             total: number;
         };
+        /**
+         * Per
+         * @description A calendar bucket in the site's zone.
+         * @enum {string}
+         */
+        Per: "hour" | "day";
         /**
          * Problem
          * @description An error as RFC 9457 problem details (`application/problem+json`); `detail` never carries internal text.
@@ -998,6 +1117,18 @@ export interface components {
          * @enum {unknown}
          */
         Severity: "critical" | "info" | "warning";
+        /**
+         * SiteConfig
+         * @description What every view needs to know about the site: its name, time zone (IANA), currency and local day.
+         */
+        SiteConfig: {
+            currency: string;
+            now: number;
+            site: string;
+            timezone: string;
+            today_start: number;
+            utc_offset_s: number;
+        };
         /**
          * SiteStatus
          * @description The operator's view of this site (EnergySite status), or `mode: local` outside Kubernetes.
@@ -1494,6 +1625,60 @@ export interface operations {
             };
         };
     };
+    analyticsEnergy: {
+        parameters: {
+            query?: {
+                /** @description Start (default: the site's local midnight) */
+                from?: string | null;
+                /** @description End, exclusive (default now) */
+                to?: string | null;
+                /** @description Local days or hours of the site's time zone */
+                per?: components["schemas"]["Per"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnergyCost"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     analyticsHistory: {
         parameters: {
             query?: {
@@ -1509,6 +1694,8 @@ export interface operations {
                 to?: string | null;
                 /** @description Bucket seconds, a multiple of 60 (default: <= 500 points) */
                 step?: number | null;
+                /** @description Calendar buckets in the site's time zone instead of step (DST days have 23/25 hours) */
+                per?: components["schemas"]["Per"] | null;
             };
             header?: never;
             path?: never;
@@ -1832,6 +2019,64 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getForecastActual: {
+        parameters: {
+            query?: {
+                /** @description site or machine */
+                scope?: components["schemas"]["Scope"];
+                /** @description Machine id (scope=machine); ignored for the site */
+                id?: string;
+                /** @description Start (default: 24 h ago) */
+                from?: string | null;
+                /** @description End, exclusive (default now) */
+                to?: string | null;
+                /** @description Step seconds, a multiple of 60 */
+                step?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActualOut"];
                 };
             };
             /** @description Unprocessable Entity */
@@ -2273,6 +2518,35 @@ export interface operations {
             };
             /** @description Service Unavailable */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getSiteConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SiteConfig"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -166,7 +166,7 @@ class HistoryPoint(msgspec.Struct):
 
 
 class HistorySeries(msgspec.Struct):
-    """A downsampled series of one-minute rollups."""
+    """A downsampled series of one-minute rollups: `step`-second buckets, or the site's local days or hours (`per`)."""
 
     sensor: str | None
     type: SensorType | None
@@ -175,6 +175,43 @@ class HistorySeries(msgspec.Struct):
     to: float
     step: int
     points: list[HistoryPoint]
+    per: Literal["hour", "day"] | None = None
+    timezone: str = "UTC"
+
+
+class EnergyBucket(msgspec.Struct):
+    """Energy of one local day or hour [start, end) and its cost at the site's tariff."""
+
+    start: float
+    end: float
+    energy_kwh: float
+    cost: float
+
+
+class EnergyCost(msgspec.Struct):
+    """The site's energy and its cost per local day or hour over [from, to), priced by the server."""
+
+    site: str
+    timezone: str
+    currency: str
+    per: Literal["hour", "day"]
+    from_: float = msgspec.field(name="from")
+    to: float
+    buckets: list[EnergyBucket]
+    total_energy_kwh: float
+    total_cost: float
+    pricing: str
+
+
+class SiteConfig(msgspec.Struct):
+    """What every view needs to know about the site: its name, time zone (IANA), currency and local day."""
+
+    site: str
+    timezone: str
+    currency: str
+    utc_offset_s: int
+    today_start: float
+    now: float
 
 
 class TypeSummary(msgspec.Struct):

@@ -98,5 +98,8 @@ def hour_bounds(start: float, end: float, name: str) -> list[float]:
 
 
 def bounds(start: float, end: float, name: str, per: Per) -> list[float]:
-    """Calendar bucket boundaries covering [start, end) in the site's zone."""
-    return day_bounds(start, end, name) if per is Per.DAY else hour_bounds(start, end, name)
+    """Calendar bucket boundaries covering [start, end) in the site's zone; ValueError past year 9999."""
+    try:
+        return day_bounds(start, end, name) if per is Per.DAY else hour_bounds(start, end, name)
+    except OverflowError as exc:
+        raise ValueError("the range reaches past the calendar's last day (9999-12-31)") from exc

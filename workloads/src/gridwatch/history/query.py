@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from typing import Any, Final
 
 import psycopg
@@ -24,6 +25,9 @@ _AGGREGATES: Final[dict[str, str]] = {
     "readings": "sum(readings)",
 }
 _BUCKET: Final = "floor(extract(epoch FROM minute) / %(step)s) * %(step)s"
+# calendar buckets (local days or hours, see gridwatch.common.sitetime): the index of the interval a minute falls in
+_CALENDAR: Final = "width_bucket(extract(epoch FROM minute)::float8, %(bounds)s::float8[])"
+QUARTER_S: Final = 900
 
 
 def parse_time(text: str) -> float:
@@ -77,14 +81,17 @@ async def series(
     step: int,
     sensor: str | None = None,
     sensor_type: str | None = None,
+    bounds: Sequence[float] | None = None,
 ) -> list[dict[str, float]]:
     """Points {ts, value} of `metric` per `step`-second bucket (aligned to the epoch) with data in [start, end).
 
+    With `bounds` (ascending epochs, e.g. the site's local midnights) the buckets are [bounds[i], bounds[i+1])
+    instead, each point stamped with its bucket's start, so a 23- or 25-hour DST day is one point.
     Over several sensors: mean is reading-weighted, min/max over every reading, last the average of each
     sensor's last value in the bucket, and energy_kwh, anomalies and readings are sums.
     """
     where = _filters(sensor, sensor_type)
-    bucket = sql.SQL(_BUCKET)
+    bucket = sql.SQL(_BUCKET if bounds is None else _CALENDAR)
     if metric == "last":
         query = sql.SQL(
             "SELECT bucket, avg(last_value) FROM ("
@@ -107,9 +114,64 @@ async def series(
         "step": step,
         "sensor": sensor,
         "type": sensor_type,
+        "bounds": list(bounds or ()),
     }
     cur = await conn.execute(query, params)
-    return [{"ts": float(b), "value": float(v)} for b, v in await cur.fetchall() if v is not None]
+    rows = await cur.fetchall()
+    if bounds is None:
+        return [{"ts": float(b), "value": float(v)} for b, v in rows if v is not None]
+    last = len(bounds) - 1  # width_bucket: 0 before bounds[0], len(bounds) from bounds[-1] on
+    return [{"ts": float(bounds[int(b) - 1]), "value": float(v)} for b, v in rows if v is not None and 1 <= b <= last]
+
+
+async def site_energy_quarters(
+    conn: psycopg.AsyncConnection[TupleRow], site: str, start: float, end: float
+) -> list[tuple[float, float]]:
+    """(quarter-hour start, kWh) of the whole site in [start, end), from the per-type totals (for pricing)."""
+    cur = await conn.execute(
+        """
+        SELECT floor(extract(epoch FROM minute) / %(q)s) * %(q)s AS quarter, sum(energy_kwh)
+        FROM gw_history_type_minute
+        WHERE site = %(site)s AND minute >= to_timestamp(%(start)s) AND minute < to_timestamp(%(end)s)
+        GROUP BY 1 ORDER BY 1
+        """,
+        {"q": QUARTER_S, "site": site, "start": start, "end": end},
+    )
+    return [(float(q), float(e)) for q, e in await cur.fetchall() if e is not None]
+
+
+async def site_load_kw(
+    conn: psycopg.AsyncConnection[TupleRow],
+    site: str,
+    start: float,
+    end: float,
+    step: float,
+    machine: str | None = None,
+) -> list[dict[str, float]]:
+    """Mean kW per `step` bucket of the site (or one machine's power sensor), as the forecaster reads its history.
+
+    The site's kW in a minute is its power sensors' mean times their number (gw_history_type_minute); a
+    machine's is the mean of `<machine>-power`. Buckets are epoch-aligned, stamped with their start.
+    """
+    if machine is None:
+        query = """
+            SELECT floor(extract(epoch FROM minute) / %(step)s) * %(step)s, avg(value_sum / readings * sensors)
+            FROM gw_history_type_minute
+            WHERE site = %(site)s AND sensor_type = 'power' AND readings > 0
+              AND minute >= to_timestamp(%(start)s) AND minute < to_timestamp(%(end)s)
+            GROUP BY 1 ORDER BY 1
+        """
+    else:
+        query = """
+            SELECT floor(extract(epoch FROM minute) / %(step)s) * %(step)s, avg(value_sum / readings)
+            FROM gw_history_minute
+            WHERE site = %(site)s AND sensor_type = 'power' AND sensor_id = %(sensor)s AND readings > 0
+              AND minute >= to_timestamp(%(start)s) AND minute < to_timestamp(%(end)s)
+            GROUP BY 1 ORDER BY 1
+        """
+    params = {"step": step, "site": site, "start": start, "end": end, "sensor": f"{machine}-power"}
+    cur = await conn.execute(query, params)
+    return [{"ts": float(b), "kw": float(v)} for b, v in await cur.fetchall() if v is not None]
 
 
 async def summary(conn: psycopg.AsyncConnection[TupleRow], site: str, start: float, end: float) -> dict[str, Any]:

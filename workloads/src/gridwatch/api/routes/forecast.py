@@ -9,10 +9,13 @@ from typing import Annotated
 import msgspec
 from fastapi import APIRouter, HTTPException, Query
 
+from gridwatch.api.db import DbDep
 from gridwatch.api.deps import RepoDep
 from gridwatch.api.encoding import MsgspecJSON
 from gridwatch.api.openapi import ok, problems
+from gridwatch.api.routes.history import time_range
 from gridwatch.common.schema import Forecast
+from gridwatch.history import query
 
 router = APIRouter(prefix="/forecast", tags=["forecast"], default_response_class=MsgspecJSON)
 
@@ -48,6 +51,26 @@ class ForecastOut(msgspec.Struct, frozen=True):
     yardstick_mase: float
     history_steps: int
     points: list[ForecastPoint]
+
+
+class ActualPoint(msgspec.Struct, frozen=True):
+    """The measured mean kW over one step starting at `ts`."""
+
+    ts: float
+    kw: float
+
+
+class ActualOut(msgspec.Struct, frozen=True):
+    """What the forecast series really drew, per step, from the PostgreSQL rollups (the forecaster's own history)."""
+
+    site: str
+    scope: str
+    id: str
+    unit: str
+    step_s: int
+    from_: float = msgspec.field(name="from")
+    to: float
+    points: list[ActualPoint]
 
 
 def redis_key(site: str) -> str:
@@ -88,5 +111,40 @@ async def get_forecast(
             yardstick_mase=f.yardstick_mase,
             history_steps=f.history_steps,
             points=points,
+        )
+    )
+
+
+@router.get("/actual", operation_id="getForecastActual", responses={**ok(ActualOut), **problems(422, 503)})
+async def get_actual(
+    db: DbDep,
+    scope: Annotated[Scope, Query(description="site or machine")] = Scope.SITE,
+    id: Annotated[str, Query(max_length=128, description="Machine id (scope=machine); ignored for the site")] = "",
+    start: Annotated[str | None, Query(alias="from", max_length=64, description="Start (default: 24 h ago)")] = None,
+    end: Annotated[str | None, Query(alias="to", max_length=64, description="End, exclusive (default now)")] = None,
+    step: Annotated[int, Query(ge=60, le=86400, description="Step seconds, a multiple of 60")] = 900,
+) -> MsgspecJSON:
+    """The measured load of the forecast's series per step, to draw beside the forecast (same definition of kW)."""
+    series = "site" if scope is Scope.SITE else id
+    if not series:
+        raise HTTPException(422, "scope=machine needs an id")
+    if step % 60:
+        raise HTTPException(422, f"step must be a multiple of 60 seconds, got {step}")
+    fr, to = time_range(start, end)
+    if query.bucket_count(fr, to, step) > query.MAX_POINTS:
+        raise HTTPException(422, f"more than {query.MAX_POINTS} steps asked for: widen step or narrow from/to")
+    machine = None if scope is Scope.SITE else series
+    async with db.connection() as conn:
+        rows = await query.site_load_kw(conn, db.site, fr, to, step, machine=machine)
+    return MsgspecJSON(
+        ActualOut(
+            site=db.site,
+            scope=scope.value,
+            id=series,
+            unit="kW",
+            step_s=step,
+            from_=fr,
+            to=to,
+            points=[ActualPoint(ts=r["ts"], kw=r["kw"]) for r in rows],
         )
     )

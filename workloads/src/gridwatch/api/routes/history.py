@@ -7,14 +7,19 @@ from enum import StrEnum
 from typing import Annotated
 
 import msgspec
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 
-from gridwatch.api.contract import HistoryPoint, HistorySeries, HistorySummary
+from gridwatch.api import costs
+from gridwatch.api.contract import EnergyBucket, EnergyCost, HistoryPoint, HistorySeries, HistorySummary
 from gridwatch.api.db import DbDep
+from gridwatch.api.deps import SettingsDep
 from gridwatch.api.encoding import MsgspecJSON
 from gridwatch.api.openapi import ok, problems
+from gridwatch.common import sitetime
 from gridwatch.common.schema import SensorType
+from gridwatch.common.sitetime import Per
 from gridwatch.history import query
+from gridwatch.optimizer.tariff import Tariff
 
 router = APIRouter(prefix="/analytics", tags=["analytics"], default_response_class=MsgspecJSON)
 DEFAULT_RANGE_S = 86400.0
@@ -33,11 +38,14 @@ class Metric(StrEnum):
     READINGS = "readings"
 
 
-def time_range(start: str | None, end: str | None) -> tuple[float, float]:
-    """Parse from/to (default: the last 24 hours) or answer 422 saying what is wrong."""
+def time_range(start: str | None, end: str | None, zone: str | None = None) -> tuple[float, float]:
+    """Parse from/to (default: the last 24 hours, or since the local midnight in `zone`) or answer 422."""
     try:
         to = query.parse_time(end) if end else time.time()
-        fr = query.parse_time(start) if start else to - DEFAULT_RANGE_S
+        if start:
+            fr = query.parse_time(start)
+        else:
+            fr = to - DEFAULT_RANGE_S if zone is None else sitetime.start_of_day(to, zone)
     except ValueError as exc:
         raise HTTPException(422, f"from/to must be epoch seconds or ISO 8601 times: {exc}") from exc
     if max(fr, to) > LATEST_TS:
@@ -47,9 +55,21 @@ def time_range(start: str | None, end: str | None) -> tuple[float, float]:
     return fr, to
 
 
+def calendar(fr: float, to: float, zone: str, per: Per) -> list[float]:
+    """The site's local days or hours covering [from, to), or 422 when there are too many."""
+    try:
+        bounds = sitetime.bounds(fr, to, zone, per)
+    except ValueError as exc:
+        raise HTTPException(422, f"{exc}: narrow from/to") from exc
+    if len(bounds) - 1 > query.MAX_POINTS:
+        raise HTTPException(422, f"{len(bounds) - 1} {per.value}s asked for; at most {query.MAX_POINTS}")
+    return bounds
+
+
 @router.get("/history", operation_id="analyticsHistory", responses={**ok(HistorySeries), **problems(422, 503)})
 async def history(
     db: DbDep,
+    settings: SettingsDep,
     sensor: Annotated[str | None, Query(min_length=1, max_length=128, description="One sensor's series")] = None,
     type: Annotated[SensorType | None, Query(description="Aggregate over the sensors of this type")] = None,
     metric: Annotated[Metric, Query(description="Quantity per bucket")] = Metric.MEAN,
@@ -59,20 +79,29 @@ async def history(
         int | None,
         Query(ge=60, le=366 * 86400, description="Bucket seconds, a multiple of 60 (default: <= 500 points)"),
     ] = None,
+    per: Annotated[
+        Per | None,
+        Query(description="Calendar buckets in the site's time zone instead of step (DST days have 23/25 hours)"),
+    ] = None,
 ) -> MsgspecJSON:
     """A downsampled series of one-minute rollups; no sensor and no type means the whole site."""
     fr, to = time_range(start, end)
+    if per is not None and step is not None:
+        raise HTTPException(422, "pass either step or per, not both")
     if sensor is None and type is None and metric.value in query.VALUE_METRICS:
         raise HTTPException(
             422,
             f"metric '{metric.value}' mixes units across sensor types at site level; "
             "pass type= or sensor=, or use energy_kwh, anomalies or readings",
         )
-    if step is None:
+    bounds = None if per is None else calendar(fr, to, settings.timezone, per)
+    if per is not None:
+        step = 86400 if per is Per.DAY else 3600  # nominal; the points' ts are the true local boundaries
+    elif step is None:
         step = query.default_step(fr, to)
     elif step < 60 or step % 60:
         raise HTTPException(422, f"step must be a multiple of 60 seconds (at least 60), got {step}")
-    points = query.bucket_count(fr, to, step)
+    points = query.bucket_count(fr, to, step) if bounds is None else len(bounds) - 1
     if points > query.MAX_POINTS:
         raise HTTPException(422, f"{points} points asked for; at most {query.MAX_POINTS}: widen step or narrow from/to")
     async with db.connection() as conn:
@@ -85,6 +114,7 @@ async def history(
             step,
             sensor=sensor,
             sensor_type=type.value if type is not None else None,
+            bounds=bounds,
         )
     return MsgspecJSON(
         HistorySeries(
@@ -95,6 +125,42 @@ async def history(
             to=to,
             step=step,
             points=msgspec.convert(data, list[HistoryPoint]),
+            per=None if per is None else per.value,
+            timezone=settings.timezone,
+        )
+    )
+
+
+@router.get("/energy", operation_id="analyticsEnergy", responses={**ok(EnergyCost), **problems(422, 503)})
+async def energy(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    start: Annotated[
+        str | None, Query(alias="from", max_length=64, description="Start (default: the site's local midnight)")
+    ] = None,
+    end: Annotated[str | None, Query(alias="to", max_length=64, description="End, exclusive (default now)")] = None,
+    per: Annotated[Per, Query(description="Local days or hours of the site's time zone")] = Per.DAY,
+) -> MsgspecJSON:
+    """The site's energy and its cost at the site's tariff per local day or hour; no parameters: today so far."""
+    fr, to = time_range(start, end, settings.timezone)
+    bounds = calendar(fr, to, settings.timezone, per)
+    tariff: Tariff = request.app.state.suggestions.tariff
+    async with db.connection() as conn:
+        quarters = await query.site_energy_quarters(conn, db.site, fr, to)
+    buckets = costs.price(quarters, bounds, tariff.price_at)
+    return MsgspecJSON(
+        EnergyCost(
+            site=db.site,
+            timezone=settings.timezone,
+            currency=tariff.currency,
+            per=per.value,
+            from_=fr,
+            to=to,
+            buckets=[EnergyBucket(b.start, b.end, b.energy_kwh, b.cost) for b in buckets],
+            total_energy_kwh=round(sum(b.energy_kwh for b in buckets), 6),
+            total_cost=round(sum(b.cost for b in buckets), 6),
+            pricing="each quarter hour's kWh at the tariff price in force at its start, in the site's time zone",
         )
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -11,11 +12,12 @@ from typing import Any
 import msgspec
 from fastapi import APIRouter, HTTPException
 
-from gridwatch.api.contract import SiteStatus
+from gridwatch.api.contract import SiteConfig, SiteStatus
 from gridwatch.api.deps import SettingsDep
 from gridwatch.api.encoding import MsgspecJSON
 from gridwatch.api.openapi import ok, problems
 from gridwatch.api.settings import ApiSettings
+from gridwatch.common import sitetime
 
 router = APIRouter(tags=["site"], default_response_class=MsgspecJSON)
 TOKEN_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
@@ -93,3 +95,20 @@ async def get_site(settings: SettingsDep) -> MsgspecJSON:
         return MsgspecJSON(msgspec.convert(summarize(obj), SiteStatus))
     except msgspec.ValidationError as exc:  # an operator writing a status this API does not know
         raise HTTPException(502, "the EnergySite status has a shape this API does not understand") from exc
+
+
+@router.get("/site/config", operation_id="getSiteConfig", responses=ok(SiteConfig))
+async def get_site_config(settings: SettingsDep) -> MsgspecJSON:
+    """The site's name, IANA time zone, currency and current local day: the UI shows times and "today" in it."""
+    now = time.time()
+    offset = sitetime.local(now, settings.timezone).utcoffset()
+    return MsgspecJSON(
+        SiteConfig(
+            site=settings.site,
+            timezone=settings.timezone,
+            currency=settings.currency,
+            utc_offset_s=int(offset.total_seconds()) if offset is not None else 0,
+            today_start=sitetime.start_of_day(now, settings.timezone),
+            now=now,
+        )
+    )
