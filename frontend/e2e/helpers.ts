@@ -18,10 +18,7 @@ export async function presetSettings(
   settings: { theme?: 'light' | 'dark'; token?: string },
 ): Promise<void> {
   await page.addInitScript((value) => {
-    window.localStorage.setItem(
-      'gridwatch.settings',
-      JSON.stringify({ tariff: 0.15, currency: '', theme: 'system', token: '', ...value }),
-    );
+    window.localStorage.setItem('gridwatch.settings', JSON.stringify({ theme: 'system', token: '', ...value }));
   }, settings);
 }
 

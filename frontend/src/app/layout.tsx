@@ -4,8 +4,10 @@ import { NavLink, Outlet, useLocation } from 'react-router';
 
 import { SettingsDialog } from '@/features/settings/components/settings-dialog';
 import { ConnectionBadge } from '@/components/connection-badge';
+import { useSiteTimeZoneSync } from '@/hooks/use-site-config';
 import { useApplyTheme } from '@/hooks/use-theme';
 import { OPEN_SETTINGS_EVENT, saveSettings } from '@/lib/settings-store';
+import { useSiteTimeZone } from '@/lib/site-time';
 
 const NAV = [
   { to: '/', label: 'Dashboard', end: true },
@@ -22,6 +24,8 @@ export function Layout() {
   const theme = useApplyTheme();
   const [settingsOpen, setSettingsOpen] = useState(false);
   const location = useLocation();
+  useSiteTimeZoneSync();
+  const zone = useSiteTimeZone();
 
   useEffect(() => {
     const open = () => setSettingsOpen(true);
@@ -57,6 +61,9 @@ export function Layout() {
           ))}
         </nav>
         <div className="topbar__tools">
+          <span className="muted small" title="Times are shown in the site's time zone" data-testid="site-zone">
+            {zone}
+          </span>
           <ConnectionBadge />
           <button
             type="button"
@@ -73,7 +80,8 @@ export function Layout() {
         </div>
       </header>
       <main id="main" tabIndex={-1} className="content">
-        <Outlet />
+        {/* every time on the page is formatted in the site's zone: re-render the view when it becomes known */}
+        <Outlet key={zone} />
       </main>
       <SettingsDialog open={settingsOpen} onClose={() => setSettingsOpen(false)} />
     </div>

@@ -4,6 +4,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 
 import { useEffectiveTheme } from '@/hooks/use-theme';
+import { getSiteTimeZone, useSiteTimeZone } from '@/lib/site-time';
 
 export interface ChartSeries {
   label: string;
@@ -12,6 +13,10 @@ export interface ChartSeries {
   colorVar: string;
   unit?: string;
   fill?: boolean;
+  /** Dashed stroke (canvas dash pattern), e.g. a forecast. */
+  dash?: number[];
+  /** Line width in CSS pixels (default 2; band edges are thinner). */
+  width?: number;
 }
 
 export interface TimeChartProps {
@@ -25,6 +30,8 @@ export interface TimeChartProps {
   sparkline?: boolean;
   /** Step-style bars for counts such as anomalies per bucket. */
   bars?: boolean;
+  /** Shade between two series (indexes into `series`), e.g. a forecast's P10–P90 band. */
+  band?: { upper: number; lower: number; colorVar: string };
 }
 
 function cssVar(name: string, fallback: string): string {
@@ -39,21 +46,24 @@ function withAlpha(color: string, alpha: number): string {
   return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
 }
 
-/** Axis label for epoch seconds: seconds for short spans, dates for long ones. */
-export function formatTick(seconds: number, span: number): string {
+/** Axis label for epoch seconds in the site's zone: seconds for short spans, dates for long ones. */
+export function formatTick(seconds: number, span: number, timeZone = getSiteTimeZone()): string {
   const date = new Date(seconds * 1000);
-  if (span > 2 * 86_400) return date.toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
-  if (span > 3 * 3600) return date.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', hour12: false });
+  if (span > 2 * 86_400) return date.toLocaleDateString(undefined, { month: 'short', day: 'numeric', timeZone });
+  if (span > 3 * 3600) {
+    return date.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', hour12: false, timeZone });
+  }
   return date.toLocaleTimeString(undefined, {
     hour: '2-digit',
     minute: '2-digit',
     second: span > 600 ? undefined : '2-digit',
     hour12: false,
+    timeZone,
   });
 }
 
-function buildOptions(props: TimeChartProps, width: number): uPlot.Options {
-  const { series, height = 240, sparkline = false, bars = false } = props;
+function buildOptions(props: TimeChartProps, width: number, zone: string): uPlot.Options {
+  const { series, height = 240, sparkline = false, bars = false, band } = props;
   const axisColor = cssVar('--text-muted', '#555');
   const gridColor = cssVar('--border', '#ddd');
   const timeAxis: uPlot.Axis = {
@@ -62,7 +72,7 @@ function buildOptions(props: TimeChartProps, width: number): uPlot.Options {
     ticks: { stroke: gridColor, width: 1 },
     values: (_u, splits) => {
       const span = splits.length > 1 ? (splits[splits.length - 1] ?? 0) - (splits[0] ?? 0) : 0;
-      return splits.map((v) => formatTick(v, span));
+      return splits.map((v) => formatTick(v, span, zone));
     },
     // Whole seconds at least: the API pushes every few seconds, sub-second ticks only repeat labels.
     incrs: [
@@ -85,6 +95,11 @@ function buildOptions(props: TimeChartProps, width: number): uPlot.Options {
     legend: { show: false },
     cursor: sparkline ? { show: false } : { drag: { x: true, y: false } },
     scales: { x: { time: true } },
+    // ticks fall on the site's midnights and hours, not the browser's
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), zone),
+    bands: band
+      ? [{ series: [band.upper + 1, band.lower + 1], fill: withAlpha(cssVar(band.colorVar, '#2563eb'), 0.18) }]
+      : undefined,
     axes: sparkline ? [{ show: false }, { show: false }] : [timeAxis, axis(series[0]?.unit)],
     series: [
       {},
@@ -93,7 +108,8 @@ function buildOptions(props: TimeChartProps, width: number): uPlot.Options {
         return {
           label: s.label,
           stroke,
-          width: sparkline ? 1.5 : 2,
+          width: s.width ?? (sparkline ? 1.5 : 2),
+          dash: s.dash,
           fill: s.fill ? withAlpha(stroke, 0.15) : undefined,
           points: { show: false },
           paths: bars ? uPlot.paths.stepped?.({ align: 1 }) : undefined,
@@ -113,7 +129,9 @@ export function TimeChart(props: TimeChartProps) {
   const container = useRef<HTMLDivElement>(null);
   const chart = useRef<uPlot | null>(null);
   const theme = useEffectiveTheme();
-  const shape = `${series.map((s) => `${s.label}:${s.colorVar}:${s.unit ?? ''}`).join('|')}|${height}|${sparkline}|${props.bars ?? false}|${theme}`;
+  const zone = useSiteTimeZone();
+  const band = props.band ? `${props.band.upper}-${props.band.lower}-${props.band.colorVar}` : '';
+  const shape = `${series.map((s) => `${s.label}:${s.colorVar}:${s.unit ?? ''}`).join('|')}|${height}|${sparkline}|${props.bars ?? false}|${theme}|${zone}|${band}`;
   const latest = useRef(props);
   latest.current = props;
 
@@ -121,7 +139,7 @@ export function TimeChart(props: TimeChartProps) {
   useEffect(() => {
     const el = container.current;
     if (!el) return;
-    const plot = new uPlot(buildOptions(latest.current, el.clientWidth || 600), toData(latest.current), el);
+    const plot = new uPlot(buildOptions(latest.current, el.clientWidth || 600, zone), toData(latest.current), el);
     chart.current = plot;
     let observer: ResizeObserver | undefined;
     if (typeof ResizeObserver !== 'undefined') {
@@ -136,7 +154,7 @@ export function TimeChart(props: TimeChartProps) {
       plot.destroy();
       chart.current = null;
     };
-  }, [shape]);
+  }, [shape, zone]);
 
   // New data: redraw in place, no re-creation.
   useEffect(() => {

@@ -1,4 +1,5 @@
-// Number, time and percentage formatting shared by every view.
+// Number, time and percentage formatting shared by every view; times are shown in the site's time zone.
+import { getSiteTimeZone } from '@/lib/site-time';
 
 const numberFormats = new Map<string, Intl.NumberFormat>();
 
@@ -43,25 +44,52 @@ export function toEpochSeconds(value: number | string | null | undefined): numbe
   return Number.isNaN(parsed) ? null : parsed / 1000;
 }
 
-// Intl formatters are costly to create; the tables format thousands of cells, so build each once.
-const timeFormat = new Intl.DateTimeFormat(undefined, {
-  hour: '2-digit',
-  minute: '2-digit',
-  second: '2-digit',
-  hour12: false,
-});
-const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'short', timeStyle: 'medium', hour12: false });
+// Intl formatters are costly to create; the tables format thousands of cells, so build each once per zone.
+const dateFormats = new Map<string, Intl.DateTimeFormat>();
 
-export function formatTime(value: number | string | null | undefined): string {
-  const seconds = toEpochSeconds(value);
-  if (seconds === null) return '—';
-  return timeFormat.format(seconds * 1000);
+function dateFormat(kind: 'time' | 'datetime' | 'day' | 'zone', zone: string): Intl.DateTimeFormat {
+  const key = `${kind}|${zone}`;
+  let format = dateFormats.get(key);
+  if (!format) {
+    const options: Intl.DateTimeFormatOptions =
+      kind === 'time'
+        ? { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false }
+        : kind === 'datetime'
+          ? { dateStyle: 'short', timeStyle: 'medium', hour12: false }
+          : kind === 'day'
+            ? { weekday: 'short', day: 'numeric', month: 'short' }
+            : { timeZoneName: 'short' };
+    format = new Intl.DateTimeFormat(undefined, { ...options, timeZone: zone });
+    dateFormats.set(key, format);
+  }
+  return format;
 }
 
-export function formatDateTime(value: number | string | null | undefined): string {
+export function formatTime(value: number | string | null | undefined, zone = getSiteTimeZone()): string {
   const seconds = toEpochSeconds(value);
   if (seconds === null) return '—';
-  return dateTimeFormat.format(seconds * 1000);
+  return dateFormat('time', zone).format(seconds * 1000);
+}
+
+export function formatDateTime(value: number | string | null | undefined, zone = getSiteTimeZone()): string {
+  const seconds = toEpochSeconds(value);
+  if (seconds === null) return '—';
+  return dateFormat('datetime', zone).format(seconds * 1000);
+}
+
+/** "Sun, 25 Oct": a local day of the site. */
+export function formatDay(value: number | string | null | undefined, zone = getSiteTimeZone()): string {
+  const seconds = toEpochSeconds(value);
+  if (seconds === null) return '—';
+  return dateFormat('day', zone).format(seconds * 1000);
+}
+
+/** The zone's short name at an instant, e.g. "CET" or "GMT+1". */
+export function formatZoneName(seconds: number, zone = getSiteTimeZone()): string {
+  const part = dateFormat('zone', zone)
+    .formatToParts(seconds * 1000)
+    .find((p) => p.type === 'timeZoneName');
+  return part?.value ?? zone;
 }
 
 /** "12 s ago", "3 min ago", relative to `now` (epoch seconds). */

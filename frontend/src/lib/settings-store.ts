@@ -1,4 +1,5 @@
-// Operator settings kept in localStorage: API token, tariff, currency and theme; observable by React.
+// Operator settings kept in localStorage: API token and theme; observable by React. Prices, currency and the time
+// zone are the site's, from the API (GET /api/v1/analytics/energy, /api/v1/site/config), never per browser.
 import { useSyncExternalStore } from 'react';
 
 export type ThemeChoice = 'system' | 'light' | 'dark';
@@ -6,14 +7,10 @@ export type ThemeChoice = 'system' | 'light' | 'dark';
 export interface Settings {
   /** Bearer token for writes (alert ack/clear). */
   token: string;
-  /** Energy price per kWh used for the dashboard's cost. */
-  tariff: number;
-  /** ISO currency code; empty = take it from the optimization suggestions. */
-  currency: string;
   theme: ThemeChoice;
 }
 
-export const DEFAULT_SETTINGS: Settings = { token: '', tariff: 0.15, currency: '', theme: 'system' };
+export const DEFAULT_SETTINGS: Settings = { token: '', theme: 'system' };
 export const SETTINGS_KEY = 'gridwatch.settings';
 
 type Listener = () => void;
@@ -27,8 +24,6 @@ function read(): Settings {
     const parsed = JSON.parse(raw) as Partial<Settings>;
     return {
       token: typeof parsed.token === 'string' ? parsed.token : DEFAULT_SETTINGS.token,
-      tariff: typeof parsed.tariff === 'number' && parsed.tariff >= 0 ? parsed.tariff : DEFAULT_SETTINGS.tariff,
-      currency: typeof parsed.currency === 'string' ? parsed.currency : DEFAULT_SETTINGS.currency,
       theme: parsed.theme === 'light' || parsed.theme === 'dark' ? parsed.theme : 'system',
     };
   } catch {

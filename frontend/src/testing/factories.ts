@@ -1,5 +1,14 @@
 // Test data shaped like the API's answers.
-import type { DashboardStats, ProducerStatus, SensorState, SensorStatus, SensorType } from '@/lib/api/types';
+import type {
+  DashboardStats,
+  EnergyCost,
+  Forecast,
+  ForecastActual,
+  ProducerStatus,
+  SensorState,
+  SensorStatus,
+  SensorType,
+} from '@/lib/api/types';
 
 const TYPES: SensorType[] = ['power', 'current', 'voltage', 'temperature', 'pressure', 'vibration'];
 
@@ -63,5 +72,52 @@ export function producer(connected = true): ProducerStatus {
         connected,
       },
     ],
+  };
+}
+
+export function energyCost(overrides: Partial<EnergyCost> = {}): EnergyCost {
+  return {
+    site: 'test',
+    timezone: 'Europe/Berlin',
+    currency: 'EUR',
+    per: 'day',
+    from: 1_700_000_000,
+    to: 1_700_030_000,
+    buckets: [{ start: 1_700_000_000, end: 1_700_086_400, energy_kwh: 10, cost: 2 }],
+    total_energy_kwh: 10,
+    total_cost: 2,
+    pricing: 'each quarter hour at its tariff price',
+    ...overrides,
+  };
+}
+
+/** A site forecast of `p50.length` steps of 15 min from `start`, its band 2 kW either side, issued at 1000. */
+export function forecast({ start, p50 }: { start: number; p50: number[] }): Forecast {
+  return {
+    site: 'test',
+    scope: 'site',
+    id: 'site',
+    unit: 'kW',
+    issued_ts: 1000,
+    step_s: 900,
+    model: 'gbm_quantile',
+    model_version: '7',
+    backtest_mase: 0.612,
+    yardstick_mase: 1.0,
+    history_steps: 672,
+    points: p50.map((v, i) => ({ ts: start + 900 * i, p10: v - 2, p50: v, p90: v + 2 })),
+  };
+}
+
+export function actual(ts: number[], kw: number[]): ForecastActual {
+  return {
+    site: 'test',
+    scope: 'site',
+    id: 'site',
+    unit: 'kW',
+    step_s: 900,
+    from: ts[0] ?? 0,
+    to: (ts[ts.length - 1] ?? 0) + 900,
+    points: ts.map((t, i) => ({ ts: t, kw: kw[i] ?? 0 })),
   };
 }

@@ -11,8 +11,10 @@ export interface HistoryQuery {
   /** Epoch seconds. */
   from: number;
   to: number;
-  /** Bucket width in seconds. */
+  /** Bucket width in seconds (ignored with `per`). */
   step: number;
+  /** Calendar buckets in the site's time zone instead of `step` (a DST day is one bucket of 23 or 25 hours). */
+  per?: 'day' | 'hour' | null;
 }
 
 export function getHistory(query: HistoryQuery, signal?: AbortSignal): Promise<History> {
@@ -22,7 +24,8 @@ export function getHistory(query: HistoryQuery, signal?: AbortSignal): Promise<H
     metric: query.metric,
     from: String(Math.floor(query.from)),
     to: String(Math.ceil(query.to)),
-    step: query.step,
+    step: query.per ? undefined : query.step,
+    per: query.per ?? undefined,
   };
   return unwrap(api.GET('/api/v1/analytics/history', { params: { query: params }, signal }));
 }

@@ -1,4 +1,5 @@
-// Analytics: history of one sensor or one sensor type over a chosen range, with the metric to aggregate.
+// Analytics: history of one sensor or one sensor type over a chosen range (site-local days for long ranges), with the
+// metric to aggregate, and the load forecast against the measured load.
 import { useEffect, useMemo, useState } from 'react';
 
 import { useHistory } from '@/features/analytics/api/get-history';
@@ -11,11 +12,13 @@ import {
   resolveRange,
 } from '@/features/analytics/components/range-picker';
 import { useSearchPatch } from '@/hooks/use-search-patch';
+import { ForecastPanel } from '@/components/forecast-panel';
 import { PageHeader } from '@/components/page-header';
 import { ErrorMessage, Loading } from '@/components/query-state';
 import { StatCard } from '@/components/stat-card';
 import { TimeChart } from '@/components/time-chart';
 import { formatDateTime, formatInteger, formatNumber } from '@/lib/format';
+import { useSiteTimeZone } from '@/lib/site-time';
 import { HISTORY_METRICS, type HistoryMetric, SENSOR_TYPES, type SensorType } from '@/lib/api/types';
 
 const METRIC_LABELS: Record<HistoryMetric, string> = {
@@ -47,7 +50,9 @@ export function AnalyticsView() {
     : 'mean';
   const rangeParam = params.get('range');
   const range: RangeId =
-    rangeParam === 'custom' || RANGE_PRESETS.some((p) => p.id === rangeParam) ? (rangeParam as RangeId) : '1h';
+    rangeParam === 'custom' || rangeParam === 'today' || RANGE_PRESETS.some((p) => p.id === rangeParam)
+      ? (rangeParam as RangeId)
+      : '1h';
   const fromParam = Number(params.get('from'));
   const toParam = Number(params.get('to'));
   const rangeValue: RangeValue = {
@@ -56,8 +61,11 @@ export function AnalyticsView() {
     to: Number.isFinite(toParam) && toParam > 0 ? toParam : null,
   };
   const now = useNow(30_000);
-  const span = resolveRange(rangeValue, now);
+  const zone = useSiteTimeZone();
+  const span = resolveRange(rangeValue, now, zone);
   const step = autoStep(span.to - span.from);
+  // a day per bucket means the site's local days (23 or 25 hours across DST), not UTC's
+  const per = step >= 86_400 ? ('day' as const) : null;
   const [sensorText, setSensorText] = useState(sensor);
   useEffect(() => setSensorText(sensor), [sensor]);
 
@@ -68,6 +76,7 @@ export function AnalyticsView() {
     from: span.from,
     to: span.to,
     step,
+    per,
   });
 
   const set = patchParams;
@@ -79,6 +88,8 @@ export function AnalyticsView() {
     const total = values.reduce((a, b) => a + b, 0);
     return { min: Math.min(...values), max: Math.max(...values), mean: total / values.length, total };
   }, [points]);
+  // the forecaster forecasts each machine's power sensor, `<machine>-power`
+  const machine = scope === 'sensor' && sensor.endsWith('-power') ? sensor.slice(0, -'-power'.length) : null;
   const subject = scope === 'sensor' ? (sensor ? `sensor ${sensor}` : 'a sensor') : `all ${type} sensors`;
 
   return (
@@ -148,7 +159,8 @@ export function AnalyticsView() {
         />
       </form>
       <p className="muted">
-        {formatDateTime(span.from)} – {formatDateTime(span.to)}, one bucket per {formatInteger(step)} s
+        {formatDateTime(span.from)} – {formatDateTime(span.to)} ({zone}),{' '}
+        {per ? 'one bucket per local day' : `one bucket per ${formatInteger(step)} s`}
       </p>
       {scope === 'sensor' && !sensor ? <p className="notice">Enter a sensor id to see its history.</p> : null}
       {history.error ? <ErrorMessage error={history.error} what="the history" /> : null}
@@ -194,6 +206,12 @@ export function AnalyticsView() {
           </section>
         </>
       ) : null}
+      <div className="dashboard-grid">
+        <ForecastPanel query={{ scope: 'site' }} title="Site load: forecast vs actual" lookbackHours={48} />
+        {machine ? (
+          <ForecastPanel query={{ scope: 'machine', id: machine }} title={`Machine ${machine}: forecast vs actual`} />
+        ) : null}
+      </div>
     </>
   );
 }

@@ -1,4 +1,7 @@
-// Time range picker: presets (last 15 min … 7 days) or a custom from/to, as a radio group plus two inputs.
+// Time range picker: today (since the site's local midnight), presets (last 15 min … 7 days) or a custom from/to in
+// the site's time zone, as a radio group plus two inputs.
+import { fromWallInput, getSiteTimeZone, startOfDay, toWallInput } from '@/lib/site-time';
+
 export const RANGE_PRESETS = [
   { id: '15m', label: '15 min', seconds: 15 * 60 },
   { id: '1h', label: '1 hour', seconds: 3600 },
@@ -7,7 +10,7 @@ export const RANGE_PRESETS = [
   { id: '7d', label: '7 days', seconds: 7 * 86_400 },
 ] as const;
 
-export type RangeId = (typeof RANGE_PRESETS)[number]['id'] | 'custom';
+export type RangeId = (typeof RANGE_PRESETS)[number]['id'] | 'today' | 'custom';
 
 export interface RangeValue {
   range: RangeId;
@@ -16,16 +19,12 @@ export interface RangeValue {
   to: number | null;
 }
 
-function toLocalInput(seconds: number | null): string {
-  if (seconds === null) return '';
-  const date = new Date(seconds * 1000);
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+function toSiteInput(seconds: number | null): string {
+  return seconds === null ? '' : toWallInput(seconds, getSiteTimeZone());
 }
 
-function fromLocalInput(text: string): number | null {
-  const ms = Date.parse(text);
-  return Number.isNaN(ms) ? null : ms / 1000;
+function fromSiteInput(text: string): number | null {
+  return fromWallInput(text, getSiteTimeZone());
 }
 
 /** Bucket width giving about `points` buckets: whole minutes (the history keeps one-minute rollups). */
@@ -35,10 +34,14 @@ export function autoStep(seconds: number, points = 120): number {
   return steps.find((s) => s >= wanted) ?? 86_400;
 }
 
-/** The [from, to] window a range stands for at `now`. */
-export function resolveRange(value: RangeValue, now: number): { from: number; to: number } {
+/** The [from, to] window a range stands for at `now`; "today" starts at the site's local midnight. */
+export function resolveRange(value: RangeValue, now: number, zone = getSiteTimeZone()): { from: number; to: number } {
   if (value.range === 'custom' && value.from !== null && value.to !== null && value.to > value.from) {
     return { from: value.from, to: value.to };
+  }
+  if (value.range === 'today') {
+    const from = startOfDay(now, zone);
+    return { from, to: Math.max(now, from + 60) };
   }
   const preset = RANGE_PRESETS.find((p) => p.id === value.range) ?? RANGE_PRESETS[1];
   return { from: now - preset.seconds, to: now };
@@ -58,6 +61,16 @@ export function RangePicker({
     <fieldset className="range-picker">
       <legend>Time range</legend>
       <div className="segmented">
+        <label className={value.range === 'today' ? 'segmented__item is-active' : 'segmented__item'}>
+          <input
+            type="radio"
+            name="range"
+            value="today"
+            checked={value.range === 'today'}
+            onChange={() => onChange({ range: 'today', from: null, to: null })}
+          />
+          Today
+        </label>
         {RANGE_PRESETS.map((preset) => (
           <label
             key={preset.id}
@@ -87,19 +100,19 @@ export function RangePicker({
       {value.range === 'custom' ? (
         <div className="range-picker__custom">
           <label className="field">
-            <span>From</span>
+            <span>From ({getSiteTimeZone()})</span>
             <input
               type="datetime-local"
-              value={toLocalInput(value.from)}
-              onChange={(e) => onChange({ ...value, from: fromLocalInput(e.target.value) })}
+              value={toSiteInput(value.from)}
+              onChange={(e) => onChange({ ...value, from: fromSiteInput(e.target.value) })}
             />
           </label>
           <label className="field">
-            <span>To</span>
+            <span>To ({getSiteTimeZone()})</span>
             <input
               type="datetime-local"
-              value={toLocalInput(value.to)}
-              onChange={(e) => onChange({ ...value, to: fromLocalInput(e.target.value) })}
+              value={toSiteInput(value.to)}
+              onChange={(e) => onChange({ ...value, to: fromSiteInput(e.target.value) })}
             />
           </label>
         </div>

@@ -1,17 +1,17 @@
-// Dashboard: power, energy, cost, sensors by status, anomalies, the riskiest sensors and a live trend.
+// Dashboard: power, energy and cost today (the site's day and tariff, from the API), sensors by status, anomalies,
+// the riskiest sensors, a live trend and the site's load forecast against the measured load.
 import { Link } from 'react-router';
 
-import { useCurrency } from '@/features/dashboard/api/get-currency';
 import { useDashboardStats } from '@/features/dashboard/api/get-dashboard-stats';
-import { useEnergyToday } from '@/features/dashboard/api/get-energy-today';
+import { useEnergyToday } from '@/features/dashboard/api/get-energy-cost';
 import { LiveTrend } from '@/features/dashboard/components/live-trend';
 import { StatusBreakdown } from '@/features/dashboard/components/status-breakdown';
 import { PageHeader } from '@/components/page-header';
+import { ForecastPanel } from '@/components/forecast-panel';
 import { ErrorMessage } from '@/components/query-state';
 import { StatCard } from '@/components/stat-card';
 import { useLive } from '@/hooks/use-live';
-import { formatInteger, formatMoney, formatNumber, formatPercent, formatTime } from '@/lib/format';
-import { useSettings } from '@/lib/settings-store';
+import { formatDay, formatInteger, formatMoney, formatNumber, formatPercent, formatTime } from '@/lib/format';
 
 export function DashboardView() {
   const rest = useDashboardStats();
@@ -19,11 +19,9 @@ export function DashboardView() {
   const producer = useLive((s) => s.producer);
   const alerts = useLive((s) => s.alerts);
   const trend = useLive((s) => s.trend);
-  const settings = useSettings();
-  const currencyQuery = useCurrency();
   const today = useEnergyToday();
   const stats = liveStats ?? rest.data;
-  const currency = settings.currency || currencyQuery.data || 'EUR';
+  const day = today.data;
   const rate = trend.readingsRate[trend.readingsRate.length - 1];
 
   return (
@@ -44,11 +42,11 @@ export function DashboardView() {
           hint={`${formatInteger(stats?.total_sensors)} sensors reporting`}
           testId="stat-power"
         />
-        {today.data !== undefined ? (
+        {day ? (
           <StatCard
             label="Energy today"
-            value={<>{formatNumber(today.data, 1)} kWh</>}
-            hint={`${formatNumber(stats?.energy_kwh, 1)} kWh since the site started`}
+            value={<>{formatNumber(day.total_energy_kwh, 1)} kWh</>}
+            hint={`${formatDay(day.from)} since local midnight (${day.timezone})`}
             testId="stat-energy"
           />
         ) : (
@@ -60,12 +58,15 @@ export function DashboardView() {
           />
         )}
         <StatCard
-          label={today.data !== undefined ? 'Cost today' : 'Cost'}
-          value={formatMoney(
-            today.data !== undefined ? today.data * settings.tariff : stats ? stats.energy_kwh * settings.tariff : null,
-            currency,
-          )}
-          hint={`at ${formatNumber(settings.tariff, 3)} ${currency}/kWh (change in Settings)`}
+          label="Cost today"
+          value={day ? formatMoney(day.total_cost, day.currency) : '—'}
+          hint={
+            day
+              ? `at the site's tariff, ${day.currency}`
+              : today.error
+                ? 'needs the site history (PostgreSQL)'
+                : 'loading the site tariff…'
+          }
           testId="stat-cost"
         />
         <StatCard
@@ -90,6 +91,7 @@ export function DashboardView() {
       </div>
       <div className="dashboard-grid">
         <LiveTrend />
+        <ForecastPanel query={{ scope: 'site' }} title="Site load: forecast vs actual" />
         <StatusBreakdown counts={stats?.status_counts} producer={producer} />
         <section className="card" aria-labelledby="risk-title">
           <h2 id="risk-title">Highest failure probability</h2>

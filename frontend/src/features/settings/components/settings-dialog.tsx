@@ -1,14 +1,14 @@
-// Settings: API token (for alert actions), tariff and currency (dashboard cost) and theme; saved in localStorage.
+// Settings: API token (for alert actions) and theme, saved in localStorage. Prices and the time zone are the site's.
 import { type FormEvent, useEffect, useRef, useState } from 'react';
 
 import { type ThemeChoice, saveSettings, useSettings } from '@/lib/settings-store';
+import { useSiteTimeZone } from '@/lib/site-time';
 
 export function SettingsDialog({ open, onClose }: { open: boolean; onClose: () => void }) {
   const dialog = useRef<HTMLDialogElement>(null);
   const settings = useSettings();
+  const zone = useSiteTimeZone();
   const [token, setToken] = useState(settings.token);
-  const [tariff, setTariff] = useState(String(settings.tariff));
-  const [currency, setCurrency] = useState(settings.currency);
   const [theme, setTheme] = useState<ThemeChoice>(settings.theme);
 
   useEffect(() => {
@@ -16,8 +16,6 @@ export function SettingsDialog({ open, onClose }: { open: boolean; onClose: () =
     if (!el) return;
     if (open && !el.open) {
       setToken(settings.token);
-      setTariff(String(settings.tariff));
-      setCurrency(settings.currency);
       setTheme(settings.theme);
       if (typeof el.showModal === 'function') el.showModal();
       else el.setAttribute('open', '');
@@ -29,13 +27,7 @@ export function SettingsDialog({ open, onClose }: { open: boolean; onClose: () =
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    const price = Number(tariff);
-    saveSettings({
-      token: token.trim(),
-      tariff: Number.isFinite(price) && price >= 0 ? price : settings.tariff,
-      currency: currency.trim().toUpperCase(),
-      theme,
-    });
+    saveSettings({ token: token.trim(), theme });
     onClose();
   };
 
@@ -57,22 +49,10 @@ export function SettingsDialog({ open, onClose }: { open: boolean; onClose: () =
           Sent as <code>Authorization: Bearer …</code> to acknowledge and clear alerts; kept in this browser&apos;s
           local storage.
         </p>
-        <div className="field-row">
-          <label className="field">
-            <span>Tariff per kWh</span>
-            <input type="number" min={0} step="0.001" value={tariff} onChange={(e) => setTariff(e.target.value)} />
-          </label>
-          <label className="field">
-            <span>Currency</span>
-            <input
-              type="text"
-              maxLength={3}
-              placeholder="from the API"
-              value={currency}
-              onChange={(e) => setCurrency(e.target.value)}
-            />
-          </label>
-        </div>
+        <p className="muted small" data-testid="settings-site-note">
+          Costs are priced by the server with the site&apos;s tariff and currency, and times are shown in the
+          site&apos;s time zone ({zone}); both come from the site&apos;s configuration, not this browser.
+        </p>
         <fieldset className="segmented-field">
           <legend>Theme</legend>
           <div className="segmented">

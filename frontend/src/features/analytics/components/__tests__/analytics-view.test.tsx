@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 
 import { AnalyticsView } from '@/features/analytics/components/analytics-view';
 import { autoStep, resolveRange } from '@/features/analytics/components/range-picker';
+import { actual, forecast } from '@/testing/factories';
 import { mockFetch, renderView } from '@/testing/render';
 
 describe('range helpers', () => {
@@ -21,6 +22,16 @@ describe('range helpers', () => {
     });
     expect(resolveRange({ range: 'custom', from: 10, to: 20 }, 100)).toEqual({ from: 10, to: 20 });
     expect(resolveRange({ range: 'custom', from: 20, to: 10 }, 7200)).toEqual({ from: 3600, to: 7200 });
+  });
+  it("resolves today from the site's local midnight, not the browser's", () => {
+    const now = Date.parse('2026-07-01T22:30:00Z') / 1000; // 00:30 on 2 July in Berlin, 18:30 on 1 July in New York
+    expect(resolveRange({ range: 'today', from: null, to: null }, now, 'Europe/Berlin')).toEqual({
+      from: Date.parse('2026-07-01T22:00:00Z') / 1000,
+      to: now,
+    });
+    expect(resolveRange({ range: 'today', from: null, to: null }, now, 'America/New_York').from).toBe(
+      Date.parse('2026-07-01T04:00:00Z') / 1000,
+    );
   });
 });
 
@@ -46,12 +57,13 @@ describe('AnalyticsView', () => {
     ).toBeInTheDocument();
     await userEvent.selectOptions(screen.getByLabelText('Metric'), 'max');
     await userEvent.click(screen.getByLabelText('24 hours'));
+    const lastHistory = () => calls.filter((c) => c.url.pathname === '/api/v1/analytics/history').pop()?.url;
     await waitFor(() => {
-      const last = calls[calls.length - 1]?.url;
+      const last = lastHistory();
       expect(last?.searchParams.get('metric')).toBe('max');
       expect(last?.searchParams.get('step')).toBe('900');
     });
-    const last = calls[calls.length - 1]?.url;
+    const last = lastHistory();
     expect(Number(last?.searchParams.get('to')) - Number(last?.searchParams.get('from'))).toBe(86_400);
   });
 
@@ -69,7 +81,34 @@ describe('AnalyticsView', () => {
     });
     renderView(<AnalyticsView />, { path: '/analytics', route: '/analytics?sensor=m00001-power-0' });
     expect(await screen.findByText('No data in this range.')).toBeInTheDocument();
-    expect(calls[0]?.url.searchParams.get('sensor')).toBe('m00001-power-0');
-    expect(calls[0]?.url.searchParams.get('type')).toBeNull();
+    const history = calls.find((c) => c.url.pathname === '/api/v1/analytics/history');
+    expect(history?.url.searchParams.get('sensor')).toBe('m00001-power-0');
+    expect(history?.url.searchParams.get('type')).toBeNull();
+  });
+
+  it("asks for the site's local days over long ranges and shows the forecast of the site and of the machine", async () => {
+    const calls = mockFetch({
+      '/api/v1/analytics/history': () => ({
+        sensor: 'm7-power', type: null, metric: 'energy_kwh', from: 0, to: 0, step: 86_400, per: 'day',
+        timezone: 'Europe/Berlin', points: [{ ts: 1000, value: 5 }],
+      }), // prettier-ignore
+      '/api/v1/forecast/actual': () => actual([1000], [10]),
+      '/api/v1/forecast': () => forecast({ start: 1900, p50: [11, 12] }),
+    });
+    const from = Date.parse('2026-01-01T00:00:00Z') / 1000;
+    const to = from + 200 * 86_400; // past 120 buckets of 12 h: one per day
+    renderView(<AnalyticsView />, {
+      path: '/analytics',
+      route: `/analytics?sensor=m7-power&metric=energy_kwh&range=custom&from=${from}&to=${to}`,
+    });
+    expect(await screen.findByText(/one bucket per local day/)).toBeInTheDocument();
+    const history = calls.find((c) => c.url.pathname === '/api/v1/analytics/history');
+    expect(history?.url.searchParams.get('per')).toBe('day');
+    expect(history?.url.searchParams.get('step')).toBeNull();
+    expect(await screen.findByRole('heading', { name: 'Site load: forecast vs actual' })).toBeInTheDocument();
+    expect(screen.getByRole('heading', { name: 'Machine m7: forecast vs actual' })).toBeInTheDocument();
+    const machine = calls.find((c) => c.url.pathname === '/api/v1/forecast' && c.url.searchParams.get('id') === 'm7');
+    expect(machine?.url.searchParams.get('scope')).toBe('machine');
+    await waitFor(() => expect(screen.getAllByTestId('forecast-model')).toHaveLength(2));
   });
 });
