@@ -18,7 +18,20 @@ CHART = ROOT / "charts" / "energy-site"
 RULES = CHART / "rules" / "gridwatch-rules.yaml"
 RULE_TESTS = sorted((Path(__file__).parent / "rules").glob("*.test.yaml"))
 RUNBOOKS = ROOT / "docs" / "runbooks"
-ALERTS = {"ProducerDown", "ProcessorLagHigh", "AnomalyRateHigh", "DLQGrowing", "APIErrorRateHigh", "ProcessorDown"}
+ALERTS = {
+    "ProducerDown",
+    "ProcessorLagHigh",
+    "AnomalyRateHigh",
+    "DLQGrowing",
+    "APIErrorRateHigh",
+    "ProcessorDown",
+    # storage optimizer and rebalancer (gridwatch.storage group)
+    "StoragePlanStale",
+    "StoragePlanDegraded",
+    "StorageSolveFailing",
+    "RebalancerPlanStale",
+    "RebalancerSafetyClampsHigh",
+}
 RUNBOOK_BASE = "https://github.com/gridwatch/gridwatch/blob/main/docs/runbooks/"
 
 

@@ -94,6 +94,6 @@ def test_with_the_operator_api_but_the_flag_off_pods_keep_annotations() -> None:
 
 def test_chart_dashboards_dir_holds_only_rendered_json() -> None:
     assert sorted(p.name for p in DASHBOARDS.iterdir()) == sorted(
-        f"{n}.json" for n in ("site-overview", "pipeline-health", "api", "operator")
+        f"{n}.json" for n in ("site-overview", "pipeline-health", "api", "operator", "storage")
     )
     assert all(isinstance(json.loads(Path(p).read_text()), dict) for p in DASHBOARDS.iterdir())

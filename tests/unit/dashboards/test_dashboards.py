@@ -28,6 +28,10 @@ METRIC = re.compile(r"\b((?:gridwatch|process)_[a-zA-Z0-9_]+)\b")
 
 def exported_metric_names() -> set[str]:
     """Every sample name a Gridwatch workload or the operator exposes (including _bucket/_count/_sum)."""
+    # the storage board's metrics: the ingest downlink, the optimizer and the rebalancer register them on import
+    import gridwatch.ingest.downlink
+    import gridwatch.rebalancer.runner
+    import gridwatch.storage.runner  # noqa: F401
     import gridwatch_operator.metrics  # noqa: F401  (registers the operator's metrics)
 
     simulator_metrics.init("catalog", 1.0)
@@ -180,6 +184,10 @@ def test_the_metric_check_can_fail() -> None:
         ),
         ("api", {"Requests by route", "Request latency", "WebSocket clients", "5xx ratio"}),
         ("operator", {"Reconciliations", "Reconcile duration", "Scaling decisions", "Helm revision"}),
+        (
+            "storage",
+            {"Plan age", "Plans by status", "Solve time", "Plan degraded", "Safety clamps", "Grid signals in the plan"},
+        ),
     ],
 )
 def test_each_dashboard_has_the_panels_the_issue_asks_for(name: str, titles: set[str]) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from gridwatch.common.assets import BatteryConfig, FlexibleLoadConfig
 from gridwatch.common.schema import SCHEMA_VERSION, BatteryDispatch, Command, CommandKind, DispatchPlan
-from gridwatch.rebalancer.policy import BatteryLive, Limits, LoadLive, clamp_battery, decide, stoppable_kw
+from gridwatch.rebalancer.policy import CLAMP_LIMITS, BatteryLive, Limits, LoadLive, clamp_battery, decide, stoppable_kw
 from gridwatch.simulator.assets import BatteryModel, FlexibleLoadModel
 
 B = BatteryConfig(name="b", capacity_kwh=100, power_kw=50, efficiency=0.81, soc_min=0.1, soc_max=0.9)
@@ -170,3 +170,16 @@ def test_flexible_load_defers_under_a_limit_and_still_finishes_its_day() -> None
     protected = FlexibleLoadModel(FRIDGE, ZoneInfo("UTC"))
     protected.command(cmd(CommandKind.LOAD_LIMIT, 0.0, T0 + 86400))
     assert protected.step(T0, 60.0) == 30.0
+
+
+def test_every_clamp_name_is_a_declared_metric_label() -> None:
+    """gridwatch_rebalancer_clamped_total starts every CLAMP_LIMITS series at 0 (the dashboard and the
+    RebalancerSafetyClampsHigh alert read them): a clamp must not name a limit outside that list."""
+    rng = np.random.default_rng(7)
+    seen: set[str] = set()
+    for _ in range(2000):
+        live = BatteryLive(float(rng.uniform(0.0, 1.0)), float(rng.uniform(-60, 60)))
+        _, clamps = clamp_battery(B, live, float(rng.uniform(-60, 60)), float(rng.uniform(-120, 120)), LIM)
+        seen.update(clamps)
+    assert seen <= set(CLAMP_LIMITS)
+    assert seen == set(CLAMP_LIMITS), f"never produced: {set(CLAMP_LIMITS) - seen}"

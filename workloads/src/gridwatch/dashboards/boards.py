@@ -1,4 +1,4 @@
-"""The four Gridwatch dashboards, assembled from panels: site overview, pipeline health, API and operator."""
+"""The Gridwatch dashboards, assembled from panels: site overview, pipeline health, API, operator and storage."""
 
 from __future__ import annotations
 
@@ -118,10 +118,37 @@ def operator() -> Dashboard:
     )
 
 
+def storage() -> Dashboard:
+    """The storage optimizer and the grid rebalancer: plans, solver health, grid signals, commands and clamps."""
+    return (
+        dashboard(
+            "gridwatch-storage",
+            "Gridwatch / Storage",
+            "Battery dispatch plans (age, status, solve time, savings, grid signals) and the rebalancer's commands,"
+            " safety clamps and MQTT delivery, for one site.",
+        )
+        .with_row(Row("Now"))
+        .with_panel(p.plan_age_stat())
+        .with_panel(p.plan_degraded_stat())
+        .with_panel(p.expected_savings_stat())
+        .with_panel(p.rebalancer_plan_age_stat())
+        .with_row(Row("Plans"))
+        .with_panel(p.plans_by_status_panel())
+        .with_panel(p.solve_time_panel())
+        .with_panel(p.plan_cost_panel())
+        .with_panel(p.grid_coverage_panel())
+        .with_row(Row("Commands"))
+        .with_panel(p.commands_panel())
+        .with_panel(p.clamps_panel())
+        .with_panel(p.downlink_panel())
+    )
+
+
 # file name (without .json) -> dashboard factory, in the order they are documented
 BOARDS: dict[str, Callable[[], Dashboard]] = {
     "site-overview": site_overview,
     "pipeline-health": pipeline_health,
     "api": api,
     "operator": operator,
+    "storage": storage,
 }

@@ -533,3 +533,141 @@ def drift_repairs_panel() -> timeseries.Panel:
             "{{kind}}",
         ),
     )
+
+
+# --- Storage and rebalancer -----------------------------------------------------------------------
+
+
+def plan_age_stat() -> stat.Panel:
+    """Seconds since the optimizer's last plan."""
+    return single(
+        "Plan age",
+        "Seconds since the storage optimizer last published a dispatch plan (one per step; alert StoragePlanStale"
+        " after an hour).",
+        "s",
+        instant(f"time() - max by (site) (gridwatch_storage_last_plan_timestamp_seconds{{{SITE}}})"),
+        thresholds(GREEN, (1800, "orange"), (3600, "red")),
+    )
+
+
+def expected_savings_stat() -> stat.Panel:
+    """What the current plan saves over its horizon."""
+    return single(
+        "Expected savings",
+        "Cost without the battery minus the current plan's expected cost, over its horizon (tariff currency).",
+        "none",
+        instant(f"max by (site) (gridwatch_storage_expected_savings{{{SITE}}})"),
+    )
+
+
+def plan_degraded_stat() -> stat.Panel:
+    """1 while the plan is not an optimal solve."""
+    return single(
+        "Plan degraded",
+        "1 while the current plan is relaxed, time-limited or a fallback (last good plan or idle) rather than an"
+        " optimal solve (alert StoragePlanDegraded after 30 minutes).",
+        "short",
+        instant(f"max by (site) (gridwatch_storage_plan_degraded{{{SITE}}})"),
+        thresholds(GREEN, (1, "red")),
+    )
+
+
+def rebalancer_plan_age_stat() -> stat.Panel:
+    """Age of the plan the rebalancer follows."""
+    return single(
+        "Rebalancer's plan age",
+        "Age of the plan the rebalancer turns into commands (alert RebalancerPlanStale after an hour).",
+        "s",
+        instant(f"max by (site) (gridwatch_rebalancer_plan_age_seconds{{{SITE}}})"),
+        thresholds(GREEN, (1800, "orange"), (3600, "red")),
+    )
+
+
+def plans_by_status_panel() -> timeseries.Panel:
+    """Plans published per status."""
+    return series(
+        "Plans by status",
+        "Dispatch plans published per hour, by how they were obtained: optimal, relaxed (infeasible as asked),"
+        " time_limit, fallback_last, fallback_idle (no solve).",
+        "short",
+        query(
+            f"sum by (status) (rate(gridwatch_storage_plans_total{{{SITE}}}[{RATE}])) * 3600",
+            "{{status}}",
+        ),
+    )
+
+
+def solve_time_panel() -> timeseries.Panel:
+    """Time to obtain one plan."""
+    bucket = "gridwatch_storage_solve_seconds_bucket"
+    return series(
+        "Solve time",
+        "Time to obtain one plan, all stages (LP, MILP, relaxations).",
+        "s",
+        query(_quantile(0.5, bucket), "p50"),
+        query(_quantile(0.99, bucket), "p99"),
+    )
+
+
+def plan_cost_panel() -> timeseries.Panel:
+    """Expected cost and savings of the current plan."""
+    return series(
+        "Expected cost and savings",
+        "The current plan's expected cost over its horizon and what the battery saves against no battery.",
+        "none",
+        query(f"max by (site) (gridwatch_storage_expected_cost{{{SITE}}})", "expected cost"),
+        query(f"max by (site) (gridwatch_storage_expected_savings{{{SITE}}})", "savings"),
+    )
+
+
+def grid_coverage_panel() -> timeseries.Panel:
+    """Share of the plan on grid signals."""
+    return (
+        series(
+            "Grid signals in the plan",
+            "Share of the plan's steps priced by fresh day-ahead prices (price) or with their own carbon intensity"
+            " (carbon) from <prefix>.grid; 0 means the plan runs on the time-of-use tariff alone.",
+            "percentunit",
+            query(f"max by (signal) (gridwatch_storage_grid_coverage_ratio{{{SITE}}})", "{{signal}}"),
+        )
+        .min(0)
+        .max(1)
+    )
+
+
+def commands_panel() -> timeseries.Panel:
+    """Commands decided per kind."""
+    return series(
+        "Commands",
+        "Commands the rebalancer decided per minute, by kind and whether they were sent (false in dry run).",
+        "short",
+        query(
+            f"sum by (kind, sent) (rate(gridwatch_rebalancer_commands_total{{{SITE}}}[{RATE}])) * 60",
+            "{{kind}} sent={{sent}}",
+        ),
+    )
+
+
+def clamps_panel() -> timeseries.Panel:
+    """Setpoints a safety limit changed."""
+    return series(
+        "Safety clamps",
+        "Battery setpoints per minute that a hard safety limit changed, by limit (alert RebalancerSafetyClampsHigh"
+        " when most setpoints are clamped by power or SOC limits).",
+        "short",
+        query(f"sum by (limit) (rate(gridwatch_rebalancer_clamped_total{{{SITE}}}[{RATE}])) * 60", "{{limit}}"),
+    )
+
+
+def downlink_panel() -> timeseries.Panel:
+    """Commands to devices over MQTT."""
+    return series(
+        "MQTT downlink",
+        "Commands the ingest workload read from <prefix>.commands per minute, by outcome: delivered to"
+        " gridwatch/<site>/<device>/commands (broker acknowledged), expired, dry_run, invalid (dead-lettered).",
+        "short",
+        query(
+            f"sum by (outcome) (rate(gridwatch_ingest_downlink_commands_total{{{SITE}}}[{RATE}])) * 60",
+            "{{outcome}}",
+        ),
+    )

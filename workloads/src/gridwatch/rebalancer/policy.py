@@ -115,6 +115,10 @@ def clamp_battery(
     return safe, clamps
 
 
+# every limit clamp_battery names (the label values of gridwatch_rebalancer_clamped_total)
+CLAMP_LIMITS = ("max power", "SOC guard band", "ramp rate", "SOC guard band over ramp rate")
+
+
 def decide(
     plan: DispatchPlan | None,
     now: float,

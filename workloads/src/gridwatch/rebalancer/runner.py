@@ -24,7 +24,7 @@ from gridwatch.common.probes import ProbeServer
 from gridwatch.common.rediskeys import Keys
 from gridwatch.common.schema import SCHEMA_VERSION, Command, DispatchPlan, encode
 from gridwatch.common.shutdown import StopFlag
-from gridwatch.rebalancer.policy import BatteryLive, Decision, Limits, LoadLive, decide
+from gridwatch.rebalancer.policy import CLAMP_LIMITS, BatteryLive, Decision, Limits, LoadLive, decide
 from gridwatch.rebalancer.settings import RebalancerSettings
 
 LABELS = ("site", "component")
@@ -85,6 +85,8 @@ class Rebalancer:
         self.limited: dict[str, float | None] = {}
         self.conn: psycopg.Connection[TupleRow] | None = None
         self.healthy = False
+        for limit in CLAMP_LIMITS:  # every series exists from the start, at 0
+            CLAMPED.labels(**self.labels, limit=limit)
 
     # --- inputs --------------------------------------------------------------------------------------------
     def _take_plans(self, messages: list[Message]) -> None:
