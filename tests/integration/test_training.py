@@ -125,3 +125,26 @@ def test_train_promote_by_margin_and_roll_back(
         assert bad.status_code == 422 and "kind" in bad.text
     finally:
         api.stop()
+
+
+def test_trainer_service_trains_at_start_serves_metrics_and_stops_on_sigterm(
+    base_env: dict[str, str], postgres: Postgres, site: str, tmp_path: Path
+) -> None:
+    """`gridwatch trainer` (what `make up` runs) on a site without history: both runs are skipped, and say so."""
+    port = free_port()
+    env = {**base_env, "GRIDWATCH_POSTGRES_DSN": postgres.dsn, "GRIDWATCH_METRICS_PORT": str(port)}
+    trainer = Workload("trainer", env, tmp_path).start()
+    try:
+        wait_for(
+            lambda: httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200,
+            180,
+            "trainer ready",
+            logs=(trainer,),
+        )
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        for kind in ("forecaster", "detector"):
+            assert f'kind="{kind}",outcome="skipped",site="{site}"}} 1.0' in text, text
+        assert "not enough history" in trainer.log() and "feature rows" in trainer.log()
+    finally:
+        code = trainer.stop()
+    assert code == 0, trainer.log()[-3000:]
