@@ -31,6 +31,7 @@ WORKLOADS: tuple[WorkloadSpec, ...] = (
     WorkloadSpec("history", 3, ("kafka", "postgres"), "one-minute rollups in PostgreSQL"),
     WorkloadSpec("alerts", 4, ("kafka", "redis", "postgres"), "alert lifecycle and notifications"),
     WorkloadSpec("forecaster", 5, ("kafka", "redis", "postgres"), "site and machine load forecasts"),
+    WorkloadSpec("trainer", 8, ("redis", "postgres"), "retrains the models daily, promotes what beats the served"),
     WorkloadSpec("grid", None, ("kafka",), "grid signals (carbon intensity, prices); no sources locally"),
     WorkloadSpec("ingest", None, ("kafka", "postgres", "mosquitto"), "device telemetry over HTTP and MQTT"),
     WorkloadSpec("storage", 6, ("kafka", "redis", "postgres"), "battery dispatch plans (MILP) every 15 min"),
