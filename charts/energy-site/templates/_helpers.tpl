@@ -78,15 +78,11 @@ app.kubernetes.io/component: {{ .component }}
 {{- join "," $c }}
 {{- end }}
 
-{{/* Redis URL; the password, if any, comes from GRIDWATCH_REDIS_PASSWORD set from a Secret. */}}
+{{/* Redis URL, without credentials: GRIDWATCH_REDIS_USERNAME / GRIDWATCH_REDIS_PASSWORD (from a Secret) carry them. */}}
 {{- define "energy-site.redisUrl" -}}
 {{- $r := .Values.redis }}
 {{- $scheme := ternary "rediss" "redis" $r.tls }}
-{{- if $r.passwordSecret.name }}
-{{- printf "%s://:$(GRIDWATCH_REDIS_PASSWORD)@%s:%d/%d" $scheme $r.host (int $r.port) (int $r.db) }}
-{{- else }}
 {{- printf "%s://%s:%d/%d" $scheme $r.host (int $r.port) (int $r.db) }}
-{{- end }}
 {{- end }}
 
 {{/* Alert routes without their URLs: each URL is an env var GRIDWATCH_ALERTS_ROUTE_<NAME>_URL from its Secret. */}}
@@ -173,7 +169,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
-{{/* Env vars from Secrets, shared by the workloads; the password must come before the URL using it. */}}
+{{/* Env vars from Secrets, shared by the workloads. */}}
 {{- define "energy-site.secretEnv" -}}
 {{- include "energy-site.kafkaEnv" . }}
 {{- if .Values.redis.passwordSecret.name }}
@@ -185,6 +181,10 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 - name: GRIDWATCH_REDIS_URL
   value: {{ include "energy-site.redisUrl" . | quote }}
+{{- with .Values.redis.username }}
+- name: GRIDWATCH_REDIS_USERNAME
+  value: {{ . | quote }}
+{{- end }}
 {{- if .Values.history.enabled }}
 - name: GRIDWATCH_POSTGRES_PASSWORD
   valueFrom:

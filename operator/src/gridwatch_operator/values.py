@@ -172,6 +172,7 @@ def helm_values(
             "port": int(redis.get("port", 6379)),
             "db": int(redis.get("db", 0)),
             "tls": bool(redis.get("tls", False)),
+            "username": str(redis.get("username", "")),
             "passwordSecret": _secret(redis.get("passwordSecretRef"), "password"),
         },
         "history": {

@@ -242,3 +242,15 @@ def test_sasl_without_a_password_secret_is_refused() -> None:
         check=False,
     )
     assert out.returncode != 0 and "/kafka/sasl/passwordSecret/name" in out.stderr
+
+
+@needs_helm
+def test_redis_credentials_come_from_the_secret_not_the_url() -> None:
+    values = CHARTS / "energy-site" / "ci" / "secrets-values.yaml"
+    objects = render("energy-site", values, "--set", "redis.username=gridwatch-app")
+    for name, pod in _pod_specs(objects):
+        [container] = pod["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        assert env["GRIDWATCH_REDIS_URL"]["value"] == "rediss://redis.data.svc:6379/0", name
+        assert env["GRIDWATCH_REDIS_USERNAME"]["value"] == "gridwatch-app"
+        assert env["GRIDWATCH_REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "site-redis", "key": "password"}

@@ -57,13 +57,14 @@ def test_empty_spec_maps_to_valid_values() -> None:
 
 def test_secrets_are_references_never_values() -> None:
     spec = {
-        "redis": {"passwordSecretRef": {"name": "redis-auth"}},
+        "redis": {"username": "gridwatch-app", "passwordSecretRef": {"name": "redis-auth"}},
         "history": {"enabled": True, "host": "pg", "passwordSecretRef": {"name": "pg-auth", "key": "pw"}},
         "alerts": {"routes": [{"name": "on-call", "webhookSecretRef": {"name": "hooks"}}]},
     }
     values = values_for(spec)
     assert schema_errors(values) == []
     assert values["redis"]["passwordSecret"] == {"name": "redis-auth", "key": "password"}
+    assert values["redis"]["username"] == "gridwatch-app"
     assert values["history"]["passwordSecret"] == {"name": "pg-auth", "key": "pw"}
     assert values["alerts"]["routes"] == [
         {"name": "on-call", "minSeverity": "warning", "webhookSecret": {"name": "hooks", "key": "url"}}

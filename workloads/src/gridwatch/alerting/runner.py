@@ -26,7 +26,7 @@ from gridwatch.alerting.rules import (
     processor_condition,
 )
 from gridwatch.alerting.settings import AlertSettings
-from gridwatch.common import kafka, tracing
+from gridwatch.common import kafka, redisclient, tracing
 from gridwatch.common.consumer import ConsumerLoop, ConsumerSpec, Record, retry
 from gridwatch.common.db.migrate import connect, migrate
 from gridwatch.common.logging import configure_logging
@@ -65,7 +65,7 @@ class AlertEngine:
             on_tick=self._tick,
             ready=lambda: self.healthy,
         )
-        self.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3)
+        self.redis = redisclient.connect(settings)
         self.keys = Keys(settings.site)
         self.evaluator = Evaluator(settings.active_rules)
         self.timing = Timing(settings.clear_after_s, settings.reopen_window_s, settings.touch_interval_s)

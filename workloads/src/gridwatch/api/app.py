@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import redis.asyncio as aioredis
 from fastapi import FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
@@ -22,7 +21,7 @@ from gridwatch.api.repository import Repository
 from gridwatch.api.routes import health
 from gridwatch.api.settings import ApiSettings
 from gridwatch.api.suggestions import Suggestions
-from gridwatch.common import tracing
+from gridwatch.common import redisclient, tracing
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
@@ -32,9 +31,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = aioredis.Redis.from_url(
-            settings.redis_url, socket_timeout=3, socket_connect_timeout=2, health_check_interval=10
-        )
+        client = redisclient.connect_async(settings, health_check_interval=10)
         repo = Repository(client, settings.site, settings.producer_timeout_s)
         hub = LiveHub(client, repo, repo.keys.channel, settings.ws_update_interval_s, labels)
         app.state.settings = settings

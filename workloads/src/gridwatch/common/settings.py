@@ -74,6 +74,8 @@ class CommonSettings(KafkaSecuritySettings):
     partitions: int = Field(default=4, ge=1, le=1024)
     replication_factor: int = Field(default=1, ge=1, le=5)
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_username: str = Field(default="", description="Redis ACL user; empty = the default user.")
+    redis_password: SecretStr = Field(default=SecretStr(""), description="Redis password (from a Secret).")
     state_ttl_seconds: int = Field(default=3600, ge=60)
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     metrics_host: str = "0.0.0.0"

@@ -13,7 +13,7 @@ import redis
 from confluent_kafka import KafkaException, Producer
 from psycopg.rows import TupleRow
 
-from gridwatch.common import kafka
+from gridwatch.common import kafka, redisclient
 from gridwatch.common.db.migrate import connect, migrate
 from gridwatch.common.logging import configure_logging
 from gridwatch.common.metrics import announce
@@ -48,7 +48,7 @@ class Forecaster:
         self.labels = announce(settings.site, "forecaster")
         self.topic = settings.topic("forecasts")
         self.producer = Producer(kafka.producer_config(settings.kafka_bootstrap, f"forecaster@{socket.gethostname()}"))
-        self.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3)
+        self.redis = redisclient.connect(settings)
         self.horizon = horizon_steps(settings.horizon_minutes, settings.step_s)
         self.service = ForecastService(
             settings.site, self.horizon, settings.backtest_folds, settings.reselect_hours * 3600

@@ -1,4 +1,4 @@
-"""Process helpers shared by the servers and the workloads: free ports, log tails, the one stop sequence."""
+"""Process helpers of the servers and the workloads: free ports, log tails, the one stop sequence, local passwords."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import functools
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -107,3 +108,19 @@ def pdeathsig_hook() -> Callable[[], None] | None:
     if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
         return None
     return _die_with_parent if _libc() is not None else None
+
+
+def stored_secret(path: Path) -> str:
+    """A random password kept in `path` (mode 0600): made on first use, the same one on every later run."""
+    try:
+        existing = path.read_text().strip()
+    except FileNotFoundError:
+        existing = ""
+    if existing:
+        return existing
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(value + "\n")
+    return value

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from gridwatch.local.process import tail, wait_pid_gone
+from gridwatch.local.process import stored_secret, tail, wait_pid_gone
 from gridwatch.local.server import ServerError
 from gridwatch.local.stack import Stack
 from gridwatch.local.supervisor import Child, Supervisor
@@ -78,6 +78,8 @@ class Runtime:
         self.logs = self.dir / "logs"
         self.stopping = threading.Event()
         self.stack = Stack(self.dir / "services", only=SERVERS, ports=opts.ports)
+        if self.stack.redis is not None:  # a password, generated once into the state dir (docs/security.md)
+            self.stack.redis.password = stored_secret(self.secrets / "redis-password")
         prom = self.stack.prometheus
         if prom is not None:  # scrapes every workload and evaluates the chart's alert rules
             prom.targets = {
@@ -89,6 +91,11 @@ class Runtime:
             prom.rule_files = [p.resolve() for p in opts.rule_files if p.exists()]
             prom.scrape_interval = "5s"
         self.supervisor = Supervisor(self.launch, say, on_crash=self._show_crash)
+
+    @property
+    def secrets(self) -> Path:
+        """Where the local servers' generated passwords live (one 0600 file each)."""
+        return self.dir / "secrets"
 
     @property
     def specs(self) -> list[WorkloadSpec]:
@@ -186,6 +193,7 @@ class Runtime:
         if self.stack.prometheus is not None:
             print(f"    Prometheus         {self.stack.prometheus.url}/ (alerts: /alerts)", flush=True)
         print(f"    state and logs     {self.dir}", flush=True)
+        print(f"    server passwords   {self.secrets}/ (redis-cli -p PORT --askpass)", flush=True)
 
     def run(self) -> int:
         """Until a signal: keep every workload up (restarts with backoff) and stop if a server dies."""

@@ -10,7 +10,7 @@ import numpy as np
 import redis
 from confluent_kafka import Consumer, TopicPartition
 
-from gridwatch.common import kafka, tracing
+from gridwatch.common import kafka, redisclient, tracing
 from gridwatch.common.consumer import ConsumerLoop, ConsumerSpec, Finish, Record, retry
 from gridwatch.common.forest import ArrayForest
 from gridwatch.common.lag import LagTracker
@@ -78,7 +78,7 @@ class Processor:
         )
         self.producer = self.loop.producer
         self.store = StateStore(
-            redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3),
+            redisclient.connect(settings),
             settings.site,
             settings.state_ttl_seconds,
         )

@@ -16,7 +16,7 @@ from confluent_kafka import Consumer, Message, Producer
 from prometheus_client import Counter, Gauge
 from psycopg.rows import TupleRow
 
-from gridwatch.common import kafka
+from gridwatch.common import kafka, redisclient
 from gridwatch.common.db.migrate import connect, migrate
 from gridwatch.common.logging import configure_logging
 from gridwatch.common.metrics import announce
@@ -77,7 +77,7 @@ class Rebalancer:
                 settings.kafka_bootstrap, settings.consumer_group, client_id, **{"auto.offset.reset": "latest"}
             )
         )
-        self.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3)
+        self.redis = redisclient.connect(settings)
         self.topic = settings.topic("commands")
         self.limits = Limits(settings.ramp_kw_per_s, settings.soc_guard_frac, settings.interval_s)
         self.plan: DispatchPlan | None = None

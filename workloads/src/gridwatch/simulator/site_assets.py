@@ -15,7 +15,7 @@ import structlog
 from confluent_kafka import Consumer, Message
 from pydantic import Field
 
-from gridwatch.common import kafka
+from gridwatch.common import kafka, redisclient
 from gridwatch.common.asset_settings import SiteAssetsSettings
 from gridwatch.common.rediskeys import Keys
 from gridwatch.common.schema import Command, ReadingBatch
@@ -43,7 +43,7 @@ class AssetLoop:
                           for b in settings.batteries]  # fmt: skip
         self.loads = [FlexibleLoadModel(f, zone) for f in settings.flexible_loads]
         self.keys = Keys(settings.site)
-        self.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3)
+        self.redis = redisclient.connect(settings)
         self.topic = settings.topic("commands")
         client_id = f"simulator-assets@{socket.gethostname()}"
         group = f"{settings.prefix}.simulator-assets"

@@ -15,7 +15,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from prometheus_client import Counter, Gauge, Histogram
 from psycopg.rows import TupleRow
 
-from gridwatch.common import kafka
+from gridwatch.common import kafka, redisclient
 from gridwatch.common.db.migrate import connect
 from gridwatch.common.logging import configure_logging
 from gridwatch.common.metrics import announce
@@ -77,7 +77,7 @@ class StorageOptimizer:
         client_id = f"storage@{socket.gethostname()}"
         self.producer = producer or Producer(kafka.producer_config(settings.kafka_bootstrap, client_id))
         self.delivery = kafka.DeliveryTracker()
-        self.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3)
+        self.redis = redisclient.connect(settings)
         self.batteries = [inputs.to_battery(b) for b in settings.batteries]
         self.initial_soc = {b.name: b.initial_soc for b in settings.batteries}
         self.conn: psycopg.Connection[TupleRow] | None = None
