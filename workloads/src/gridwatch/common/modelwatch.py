@@ -42,6 +42,7 @@ class ModelWatcher(Generic[T]):
         *,
         conninfo: str,
         redis_url: str,
+        redis_client: redis.Redis | None = None,
         site: str,
         kind: ModelKind,
         component: str,
@@ -60,7 +61,8 @@ class ModelWatcher(Generic[T]):
         self.on_loaded = on_loaded
         self.on_failed = on_failed
         self.log = log or structlog.get_logger(__name__)
-        self.redis = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=3)
+        # the workload's own client (gridwatch.common.redisclient: credentials), else one from the URL
+        self.redis = redis_client or redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=3)
         self.running: int | None = None  # version the workload serves (after take)
         self.failed: int | None = None  # last version that could not be loaded
         self.error = ""

@@ -59,6 +59,7 @@ class Forecaster:
         self.models: ModelWatcher[dict[str, dict[str, Pick]]] = ModelWatcher(
             conninfo=settings.postgres_conninfo,
             redis_url=settings.redis_url,
+            redis_client=redisclient.connect(settings, check=False),
             site=settings.site,
             kind=ModelKind.FORECASTER,
             component="forecaster",

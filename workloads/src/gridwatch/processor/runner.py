@@ -95,6 +95,7 @@ class Processor:
             self.models = ModelWatcher(
                 conninfo=settings.postgres_conninfo,
                 redis_url=settings.redis_url,
+                redis_client=redisclient.connect(settings, check=False),
                 site=settings.site,
                 kind=ModelKind.DETECTOR,
                 component="processor",

@@ -6,7 +6,7 @@ import json
 
 import redis
 
-from gridwatch.common import registry
+from gridwatch.common import redisclient, registry
 from gridwatch.common.db.migrate import connect, migrate
 from gridwatch.common.registry import ModelKind, ModelRecord
 from gridwatch.common.settings import CommonSettings
@@ -91,7 +91,7 @@ def rollback(settings: CommonSettings, kind: ModelKind, actor: str) -> ModelReco
 
 
 def _announce(settings: CommonSettings, kind: ModelKind, version: int) -> None:
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=3)
+    client = redisclient.connect(settings)
     try:
         registry.announce(client, settings.site, kind, version)
     except (redis.RedisError, OSError):

@@ -15,7 +15,7 @@ import psycopg
 import redis
 from psycopg.rows import TupleRow
 
-from gridwatch.common import registry
+from gridwatch.common import redisclient, registry
 from gridwatch.common.artifact import Artifact, ArtifactError, dumps, loads
 from gridwatch.common.db.migrate import connect, migrate
 from gridwatch.common.forest import ArrayForest
@@ -163,7 +163,7 @@ class Trainer:
             return None
 
     def _announce(self, kind: ModelKind, version: int) -> None:
-        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=5, socket_connect_timeout=3)
+        client = redisclient.connect(self.settings)
         try:
             registry.announce(client, self.settings.site, kind, version)
         except (redis.RedisError, OSError) as exc:  # replicas still find it at their next registry check
