@@ -230,6 +230,8 @@ def helm_values(
                 "exportPricePerKWh": float(tariff.get("exportPricePerKWh", 0.07)),
                 "peakStartHour": int(tariff.get("peakStartHour", 17)),
                 "peakEndHour": int(tariff.get("peakEndHour", 21)),
+                "dayAheadAdderPerKWh": float(tariff.get("dayAheadAdderPerKWh", 0)),
+                "carbonWeightPerKg": float(tariff.get("carbonWeightPerKg", 0)),
             },
         },
         "alerts": {

@@ -36,12 +36,16 @@ def test_storage_values_add_the_optimizer_and_the_rebalancer() -> None:
     prefixes = (
         "GRIDWATCH_ANALYTICS_BATTERY_",
         "GRIDWATCH_ANALYTICS_DEMAND",
+        "GRIDWATCH_ANALYTICS_CARBON",
+        "GRIDWATCH_ANALYTICS_TARIFF_",
         "GRIDWATCH_STORAGE_",
         "GRIDWATCH_TIMEZONE",
     )
     storage = StorageSettings.model_validate({k: v for k, v in env.items() if k.startswith(prefixes)})
     assert [(b.capacity_kwh, b.target) for b in storage.batteries] == [(600.0, 0.5)]
     assert storage.demand_charge_per_kw == 12.5 and storage.timezone == "Europe/Berlin"
+    assert storage.day_ahead_adder_per_kwh == 0.12 and storage.carbon_weight_per_kg == 0.05
+    assert storage.peak_price == 0.32  # the tariff's other fields keep their defaults beside the new ones
     loads = [FlexibleLoadConfig.model_validate(x) for x in json.loads(env["GRIDWATCH_ANALYTICS_FLEXIBLE_LOADS"])]
     assert [(f.name, f.protected) for f in loads] == [("kiln", False), ("cold-store", True)]
     assert RebalancerSettings.model_validate({"GRIDWATCH_REBALANCER_SOC_GUARD": env["GRIDWATCH_REBALANCER_SOC_GUARD"]})
