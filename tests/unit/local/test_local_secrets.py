@@ -1,4 +1,4 @@
-"""`make up` gives its servers generated passwords, kept in the state dir (0600) and reused on the next run."""
+"""`make up` gives Redis and PostgreSQL generated passwords, kept in the state dir (0600) and reused on the next run."""
 
 from __future__ import annotations
 
@@ -29,3 +29,16 @@ def test_make_up_runs_redis_with_a_password_the_workloads_get(tmp_path: Path) ->
     assert password not in env["GRIDWATCH_REDIS_URL"]
     again = Runtime(Options(dir=tmp_path / ".gridwatch", ui_dir=tmp_path / "no-ui"))
     assert again.stack.redis is not None and again.stack.redis.password == password
+
+
+def test_make_up_runs_postgres_with_a_password_in_the_workloads_dsn(tmp_path: Path) -> None:
+    runtime = Runtime(Options(dir=tmp_path / ".gridwatch", ui_dir=tmp_path / "no-ui"))
+    postgres = runtime.stack.postgres
+    assert postgres is not None
+    password = (tmp_path / ".gridwatch" / "secrets" / "postgres-password").read_text().strip()
+    assert postgres.password == password
+    redis_password = (tmp_path / ".gridwatch" / "secrets" / "redis-password").read_text().strip()
+    assert password != redis_password
+    assert runtime.env("history")["GRIDWATCH_POSTGRES_DSN"] == (
+        f"postgresql://gridwatch:{password}@127.0.0.1:{postgres.port}/gridwatch"
+    )

@@ -1,4 +1,5 @@
-"""Debian's PostgreSQL in a private cluster: initdb on first start, database `gridwatch`, trust auth on loopback.
+"""Debian's PostgreSQL in a private cluster: initdb on first start, database `gridwatch`, on loopback; trust auth,
+or with a password scram-sha-256 for every connection (what `make up` runs).
 
 Custom on purpose: PostgreSQL refuses to run as root, so as root the cluster runs as a system user created on
 demand, with its data where that user can reach it; initdb and the database are created without a server.
@@ -18,6 +19,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from gridwatch.local.process import port_open, tail
 from gridwatch.local.server import Server, ServerError
@@ -79,7 +81,8 @@ def _ensure_system_user(name: str) -> pwd.struct_passwd:
 
 
 class Postgres(Server):
-    """Debian's PostgreSQL in a private cluster: trust auth on 127.0.0.1, database `gridwatch`.
+    """Debian's PostgreSQL in a private cluster on 127.0.0.1, database `gridwatch`: trust auth, or with
+    `password` scram-sha-256 only (pg_hba rewritten at every start; the owner's password set offline).
 
     When run as root the server runs as the system user ``gridwatch`` (created on demand).
     If that user cannot reach the working dir (e.g. under /root or pytest's 0700 tmp dirs)
@@ -98,8 +101,10 @@ class Postgres(Server):
         user: str = "gridwatch",
         database: str = "gridwatch",
         bindir: str | os.PathLike[str] | None = None,
+        password: str | None = None,
     ) -> None:
         super().__init__(workdir, port)
+        self.password = password
         self.user = user
         self.database = database
         self.bindir = Path(bindir) if bindir is not None else _pg_bindir()
@@ -109,8 +114,9 @@ class Postgres(Server):
 
     @property
     def dsn(self) -> str:
-        """postgresql://gridwatch@127.0.0.1:PORT/gridwatch"""
-        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{self.database}"
+        """postgresql://gridwatch[:password]@127.0.0.1:PORT/gridwatch"""
+        auth = self.user + (f":{quote(self.password, safe='')}" if self.password else "")
+        return f"postgresql://{auth}@127.0.0.1:{self.port}/{self.database}"
 
     def _as_user_kwargs(self) -> dict[str, Any]:
         if self._run_as is None:
@@ -140,8 +146,46 @@ class Postgres(Server):
                 with contextlib.suppress(OSError):
                     link.symlink_to(self._fallback)
                 atexit.register(self._remove_fallback)
-        if (self.data_dir / "PG_VERSION").exists():
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb()
+        if self.password:
+            self._require_password(self.password)
+
+    def _single_user(self, sql: str) -> subprocess.CompletedProcess[bytes]:
+        """Run SQL in single-user mode (no server, no network), as the cluster's owner."""
+        return subprocess.run(
+            [str(self.bindir / "postgres"), "--single", "-D", str(self.data_dir), "-j", "postgres"],
+            input=sql.encode(), capture_output=True, cwd=self.data_dir, check=False,
+            **self._as_user_kwargs(),
+        )  # fmt: skip
+
+    def _require_password(self, password: str) -> None:
+        """scram-sha-256 for every connection (socket and loopback), the owner's password set to `password`.
+
+        Also turns a cluster made earlier with trust auth (an older `make up` state dir) into a password-only one.
+        """
+        hba = self.data_dir / "pg_hba.conf"
+        hba.write_text(
+            "# written by gridwatch.local.postgres: password (SCRAM) authentication only, no trust\n"
+            "local all all scram-sha-256\n"
+            "host  all all 127.0.0.1/32 scram-sha-256\n"
+            "host  all all ::1/128 scram-sha-256\n"
+        )
+        self._chown(hba)
+        stamp = self.data_dir / ".gridwatch-password"
+        digest = hashlib.sha256(f"{self.user}:{password}".encode()).hexdigest()
+        if stamp.exists() and stamp.read_text().strip() == digest:
             return
+        literal = password.replace("'", "''")
+        res = self._single_user(
+            f"SET password_encryption = 'scram-sha-256';\n\nALTER ROLE \"{self.user}\" PASSWORD '{literal}';\n\n"
+        )
+        if res.returncode != 0 or b"ERROR" in res.stdout + res.stderr:
+            raise ServerError(f"setting the password of {self.user} failed:\n{(res.stdout + res.stderr).decode()}")
+        stamp.write_text(digest + "\n")
+        self._chown(stamp)
+
+    def _initdb(self) -> None:
         if self.data_dir.exists():
             shutil.rmtree(self.data_dir)  # half-initialised from an interrupted run
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -158,12 +202,7 @@ class Postgres(Server):
         if res.returncode != 0:
             raise ServerError(f"initdb failed:\n{tail(init_log)}")
         # Create the application database in single-user mode (no network, no race).
-        res = subprocess.run(
-            [str(self.bindir / "postgres"), "--single", "-D", str(self.data_dir), "-j", "postgres"],
-            input=f'CREATE DATABASE "{self.database}" OWNER "{self.user}";\n'.encode(),
-            capture_output=True, cwd=self.data_dir, check=False,
-            **self._as_user_kwargs(),
-        )  # fmt: skip
+        res = self._single_user(f'CREATE DATABASE "{self.database}" OWNER "{self.user}";\n')
         if res.returncode != 0 or b"ERROR" in res.stdout + res.stderr:
             raise ServerError(f"creating database {self.database} failed:\n{(res.stdout + res.stderr).decode()}")
 

@@ -78,8 +78,10 @@ class Runtime:
         self.logs = self.dir / "logs"
         self.stopping = threading.Event()
         self.stack = Stack(self.dir / "services", only=SERVERS, ports=opts.ports)
-        if self.stack.redis is not None:  # a password, generated once into the state dir (docs/security.md)
+        if self.stack.redis is not None:  # passwords, generated once into the state dir (docs/security.md)
             self.stack.redis.password = stored_secret(self.secrets / "redis-password")
+        if self.stack.postgres is not None:  # scram-sha-256 instead of trust, same reason
+            self.stack.postgres.password = stored_secret(self.secrets / "postgres-password")
         prom = self.stack.prometheus
         if prom is not None:  # scrapes every workload and evaluates the chart's alert rules
             prom.targets = {
