@@ -28,7 +28,6 @@ class AssetSettings(SiteAssetsSettings):
 
     enabled: bool = Field(default=False, alias="GRIDWATCH_SIM_ASSETS")
     step_s: float = Field(default=1.0, gt=0, le=60, alias="GRIDWATCH_SIM_ASSETS_STEP_S")
-    timezone: str = Field(default="UTC", alias="GRIDWATCH_TIMEZONE")
 
 
 class AssetLoop:
