@@ -5,10 +5,7 @@ in; and every reading that went in came out exactly once."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,20 +21,10 @@ from gridwatch.common.schema import EnrichedBatch, ReadingBatch, decode
 
 from tests.infra.services import Kafka, Postgres
 from tests.utils import model_history
+from tests.utils.cli import gridwatch
 from tests.utils.workloads import Workload, free_port, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def gridwatch(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gridwatch.cli", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
 
 
 def metric(port: int, name: str) -> float | None:

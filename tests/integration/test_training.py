@@ -4,9 +4,6 @@ and the API's /api/v1/models."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,21 +19,10 @@ from gridwatch.forecasting.service import selections_of
 
 from tests.infra.services import Postgres
 from tests.utils import model_history
+from tests.utils.cli import gridwatch
 from tests.utils.workloads import Workload, free_port, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def gridwatch(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI."""
-    return subprocess.run(
-        [sys.executable, "-m", "gridwatch.cli", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
 
 
 def test_train_promote_by_margin_and_roll_back(

@@ -89,6 +89,11 @@ class ModelWatcher(Generic[T]):
         """Ask the thread to look at the registry at once (what a promotion notice does)."""
         self._wake.set()
 
+    def has_new(self) -> bool:
+        """True while a newly loaded model waits to be taken (a loop that sleeps long may wake for it)."""
+        with self._lock:
+            return self._ready is not None
+
     def take(self) -> Loaded[T] | None:
         """The newly loaded model, once: the caller swaps it in between batches and serves it from then on."""
         with self._lock:

@@ -162,14 +162,19 @@ class Forecaster:
                     self.log.error("forecast step failed; keeping the last forecasts", error=str(exc))
                     self._drop_db()
                 now = time.time()
-                wake = math.floor(now / s.step_s) * s.step_s + s.step_s + SETTLE_S
-                self.stop.wait(max(1.0, wake - now))
+                self._sleep_until(math.floor(now / s.step_s) * s.step_s + s.step_s + SETTLE_S)
         finally:
             self.models.close()
             self.producer.flush(10)
             self._drop_db()
             self.redis.close()
             self.log.info("forecaster stopped")
+
+    def _sleep_until(self, wake: float) -> None:
+        """Until the next step, or sooner when a newly promoted selection is ready: re-forecast with it at once."""
+        self.stop.wait(1.0)
+        while self.stop.running and time.time() < wake and not self.models.has_new():
+            self.stop.wait(min(1.0, wake - time.time()))
 
     def ready(self) -> bool:
         """Ready once a step succeeded within the last two steps (or none has been due yet)."""
