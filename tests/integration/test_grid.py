@@ -44,6 +44,8 @@ class Replay:
                     return self._send(500, b"Internal Server Error")
                 if key == "/intensity":
                     return self._send(200, grid_docs.INTENSITY)
+                if key.startswith("/intensity/") and key.endswith("/fw24h"):  # the 24-hour forecast
+                    return self._send(200, grid_docs.INTENSITY)
                 if key == "/generation":
                     return self._send(200, grid_docs.GENERATION)
                 outer.tokens.update(query.get("securityToken", []))
@@ -139,6 +141,7 @@ def test_polls_both_formats_with_retries_and_is_started_and_stopped(
         got = signals(kafka, f"{site}.grid", until=13)
         assert [s.value for s in got if s.metric is GridMetric.PRICE][:3] == [80.5, 75.0, 91.25]
         assert replay.hits["/intensity"] >= 3, "429 and 500 were retried within one poll"
+        assert any(k.startswith("/intensity/") and k.endswith("/fw24h") for k in replay.hits), replay.hits
         assert replay.tokens == {"tok"}
         assert {s.unit for s in got if s.metric is GridMetric.CARBON_INTENSITY} == {"gCO2/kWh"}
         assert {s.fuel for s in got if s.metric is GridMetric.GENERATION_SHARE} == {"gas", "wind", "solar"}

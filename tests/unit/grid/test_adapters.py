@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from gridwatch.common.schema import (
     GRID_UNITS,
@@ -12,7 +14,13 @@ from gridwatch.common.schema import (
     decode_grid,
     encode_grid,
 )
-from gridwatch.grid.adapters import SourceError, parse_carbon_intensity, parse_entsoe
+from gridwatch.grid.adapters import (
+    SourceError,
+    carbon_intensity_paths,
+    entsoe_params,
+    parse_carbon_intensity,
+    parse_entsoe,
+)
 
 from tests.utils import grid_docs
 
@@ -60,3 +68,20 @@ def test_grid_signal_round_trip_and_validation() -> None:
         decode_grid(encode_grid(wrong))
     with pytest.raises(InvalidMessage, match="end_ts"):
         decode_grid(encode_grid(msgspec.structs.replace(signal, end_ts=0.5)))
+
+
+def test_carbon_intensity_polls_the_next_24_hours_for_planning() -> None:
+    now = datetime(2026, 12, 1, 9, 17, 42, tzinfo=UTC)
+    assert carbon_intensity_paths(now) == ["/intensity", "/intensity/2026-12-01T09:17Z/fw24h", "/generation"]
+    # the forecast document has the same shape: each half hour is a (forecast) carbon intensity
+    points = parse_carbon_intensity("/intensity/2026-12-01T09:17Z/fw24h", grid_docs.INTENSITY)
+    assert points and {p.metric for p in points} == {GridMetric.CARBON_INTENSITY}
+
+
+def test_entsoe_asks_for_today_and_tomorrows_day_ahead_prices_and_todays_load() -> None:
+    now = datetime(2026, 12, 1, 21, 5, tzinfo=UTC)
+    prices = entsoe_params("A44", "10YBE----------2", "tok", now)
+    assert (prices["periodStart"], prices["periodEnd"]) == ("202612010000", "202612030000")
+    assert prices["in_Domain"] == prices["out_Domain"] == "10YBE----------2"
+    load = entsoe_params("A65", "10YBE----------2", "tok", now)
+    assert (load["periodStart"], load["periodEnd"]) == ("202612010000", "202612020000")

@@ -1,6 +1,7 @@
 """Adapters from public grid APIs' documented formats to GridSignal values.
 
-- GB Carbon Intensity API (api.carbonintensity.org.uk): `GET /intensity` answers
+- GB Carbon Intensity API (api.carbonintensity.org.uk): `GET /intensity` (and `GET /intensity/{from}/fw24h`, the
+  next 24 hours' half hours) answers
   `{"data": [{"from": "2018-01-20T12:00Z", "to": "...",
   "intensity": {"forecast": 266, "actual": 263, "index": "moderate"}}]}`;
   `GET /generation` answers `{"data": {"from", "to", "generationmix": [{"fuel": "gas", "perc": 43.6}, ...]}}`;
@@ -55,9 +56,11 @@ def _iso(text: str) -> float:
 # ------------------------------------------------------------------ GB Carbon Intensity
 
 
-def carbon_intensity_paths() -> list[str]:
-    """The paths polled on the Carbon Intensity API."""
-    return ["/intensity", "/generation"]
+def carbon_intensity_paths(now: datetime) -> list[str]:
+    """The paths polled on the Carbon Intensity API: the current half hour (actual when published), the forecast
+    for the next 24 hours from now (`/intensity/{from}/fw24h`, what the storage optimizer plans with), the mix."""
+    since = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+    return ["/intensity", f"/intensity/{since}/fw24h", "/generation"]
 
 
 def parse_carbon_intensity(path: str, body: bytes) -> list[Point]:
@@ -98,9 +101,10 @@ def parse_carbon_intensity(path: str, body: bytes) -> list[Point]:
 
 
 def entsoe_params(document_type: str, region: str, token: str, now: datetime) -> dict[str, str]:
-    """Query parameters for today's (UTC) day-ahead prices (A44) or actual total load (A65)."""
+    """Query parameters from today 00:00 UTC: day-ahead prices (A44) for today and tomorrow (published around noon
+    CET, so a day-ahead plan sees them once they exist), or today's actual total load (A65)."""
     start = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    end = start + timedelta(days=1)
+    end = start + timedelta(days=2 if document_type == "A44" else 1)
     fmt = "%Y%m%d%H%M"
     params = {
         "securityToken": token,

@@ -111,7 +111,7 @@ class Poller:
         """Fetch every document of the source (with retries), then produce its signals."""
         status = self.status[source.name]
         requests = (
-            [(p, {}) for p in adapters.carbon_intensity_paths()]
+            [(p, {}) for p in adapters.carbon_intensity_paths(datetime.now(UTC))]
             if source.adapter == "gb-carbon-intensity"
             else [
                 ("/api", adapters.entsoe_params(d, source.region, source.token.get_secret_value(), datetime.now(UTC)))
