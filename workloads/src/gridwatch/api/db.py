@@ -14,6 +14,7 @@ from prometheus_client import Counter
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
+from gridwatch.api import tasks
 from gridwatch.common.db.connection import async_pool
 from gridwatch.common.db.migrate import connect, migrate
 from gridwatch.common.settings import CommonSettings
@@ -56,11 +57,8 @@ class Database:
 
     async def stop(self) -> None:
         """Stop migrating and close the pool."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self.pool.close()
+        await tasks.cancel([self._task], "database migrations")
+        await self.pool.close(timeout=tasks.STOP_TIMEOUT_S)
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[TupleRow]]:

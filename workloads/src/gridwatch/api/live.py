@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
-from gridwatch.api import metrics
+from gridwatch.api import metrics, tasks
 from gridwatch.api.contract import (
     CriticalAlertsEvent,
     ErrorEvent,
@@ -27,7 +27,6 @@ from gridwatch.api.repository import Repository
 from gridwatch.common.live import LiveBatch, LiveChange, live_decoder
 
 log = structlog.get_logger(__name__)
-STOP_TIMEOUT_S = 5.0  # longest a shutdown waits for the hub's cancelled tasks
 
 
 class Client:
@@ -81,14 +80,7 @@ class LiveHub:
 
     async def stop(self) -> None:
         """Cancel background tasks."""
-        for task in self._tasks:
-            task.cancel()
-        # bounded: a task stuck in a Redis read that swallows the cancellation must not hold up shutdown
-        if not self._tasks:
-            return
-        _, stuck = await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_S)
-        if stuck:
-            log.warning("live hub tasks did not stop in time", tasks=sorted(t.get_name() for t in stuck))
+        await tasks.cancel(self._tasks, "live hub")
 
     async def snapshot(self, limit: int) -> bytes:
         """The encoded snapshot for a new client, shared by every client connecting within one update period.

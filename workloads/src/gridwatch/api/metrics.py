@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 import time
 from collections.abc import Iterable
@@ -18,6 +17,7 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
+from gridwatch.api import tasks
 from gridwatch.api.contract import DashboardStats, ProducerStatus
 from gridwatch.common.metrics import LABELS, announce
 
@@ -89,11 +89,8 @@ class SiteStats:
 
     async def stop(self) -> None:
         """Cancel the refresh task and stop exporting this site."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await tasks.cancel([self._task], "site stats")
+        self._task = None
         _COLLECTOR.drop(self.labels)
 
     async def _loop(self, source: StatsSource) -> None:
