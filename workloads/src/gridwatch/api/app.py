@@ -14,6 +14,7 @@ from starlette.types import Scope
 
 from gridwatch.api import contract, metrics, openapi, problems, routes
 from gridwatch.api import db as database
+from gridwatch.api.auth import Authenticator, DocsGuard
 from gridwatch.api.cache import MicroCache
 from gridwatch.api.live import LiveHub
 from gridwatch.api.middleware import Observe, RateLimit
@@ -28,6 +29,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     """Build the API for one site."""
     labels = metrics.init(settings.site)
     site_stats = metrics.SiteStats(labels)
+    auth = Authenticator.from_settings(settings)  # None: reads open (the default, as in `make up`)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -40,6 +42,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
         app.state.db = await database.open_database(settings)
         app.state.suggestions = Suggestions(settings, repo)
         app.state.cache = MicroCache(settings.cache_ttl_s)
+        if auth is not None:
+            await auth.start()
         hub.start()
         site_stats.start(repo)
         try:
@@ -49,6 +53,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
             await database.close_database(app.state.db)
             await hub.stop()
             await client.aclose()
+            if auth is not None:
+                await auth.aclose()
 
     app = FastAPI(
         title="Gridwatch API",
@@ -56,6 +62,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         description="Live state, analytics and control of one Gridwatch site.",
         lifespan=lifespan,
     )
+    app.state.auth = auth  # set before any request: a missing authenticator must never mean "open"
     app.openapi = lambda: openapi.build(app, extra=(contract.LiveEvent,))  # type: ignore[method-assign]
     # large lists (sensors, alerts, history) compress 5-10x; small bodies are not worth the CPU
     app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=1)
@@ -63,6 +70,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"]
         )
+    if auth is not None and auth.protect_docs:
+        app.add_middleware(DocsGuard, auth=auth)
     app.add_middleware(RateLimit, rate=settings.rate_limit_rps, burst=settings.rate_limit_burst)
     app.add_middleware(Observe, labels=labels)  # outermost: sees (and times) every answer, 429s included
 

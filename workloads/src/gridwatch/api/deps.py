@@ -1,4 +1,4 @@
-"""Dependency aliases for routes: settings, repository, live hub, write authorization."""
+"""Dependency aliases for routes: settings, repository, live hub, write authorization and the acting user."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from gridwatch.api.auth import principal_of
 from gridwatch.api.cache import MicroCache
 from gridwatch.api.live import LiveHub
 from gridwatch.api.repository import Repository
@@ -52,10 +53,17 @@ _bearer = HTTPBearer(auto_error=False)
 
 
 async def require_token(
+    request: Request,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    """Allow a write only with the configured bearer token (401 without one, 403 when wrong)."""
+    """Allow a write only with the configured bearer token (401 without one, 403 when wrong).
+
+    With an OIDC issuer configured (api/auth.py), a valid JWT holding the write scopes is accepted too.
+    """
+    if request.app.state.auth is not None:
+        await principal_of(request, request.app.state.auth.write_scopes)
+        return
     expected = settings.token.get_secret_value()
     if credentials is None:
         raise HTTPException(
@@ -70,6 +78,15 @@ async def require_token(
 
 
 WriteAuth = Depends(require_token)
+
+
+async def acting_user(request: Request, _: Annotated[None, Depends(require_token)]) -> str | None:
+    """The user a write acts as when authentication is on (the token's, never a request field); None when off."""
+    principal = getattr(request.state, "principal", None)
+    return None if principal is None else str(principal.user)
+
+
+ActingUser = Annotated[str | None, Depends(acting_user)]
 
 
 async def get_hub(request: Request) -> LiveHub:

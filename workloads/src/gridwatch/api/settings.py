@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from gridwatch.optimizer.settings import OptimizerSettings
 
@@ -54,3 +54,53 @@ class ApiSettings(OptimizerSettings):
         description="kubeconfig outside a cluster (dev, tests)",
     )
     k8s_timeout_s: float = Field(default=5.0, gt=0, le=60, alias="GRIDWATCH_API_K8S_TIMEOUT_S")
+    # optional OIDC/JWT authentication of reads, /ws and /docs (api/auth.py, docs/security.md); off without an issuer
+    auth_issuer: str = Field(
+        default="",
+        alias="GRIDWATCH_API_AUTH_ISSUER",
+        description="OIDC issuer URL whose tokens may read (and, with the write scopes, write); empty: reads are open",
+    )
+    auth_audience: str = Field(
+        default="", alias="GRIDWATCH_API_AUTH_AUDIENCE", description="Required `aud` of tokens (needed with an issuer)"
+    )
+    auth_jwks_url: str = Field(
+        default="",
+        alias="GRIDWATCH_API_AUTH_JWKS_URL",
+        description="JWKS URL; empty: the jwks_uri of <issuer>/.well-known/openid-configuration",
+    )
+    auth_read_scopes: str = Field(
+        default="",
+        alias="GRIDWATCH_API_AUTH_READ_SCOPES",
+        description="Space-separated scopes or roles a token needs to read; empty: any valid token",
+    )
+    auth_write_scopes: str = Field(
+        default="gridwatch:write",
+        alias="GRIDWATCH_API_AUTH_WRITE_SCOPES",
+        description="Space-separated scopes or roles a token needs to write (ack, clear, ...)",
+    )
+    auth_algorithms: str = Field(
+        default="RS256 ES256",
+        pattern=r"^((RS|PS|ES)(256|384|512)|EdDSA)( ((RS|PS|ES)(256|384|512)|EdDSA))*$",
+        alias="GRIDWATCH_API_AUTH_ALGORITHMS",
+        description="Space-separated signature algorithms accepted (asymmetric only)",
+    )
+    auth_leeway_s: float = Field(default=30.0, ge=0, le=300, alias="GRIDWATCH_API_AUTH_LEEWAY_S")
+    auth_jwks_cache_s: float = Field(
+        default=300.0, ge=1, le=86400, alias="GRIDWATCH_API_AUTH_JWKS_CACHE_S", description="JWKS kept this long"
+    )
+    auth_jwks_min_refresh_s: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        alias="GRIDWATCH_API_AUTH_JWKS_MIN_REFRESH_S",
+        description="An unknown kid refetches the JWKS at most this often (key rotation without a refetch storm)",
+    )
+    auth_protect_docs: bool = Field(
+        default=True, alias="GRIDWATCH_API_AUTH_PROTECT_DOCS", description="With an issuer, /docs needs a token too"
+    )
+
+    @model_validator(mode="after")
+    def _auth_needs_audience(self) -> ApiSettings:
+        if self.auth_issuer and not self.auth_audience:
+            raise ValueError("GRIDWATCH_API_AUTH_AUDIENCE is required when GRIDWATCH_API_AUTH_ISSUER is set")
+        return self

@@ -12,6 +12,10 @@ How to add a v1 router (nothing else to register: `v1_routers()` finds every mod
 3. Raise `HTTPException(404, "sensor 'x' not found")` for client errors: the handlers in `api/problems.py` turn
    it, invalid parameters and Redis/PostgreSQL outages into problem+json without internal details.
 4. Run `make api-types` and commit `frontend/src/lib/api/` (a test fails while the committed types are stale).
+
+Every router except those in `OPEN` is mounted behind `auth.read_access`: with an OIDC issuer configured
+(GRIDWATCH_API_AUTH_ISSUER) its routes need a token (401/403, documented here for all of them); writes add
+`deps.WriteAuth`. The WebSocket checks its token itself (routes/ws.py), since it cannot answer an HTTP status.
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
+
+from gridwatch.api.auth import read_access
+from gridwatch.api.openapi import problems
 
 V1 = "/api/v1"
 # The seed's paths, answered by the same handlers (kept out of OpenAPI; docs/api.md lists them): module -> prefix.
@@ -33,6 +40,11 @@ ALIASES: dict[str, str] = {
     "optimization": "/api",
     "site": "/api",
 }
+
+
+# No token needed: health (like the probes, a load balancer's check) and the WebSocket (authenticates itself).
+OPEN = frozenset({"health", "ws"})
+READ_AUTH = [Depends(read_access)]
 
 
 def v1_routers() -> list[tuple[str, APIRouter]]:
@@ -50,6 +62,7 @@ def mount(app_router: APIRouter) -> None:
     """Include every v1 router under /api/v1 and the seed's aliases (hidden from the schema)."""
     for name, router in v1_routers():
         prefix = "" if router.prefix.startswith(V1) else V1
-        app_router.include_router(router, prefix=prefix)
+        guard = {} if name in OPEN else {"dependencies": READ_AUTH, "responses": problems(401, 403, 503)}
+        app_router.include_router(router, prefix=prefix, **guard)  # type: ignore[arg-type]
         if name in ALIASES:
-            app_router.include_router(router, prefix=ALIASES[name], include_in_schema=False)
+            app_router.include_router(router, prefix=ALIASES[name], include_in_schema=False, **guard)  # type: ignore[arg-type]

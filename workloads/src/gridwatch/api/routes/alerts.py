@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from gridwatch.alerting import queries
 from gridwatch.api.contract import AlertDetail, AlertRecord, Page
 from gridwatch.api.db import DbDep
-from gridwatch.api.deps import OffsetQuery, WriteAuth, limit_query
+from gridwatch.api.deps import ActingUser, OffsetQuery, WriteAuth, limit_query
 from gridwatch.api.encoding import MsgspecJSON
 from gridwatch.api.openapi import ok, problems
 from gridwatch.common.schema import Severity
@@ -22,7 +22,8 @@ WRITE_RESPONSES = {**ok(AlertRecord), **problems(401, 403, 404, 409, 422, 503)}
 
 
 class Actor(BaseModel):
-    """Who acts; recorded as acknowledged_by / cleared_by and in the alert's history."""
+    """Who acts; recorded as acknowledged_by / cleared_by and in the alert's history (ignored when authentication
+    is on: the token's user acts)."""
 
     by: str = Field(default="api", min_length=1, max_length=128)
 
@@ -56,10 +57,11 @@ async def get_alert(db: DbDep, alert_id: AlertId) -> MsgspecJSON:
     return MsgspecJSON(msgspec.convert(alert, AlertDetail))
 
 
-async def _transition(db: DbDep, alert_id: int, action: str, actor: Actor | None) -> MsgspecJSON:
+async def _transition(db: DbDep, alert_id: int, action: str, user: str | None, actor: Actor | None) -> MsgspecJSON:
+    by = user if user is not None else (actor or Actor()).by
     async with db.connection() as conn:
         try:
-            alert = await queries.transition(conn, db.site, alert_id, action, (actor or Actor()).by)
+            alert = await queries.transition(conn, db.site, alert_id, action, by)
         except queries.TransitionRefused as exc:
             raise HTTPException(409, str(exc)) from exc
     if alert is None:
@@ -74,10 +76,13 @@ async def _transition(db: DbDep, alert_id: int, action: str, actor: Actor | None
     responses=WRITE_RESPONSES,
 )
 async def acknowledge(
-    db: DbDep, alert_id: AlertId, actor: Annotated[Actor | None, Body(description="Who acknowledges")] = None
+    db: DbDep,
+    alert_id: AlertId,
+    user: ActingUser,
+    actor: Annotated[Actor | None, Body(description="Who acknowledges")] = None,
 ) -> MsgspecJSON:
     """Acknowledge an active alert (409 otherwise); needs the bearer token."""
-    return await _transition(db, alert_id, "ack", actor)
+    return await _transition(db, alert_id, "ack", user, actor)
 
 
 @router.post(
@@ -87,7 +92,10 @@ async def acknowledge(
     responses=WRITE_RESPONSES,
 )
 async def clear(
-    db: DbDep, alert_id: AlertId, actor: Annotated[Actor | None, Body(description="Who clears")] = None
+    db: DbDep,
+    alert_id: AlertId,
+    user: ActingUser,
+    actor: Annotated[Actor | None, Body(description="Who clears")] = None,
 ) -> MsgspecJSON:
     """Clear an active or acknowledged alert (409 when already cleared); needs the bearer token."""
-    return await _transition(db, alert_id, "clear", actor)
+    return await _transition(db, alert_id, "clear", user, actor)

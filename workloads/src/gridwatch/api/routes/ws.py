@@ -1,4 +1,8 @@
-"""WebSocket: a snapshot on connect, then periodic updates, critical-alert bursts and producer notices."""
+"""WebSocket: a snapshot on connect, then periodic updates, critical-alert bursts and producer notices.
+
+With authentication on, the token comes as the subprotocol after "bearer" or as `?access_token=` (api/auth.py);
+a missing or refused token closes the socket with 1008 (policy violation) right after the handshake.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from redis.exceptions import RedisError
 
 from gridwatch.api import metrics
+from gridwatch.api.auth import Authenticator, AuthError, IssuerUnavailable, websocket_credentials
 from gridwatch.api.contract import ErrorEvent
 from gridwatch.api.encoding import encode
 from gridwatch.api.live import LiveHub
@@ -24,7 +29,18 @@ async def live(websocket: WebSocket) -> None:
     """Stream live updates of the site (`contract.LiveEvent` messages, JSON text frames) to one client."""
     hub: LiveHub = websocket.app.state.hub
     settings = websocket.app.state.settings
-    await websocket.accept()
+    auth: Authenticator | None = websocket.app.state.auth
+    token, subprotocol = websocket_credentials(websocket.scope)
+    await websocket.accept(subprotocol=subprotocol)
+    if auth is not None:
+        try:
+            await auth.authorize(token, auth.read_scopes)
+        except AuthError as exc:
+            await websocket.close(code=1008, reason=f"{exc.error or 'unauthorized'}: {exc.detail}"[:120])
+            return
+        except IssuerUnavailable:
+            await websocket.close(code=1013, reason="the identity provider is unavailable")  # try again later
+            return
     client = hub.add()
     labels = hub.labels
     try:
