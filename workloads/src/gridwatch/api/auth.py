@@ -8,11 +8,10 @@ import secrets
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import httpx
-import jwt
 import msgspec
 import structlog
 from fastapi import HTTPException, Request, status
@@ -21,6 +20,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gridwatch.api.contract import Problem
 from gridwatch.api.openapi import PROBLEM_JSON
 from gridwatch.api.settings import ApiSettings
+
+if TYPE_CHECKING:  # PyJWT (and its cryptography) is imported only when an issuer is configured: `make up` skips it
+    import jwt
 
 log = structlog.get_logger(__name__)
 REALM = "gridwatch"
@@ -144,6 +146,8 @@ class JwksCache:
 
     async def refresh(self) -> None:
         """Fetch the JWKS (discovering its URL first when not configured), unless one was tried just now."""
+        import jwt
+
         async with self._lock:
             now = time.monotonic()
             if self.keys is not None and now - self.attempted_at < self.min_refresh:
@@ -220,6 +224,8 @@ class Authenticator:
 
     async def verify(self, token: str) -> Principal:
         """The principal of a valid token; AuthError(401) for any token this API cannot accept."""
+        import jwt
+
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
