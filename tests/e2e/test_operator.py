@@ -130,8 +130,10 @@ def test_sample_site_becomes_ready_with_deployments_pods_topics_and_columns(
     assert re.fullmatch(r"\d+s", row[5])
 
     # Topics created through the AdminClient with the spec's partitions.
-    expected = {f"{name}.{k}": 4 for k in ("readings", "enriched", "alerts", "forecasts", "dispatch", "dlq")}
-    assert topic_partitions(e2e_kafka, name) == expected
+    # named by the site's namespace-qualified identity (docs/security.md, "Site isolation")
+    prefix = f"{NORTH}.{name}"
+    expected = {f"{prefix}.{k}": 4 for k in ("readings", "enriched", "alerts", "forecasts", "dispatch", "dlq")}
+    assert topic_partitions(e2e_kafka, prefix) == expected
     reasons = {e["reason"] for e in cluster.events(name, NORTH)}
     assert {"TopicsReconciled", "Installed"} <= reasons
 
@@ -632,17 +634,18 @@ def test_several_sites_in_several_namespaces(cluster: Cluster, operator: Operato
     postgres = {"enabled": True, "host": "postgres.data.svc", "passwordSecretRef": {"name": "west-postgres"}}
     for name, ns in sites:
         extra = {"history": postgres} if name == "west" else {}
-        cluster.apply(site_manifest(name, e2e_kafka, kafka={"topicPrefix": f"{ns}-{name}"}, **extra), ns)
+        cluster.apply(site_manifest(name, e2e_kafka, **extra), ns)  # "east" twice: no topicPrefix needed
     for name, ns in sites:
         site = wait_ready(cluster, name, ns)
-        assert site["status"]["kafka"]["topics"][f"{ns}-{name}.readings"] == "created"
+        assert site["status"]["siteId"] == f"{ns}.{name}"
+        assert site["status"]["kafka"]["topics"][f"{ns}.{name}.readings"] == "created"
         want = {"simulator": 1, "processor": 1, "api": 1}
         if name == "west":  # PostgreSQL adds the history writer and the alert engine
             want |= {"history": 1, "alerts": 1}
         assert deployment_replicas(cluster, name, ns) == want
         assert set(site["status"]["components"]) == set(want)
     for name, ns in sites:
-        assert len(topic_partitions(e2e_kafka, f"{ns}-{name}")) == 6
+        assert len(topic_partitions(e2e_kafka, f"{ns}.{name}")) == 6
         delete_site(cluster, name, ns)
 
 
@@ -650,20 +653,21 @@ def test_partitions_are_raised_and_never_lowered(cluster: Cluster, operator: Ope
     name = "grow"
     # Someone made the dead-letter topic bigger than the site asks for.
     admin = AdminClient({"bootstrap.servers": e2e_kafka.bootstrap})
-    admin.create_topics([NewTopic(f"{name}.dlq", num_partitions=8, replication_factor=1)])[f"{name}.dlq"].result(10)
+    prefix = f"{SOUTH}.{name}"
+    admin.create_topics([NewTopic(f"{prefix}.dlq", num_partitions=8, replication_factor=1)])[f"{prefix}.dlq"].result(10)
     cluster.apply(site_manifest(name, e2e_kafka, kafka={"partitions": 2}), SOUTH)
     site = wait_ready(cluster, name, SOUTH)
-    assert site["status"]["kafka"]["topics"][f"{name}.dlq"] == "kept 8 > 2 asked"
+    assert site["status"]["kafka"]["topics"][f"{prefix}.dlq"] == "kept 8 > 2 asked"
     assert "partitions are never lowered" in site["status"]["kafka"]["message"]
     assert "PartitionsKept" in {e["reason"] for e in cluster.events(name, SOUTH)}
 
     cluster.kubectl(
         "patch", "energysite", name, "-n", SOUTH, "--type=merge", "-p", '{"spec":{"kafka":{"partitions":4}}}'
     )
-    wait_until(lambda: topic_partitions(e2e_kafka, name)[f"{name}.readings"] == 4, 30, "readings raised to 4")
+    wait_until(lambda: topic_partitions(e2e_kafka, prefix)[f"{prefix}.readings"] == 4, 30, "readings raised to 4")
     site = wait_ready(cluster, name, SOUTH)
-    assert site["status"]["kafka"]["topics"][f"{name}.readings"] == "raised from 2 to 4"
-    assert topic_partitions(e2e_kafka, name)[f"{name}.dlq"] == 8
+    assert site["status"]["kafka"]["topics"][f"{prefix}.readings"] == "raised from 2 to 4"
+    assert topic_partitions(e2e_kafka, prefix)[f"{prefix}.dlq"] == 8
     delete_site(cluster, name, SOUTH)
 
 
@@ -678,7 +682,7 @@ def test_processors_scale_with_consumer_lag(cluster: Cluster, operator: Operator
 
     producer = Producer({"bootstrap.servers": e2e_kafka.bootstrap})
     for i in range(250):
-        producer.produce(f"{name}.readings", key=str(i % 16).encode(), value=b"x")
+        producer.produce(f"{SOUTH}.{name}.readings", key=str(i % 16).encode(), value=b"x")
     assert producer.flush(10) == 0
     # lag 250 / 100 per replica = 3 (within max 3 and 4 partitions).
     wait_until(lambda: deployment_replicas(cluster, name, SOUTH)["processor"] == 3, 30, "3 processors")
@@ -695,11 +699,11 @@ def test_processors_scale_with_consumer_lag(cluster: Cluster, operator: Operator
     assert row[3:5] == ["3/3", "250"]
 
     # The processors catch up (the group commits the log end): back to minReplicas after the cooldown.
-    consumer = Consumer({"bootstrap.servers": e2e_kafka.bootstrap, "group.id": f"{name}.processor"})
+    consumer = Consumer({"bootstrap.servers": e2e_kafka.bootstrap, "group.id": f"{SOUTH}.{name}.processor"})
     ends = []
     for partition in range(4):
-        _, end = consumer.get_watermark_offsets(TopicPartition(f"{name}.readings", partition), timeout=10)
-        ends.append(TopicPartition(f"{name}.readings", partition, end))
+        _, end = consumer.get_watermark_offsets(TopicPartition(f"{SOUTH}.{name}.readings", partition), timeout=10)
+        ends.append(TopicPartition(f"{SOUTH}.{name}.readings", partition, end))
     consumer.commit(offsets=ends, asynchronous=False)
     consumer.close()
     wait_until(lambda: deployment_replicas(cluster, name, SOUTH)["processor"] == 1, 30, "back to 1 processor")
@@ -716,7 +720,7 @@ def test_processors_scale_with_consumer_lag(cluster: Cluster, operator: Operator
     for direction in ("up", "down"):
         assert (
             f'gridwatch_operator_scaling_decisions_total{{component="operator",direction="{direction}",'
-            f'namespace="{SOUTH}",site="{name}"}} 1.0'
+            f'namespace="{SOUTH}",site="{SOUTH}.{name}"}} 1.0'
         ) in text
     delete_site(cluster, name, SOUTH)
 
@@ -726,7 +730,7 @@ def test_operator_metrics_are_exposed(cluster: Cluster, operator: OperatorProces
     cluster.apply(site_manifest(name, e2e_kafka), NORTH)
     wait_ready(cluster, name, NORTH)
     text = operator.metrics()
-    labels = f'component="operator",namespace="{NORTH}",site="{name}"'
+    labels = f'component="operator",namespace="{NORTH}",site="{NORTH}.{name}"'
     assert f"gridwatch_operator_reconcile_seconds_count{{{labels}}}" in text
     assert f"gridwatch_operator_helm_revision{{{labels}}} 1.0" in text
     assert "# TYPE gridwatch_operator_reconcile_errors_total counter" in text

@@ -27,6 +27,7 @@ DASHBOARD = REPO / "charts" / "energy-site" / "dashboards" / "operator.json"
 # Grafana's interval variables, sized for 1s scrapes (rate() needs two samples in the window).
 BUILTINS = {"__rate_interval": "20s", "__interval": "2s", "__range": "5m"}
 SITE = "dashboard"
+SITE_ID = f"{SOUTH}.{SITE}"  # the identity the operator gives it: its topics, groups and metrics' site label
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def redis(e2e_dir: Path) -> Iterator[Redis]:
 def site_workloads(kafka: Kafka, redis: Redis, logdir: Path) -> tuple[dict[str, Workload], dict[str, int]]:
     """Processor, API and simulator of SITE as local processes (the site's kwok pods run nothing)."""
     base = {
-        "GRIDWATCH_SITE": SITE,
+        "GRIDWATCH_SITE": SITE_ID,
         "GRIDWATCH_KAFKA_BOOTSTRAP": kafka.bootstrap,
         "GRIDWATCH_REDIS_URL": redis.url,
         "GRIDWATCH_PARTITIONS": "4",
@@ -82,7 +83,7 @@ def test_every_operator_panel_query_returns_data(
         # A backlog before any processor runs: the operator scales up (helm revision 2).
         producer = Producer({"bootstrap.servers": e2e_kafka.bootstrap})
         for i in range(250):
-            producer.produce(f"{SITE}.readings", key=str(i % 16).encode(), value=b"not msgpack")
+            producer.produce(f"{SITE_ID}.readings", key=str(i % 16).encode(), value=b"not msgpack")
         assert producer.flush(10) == 0
         wait_until(lambda: deployment_replicas(cluster, SITE, SOUTH)["processor"] == 3, 30, "scale up to 3")
 
@@ -98,7 +99,7 @@ def test_every_operator_panel_query_returns_data(
         assert cluster.revisions(SITE, SOUTH) == [1, 2, 3]
 
         # What the operator did is in Prometheus, not only in its /metrics text.
-        s = f'site="{SITE}", namespace="{SOUTH}"'
+        s = f'site="{SITE_ID}", namespace="{SOUTH}"'
         for expr in (
             f'gridwatch_operator_scaling_decisions_total{{{s}, direction="up"}} == 1',
             f'gridwatch_operator_scaling_decisions_total{{{s}, direction="down"}} == 1',
@@ -112,11 +113,11 @@ def test_every_operator_panel_query_returns_data(
         empty = queries
         deadline = time.monotonic() + 90
         while empty and time.monotonic() < deadline:
-            empty = [q for q in empty if not prometheus.query(expand(q.expr, {"site": SITE}, BUILTINS))]
+            empty = [q for q in empty if not prometheus.query(expand(q.expr, {"site": SITE_ID}, BUILTINS))]
             if empty:
                 time.sleep(2)
         assert not empty, "panels without data:\n" + "\n".join(
-            f"  {q.panel} [{q.ref_id}]: {expand(q.expr, {'site': SITE}, BUILTINS)}" for q in empty
+            f"  {q.panel} [{q.ref_id}]: {expand(q.expr, {'site': SITE_ID}, BUILTINS)}" for q in empty
         )
     finally:
         for w in workloads.values():

@@ -11,9 +11,18 @@ read <site>-processor, <site>-api. The EnergySite CRD limits site names to 40 ch
 {{- default .Release.Name .Values.fullnameOverride | trunc 40 | trimSuffix "-" }}
 {{- end }}
 
-{{/* Site name: labels, topic prefix and Redis keys. */}}
+{{/* Site name: labels, the EnergySite the API reads. */}}
 {{- define "energy-site.site" -}}
 {{- default .Release.Name .Values.site }}
+{{- end }}
+
+{{/*
+Site identity (GRIDWATCH_SITE): topic prefix and consumer groups (unless kafka.topicPrefix), Redis keys, PostgreSQL
+rows, the `site` label of metrics. <namespace>.<site> unless siteId is set, so same-named sites in two namespaces
+never share state; the operator sets siteId (docs/security.md, "Site isolation").
+*/}}
+{{- define "energy-site.siteId" -}}
+{{- default (printf "%s.%s" .Release.Namespace (include "energy-site.site" .)) .Values.siteId }}
 {{- end }}
 
 {{- define "energy-site.chart" -}}

@@ -35,7 +35,7 @@ DRIFT_REPAIRS = Counter(
 
 
 def labels(namespace: str, site: str) -> dict[str, str]:
-    """Label values for one site."""
+    """Label values for one site; `site` is its identity, the label its workloads' metrics carry too."""
     return {"namespace": namespace, "site": site, "component": COMPONENT}
 
 

@@ -17,6 +17,7 @@ class SiteState:
     scaled_replicas: int | None = None
     release_checked: float = 0.0
     deleting: bool = False
+    site_id: str = ""  # the identity (spec.site_identity): the `site` label of its metrics, as of its workloads
 
 
 class Registry:

@@ -55,7 +55,9 @@ def desired_status(status: Mapping[str, Any], site: SiteState) -> Mapping[str, A
     return {**status, "scaling": {**(status.get("scaling") or {}), "replicas": site.scaled_replicas}}
 
 
-def site_values(rt: Runtime, name: str, spec: Mapping[str, Any], status: Mapping[str, Any]) -> dict[str, Any]:
+def site_values(
+    rt: Runtime, name: str, namespace: str, spec: Mapping[str, Any], status: Mapping[str, Any]
+) -> dict[str, Any]:
     """The site's values, with the operator-wide siteValues merged over them."""
     values = helm_values(
         name,
@@ -63,6 +65,7 @@ def site_values(rt: Runtime, name: str, spec: Mapping[str, Any], status: Mapping
         status,
         default_image=rt.settings.workloads_image,
         pull_policy=rt.settings.image_pull_policy,
+        namespace=namespace,
     )
     return merge(values, rt.settings.site_values)
 
@@ -73,7 +76,7 @@ def apply_release(rt: Runtime, site: SiteState, name: str, namespace: str, value
         outcome = rt.helm.ensure(name, namespace, values)
         site.revision = outcome.release.revision
         site.deployments = deployments(outcome.release.manifest)
-    metrics.HELM_REVISION.labels(**metrics.labels(namespace, name)).set(outcome.release.revision)
+    metrics.HELM_REVISION.labels(**metrics.labels(namespace, site.site_id or name)).set(outcome.release.revision)
     return outcome
 
 
@@ -109,8 +112,10 @@ def apply_site(
     """Topics, then the Helm release. Returns status fields; raises SiteFailed (with fields) on errors."""
     name = parsed.name
     site = rt.registry.get(namespace, name)
-    fields: dict[str, Any] = {"kafka": ensure_topics(rt, parsed, notify)}
-    values = site_values(rt, name, spec, desired_status(status, site))
+    site.site_id = parsed.site_id
+    fields: dict[str, Any] = {"siteId": parsed.site_id, "kafka": ensure_topics(rt, parsed, notify)}
+    pinned = {**status, "siteId": parsed.site_id}  # the values carry the identity parsed (and recorded) here
+    values = site_values(rt, name, namespace, spec, desired_status(pinned, site))
     previous = dict(status.get("helm") or {})
     try:
         outcome = apply_release(rt, site, name, namespace, values)
@@ -188,7 +193,7 @@ def repair_drift(
                     continue
                 kube.scale_deployment(namespace, drift.name, drift.want)
             kind = "deleted" if drift.missing else "scaled"
-            metrics.DRIFT_REPAIRS.labels(**metrics.labels(namespace, name), kind=kind).inc()
+            metrics.DRIFT_REPAIRS.labels(**metrics.labels(namespace, site.site_id or name), kind=kind).inc()
             notify("Warning", "DriftRepaired", drift.message)
             repaired.append(drift.message)
     return repaired
@@ -221,6 +226,7 @@ def autoscale(
     """Measure lag and data flow; with autoscaling, scale the processors by lag. Returns the status patch."""
     name = parsed.name
     site = rt.registry.get(namespace, name)
+    site.site_id = parsed.site_id
     kafka = parsed.kafka
     patch: dict[str, Any] = {}
     partitions = kafka.partitions
@@ -229,7 +235,7 @@ def autoscale(
         lag, partitions = rt.kafka.lag(kafka.bootstrap_servers, kafka.processor_group, kafka.readings_topic)
     except TopicsError as exc:
         warn(f"consumer lag unknown: {exc}")
-    labels = metrics.labels(namespace, name)
+    labels = metrics.labels(namespace, parsed.site_id)
     if lag is not None:
         metrics.CONSUMER_LAG.labels(**labels).set(lag)
         if status.get("consumerLag") != lag:
@@ -246,7 +252,8 @@ def autoscale(
     decision = decide(parsed.policy, current, lag, partitions, now, st.parse_time(scaling.get("lastScaleTime")))
     record = {"from": current, "to": decision.replicas, "lag": lag, "reason": decision.reason}
     if decision.changed:
-        values = site_values(rt, name, spec, {**status, "scaling": {**scaling, "replicas": decision.replicas}})
+        scaled = {**status, "siteId": parsed.site_id, "scaling": {**scaling, "replicas": decision.replicas}}
+        values = site_values(rt, name, namespace, spec, scaled)
         try:
             outcome = apply_release(rt, site, name, namespace, values)
         except HelmError as exc:

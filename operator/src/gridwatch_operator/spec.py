@@ -1,4 +1,4 @@
-"""The EnergySite spec, parsed once into typed values the handlers share (topics, consumer group, scaling)."""
+"""The EnergySite spec, parsed once into typed values the handlers share (identity, topics, consumer group, scaling)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,29 @@ DEFAULT_BOOTSTRAP = "kafka.kafka.svc:9092"
 DEFAULT_PARTITIONS = 4
 
 
+def site_identity(name: str, namespace: str, spec: Mapping[str, Any], status: Mapping[str, Any] | None = None) -> str:
+    """The site's identity in shared Kafka, Redis and PostgreSQL (GRIDWATCH_SITE of its workloads).
+
+    `spec.siteId` when set; else the identity the operator recorded in `status.siteId`; else, for a site deployed
+    before identities were namespace-qualified (it has a Helm revision but no `status.siteId`), its bare name, so
+    an operator upgrade never moves a running site's state; else `<namespace>.<name>`: two sites of one name in two
+    namespaces never share a topic, consumer group, Redis key or PostgreSQL row (docs/security.md).
+    """
+    explicit = str(spec.get("siteId") or "")
+    if explicit:
+        return explicit
+    status = status or {}
+    recorded = str(status.get("siteId") or "")
+    if recorded:
+        return recorded
+    if not namespace or (status.get("helm") or {}).get("revision"):
+        return name
+    return f"{namespace}.{name}"
+
+
 @dataclass(frozen=True)
 class KafkaSpec:
-    """spec.kafka, with the site's effective topic prefix (topicPrefix, else the site's name)."""
+    """spec.kafka, with the site's effective topic prefix (topicPrefix, else the site's identity)."""
 
     bootstrap_servers: str
     partitions: int
@@ -48,6 +68,7 @@ class SiteSpec:
     """What the handlers read of an EnergySite spec."""
 
     name: str
+    site_id: str
     paused: bool
     kafka: KafkaSpec
     autoscaling: bool
@@ -66,19 +87,23 @@ class SiteSpec:
         return None
 
     @classmethod
-    def parse(cls, name: str, spec: Mapping[str, Any]) -> SiteSpec:
-        """Read the spec (already defaulted by the API server)."""
+    def parse(
+        cls, name: str, spec: Mapping[str, Any], namespace: str = "", status: Mapping[str, Any] | None = None
+    ) -> SiteSpec:
+        """Read the spec (already defaulted by the API server); the status pins the identity (site_identity)."""
         kafka = spec.get("kafka") or {}
         auto = (spec.get("processor") or {}).get("autoscaling") or {}
         override = str(kafka.get("topicPrefix") or "")
+        site_id = site_identity(name, namespace, spec, status)
         return cls(
             name=name,
+            site_id=site_id,
             paused=bool(spec.get("paused")),
             kafka=KafkaSpec(
                 bootstrap_servers=str(kafka.get("bootstrapServers") or DEFAULT_BOOTSTRAP),
                 partitions=int(kafka.get("partitions", DEFAULT_PARTITIONS)),
                 replication_factor=int(kafka.get("replicationFactor", 1)),
-                topic_prefix=override or name,
+                topic_prefix=override or site_id,
                 prefix_override=override,
                 manage_topics=bool(kafka.get("manageTopics", True)),
             ),

@@ -136,6 +136,7 @@ def helm_values(
     *,
     default_image: str,
     pull_policy: str = "IfNotPresent",
+    namespace: str = "",
 ) -> JSON:
     """Values for the site's release. Absent spec fields fall back to the CRD's defaults (the API
     server applies those, so they are only absent in unit tests and hand-written specs)."""
@@ -143,7 +144,8 @@ def helm_values(
     simulator = spec.get("simulator") or {}
     api = spec.get("api") or {}
     api_auto = api.get("autoscaling") or {}
-    kafka = SiteSpec.parse(name, spec).kafka
+    parsed = SiteSpec.parse(name, spec, namespace, status)
+    kafka = parsed.kafka
     redis = spec.get("redis") or {}
     history = spec.get("history") or {}
     analytics = spec.get("analytics") or {}
@@ -159,6 +161,7 @@ def helm_values(
     return {
         **ingest_values(spec.get("ingest") or {}),
         "site": name,
+        "siteId": parsed.site_id,
         "image": image,
         "kafka": {
             "bootstrapServers": kafka.bootstrap_servers,
@@ -267,7 +270,20 @@ def helm_values(
                 "maxReplicas": int(api_auto.get("maxReplicas", 6)),
                 "targetCPUUtilizationPercentage": int(api_auto.get("targetCPUUtilizationPercentage", 70)),
             },
+            "auth": auth_values(api.get("auth") or {}),
         },
+    }
+
+
+def auth_values(auth: Mapping[str, Any]) -> JSON:
+    """spec.api.auth as the chart's api.auth values (OIDC for reads, /ws and /docs; off while issuer is empty)."""
+    return {
+        "issuer": str(auth.get("issuer", "")),
+        "audience": str(auth.get("audience", "")),
+        "jwksUrl": str(auth.get("jwksUrl", "")),
+        "readScopes": [str(s) for s in auth.get("readScopes") or []],
+        "writeScopes": [str(s) for s in auth.get("writeScopes", ["gridwatch:write"])],
+        "protectDocs": bool(auth.get("protectDocs", True)),
     }
 
 

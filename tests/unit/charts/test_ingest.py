@@ -89,7 +89,7 @@ def test_ingest_runs_http_and_mqtt_with_its_secrets(monkeypatch: pytest.MonkeyPa
         8883,
     )
     assert settings.mqtt_password.get_secret_value() == "mqtt-pw"
-    assert settings.site == "plant-north" and settings.port == 8010
+    assert settings.site == "gw.plant-north" and settings.port == 8010  # namespace-qualified identity
     assert settings.postgres_conninfo  # the sensor registry lives in PostgreSQL
     service = objects[("Service", "plant-north-ingest")]["spec"]
     assert [(p["name"], p["port"], p["targetPort"]) for p in service["ports"]] == [("http", 80, "http")]

@@ -125,6 +125,8 @@ def test_prometheusrule_is_rendered_only_where_the_prometheus_operator_api_exist
 
 def test_the_chart_rules_pass_promtool_and_fire_only_for_their_own_site(tmp_path: Path) -> None:
     docs = render_chart(
+        "-n",
+        "ops",
         "--api-versions",
         "monitoring.coreos.com/v1",
         "--set",
@@ -138,7 +140,8 @@ def test_the_chart_rules_pass_promtool_and_fire_only_for_their_own_site(tmp_path
     rule_file.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
     check = run(promtool(), "check", "rules", str(rule_file))
     assert check.returncode == 0, check.stdout + check.stderr
-    # the same heartbeat gap at two sites: the release of plant-a alerts for plant-a only
+    # the same heartbeat gap at two sites, one of the same name in another namespace: the release of plant-a in ops
+    # alerts for its own identity (ops.plant-a, the metrics' site label) only
     heartbeat = "gridwatch_processor_producer_heartbeat_timestamp_seconds"
     case = {
         "rule_files": [rule_file.name],
@@ -148,7 +151,7 @@ def test_the_chart_rules_pass_promtool_and_fire_only_for_their_own_site(tmp_path
                 "interval": "15s",
                 "input_series": [
                     {"series": f'{heartbeat}{{site="{site}",producer="simulator"}}', "values": "0+15x4 60x30"}
-                    for site in ("plant-a", "plant-b")
+                    for site in ("ops.plant-a", "other.plant-a", "ops.plant-b")
                 ],
                 "alert_rule_test": [
                     {
@@ -156,9 +159,9 @@ def test_the_chart_rules_pass_promtool_and_fire_only_for_their_own_site(tmp_path
                         "alertname": "ProducerDown",
                         "exp_alerts": [
                             {
-                                "exp_labels": {"severity": "critical", "site": "plant-a", "producer": "simulator"},
+                                "exp_labels": {"severity": "critical", "site": "ops.plant-a", "producer": "simulator"},
                                 "exp_annotations": {
-                                    "summary": "Readings producer simulator of site plant-a is down",
+                                    "summary": "Readings producer simulator of site ops.plant-a is down",
                                     "description": (
                                         "Producer simulator sent no heartbeat for over 30 seconds or its metrics "
                                         "endpoint does not answer: no new readings reach the site, so its live "

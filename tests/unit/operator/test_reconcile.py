@@ -14,7 +14,7 @@ NS = "sites"
 
 
 def apply(rt: Any, name: str, spec: dict[str, Any], status: dict[str, Any], events: Events) -> dict[str, Any]:
-    result: dict[str, Any] = apply_site(rt, SiteSpec.parse(name, spec), NS, spec, status, 3, events)
+    result: dict[str, Any] = apply_site(rt, SiteSpec.parse(name, spec, NS, status), NS, spec, status, 3, events)
     return result
 
 
@@ -27,7 +27,8 @@ def test_a_new_site_gets_its_topics_then_its_release() -> None:
     assert len(kafka.created) == 1
     bootstrap, names, partitions, replication = kafka.created[0]
     assert (bootstrap, partitions, replication) == ("broker:9092", 6, 2)
-    assert names == SiteSpec.parse("north", spec).kafka.topics
+    assert names == SiteSpec.parse("north", spec, NS).kafka.topics
+    assert names[0] == "sites.north.readings" and fields["siteId"] == "sites.north"  # namespace-qualified
     assert fields["kafka"]["partitions"] == 6
     assert fields["kafka"]["error"] is None
 

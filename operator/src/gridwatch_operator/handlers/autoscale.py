@@ -29,7 +29,7 @@ def autoscale(
     """Measure the processor group's lag; with spec.processor.autoscaling, scale processors by it."""
     namespace = namespaced(namespace)
     rt = runtime(memo)
-    parsed = SiteSpec.parse(name, spec)
+    parsed = SiteSpec.parse(name, spec, namespace, status)
     site = rt.registry.get(namespace, name)
     if meta.get("deletionTimestamp") or site.deleting or parsed.paused:
         return

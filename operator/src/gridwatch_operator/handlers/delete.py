@@ -30,4 +30,4 @@ def delete(name: str, namespace: str | None, body: kopf.Body, memo: kopf.Memo, l
     kopf.info(body, reason="Uninstalled", message=message)
     logger.info(message)
     rt.registry.drop(namespace, name)
-    metrics.forget(namespace, name)
+    metrics.forget(namespace, site.site_id or str((body.get("status") or {}).get("siteId") or name))

@@ -33,7 +33,7 @@ def reconcile(
     """Create, update and resume: topics and `helm upgrade --install`, unless paused."""
     namespace = namespaced(namespace)
     rt = runtime(memo)
-    parsed = SiteSpec.parse(name, spec)
+    parsed = SiteSpec.parse(name, spec, namespace, status)
     generation = int(meta.get("generation") or 0)
     seen = live(site_deployments, namespace, name)
     problem = parsed.problem()
@@ -45,7 +45,7 @@ def reconcile(
         patch.status.update(observed(rt, name, namespace, status, generation, seen, paused=True))
         kopf.info(body, reason="Paused", message="spec.paused is true: no upgrades, scaling or drift repair")
         return
-    labels = metrics.labels(namespace, name)
+    labels = metrics.labels(namespace, parsed.site_id)
     started = time.perf_counter()
     try:
         fields = apply_site(rt, parsed, namespace, spec, status, generation, notifier(body))

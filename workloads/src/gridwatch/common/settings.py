@@ -64,7 +64,14 @@ class CommonSettings(KafkaSecuritySettings):
 
     model_config = SettingsConfigDict(env_prefix="GRIDWATCH_", extra="ignore", populate_by_name=True)
 
-    site: str = Field(default="local", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=53)
+    # The site's identity in shared Kafka, Redis and PostgreSQL: `<namespace>.<name>` on Kubernetes (the chart sets
+    # it; same-named sites in two namespaces never share state), the bare name locally and for pre-existing sites.
+    site: str = Field(
+        default="local",
+        pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        max_length=104,
+        description="Site identity: topic prefix, consumer groups, Redis keys, PostgreSQL rows, metrics' site label.",
+    )
     timezone: SiteZone = Field(
         default="UTC",
         description="The site's IANA time zone (spec.timezone): tariff hours, billing windows, history days.",
