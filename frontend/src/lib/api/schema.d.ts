@@ -1214,6 +1214,10 @@ export interface components {
          */
         StoragePlan: {
             batteries: components["schemas"]["StorageBattery"][];
+            carbon_kg: number;
+            carbon_kg_without_battery: number;
+            carbon_source: string;
+            carbon_weight_per_kg: number;
             cost_without_battery: number;
             created_ts: number;
             currency: string;
@@ -1223,6 +1227,7 @@ export interface components {
             peak_import_kw: number;
             peak_import_without_battery_kw: number;
             plan_id: string;
+            price_source: string;
             relaxed: string[];
             savings: number;
             schedule: components["schemas"]["StorageStep"][];
@@ -1238,6 +1243,8 @@ export interface components {
          */
         StorageStep: {
             battery_kw: number;
+            /** @default null */
+            carbon_kg_per_kwh?: number | null;
             export_price_per_kwh: number;
             grid_import_kw: number;
             import_price_per_kwh: number;

@@ -38,6 +38,16 @@ function Summary({ plan }: { plan: StoragePlan }) {
         tone={degraded ? 'warning' : 'default'}
         testId="storage-status"
       />
+      <StatCard
+        label="Prices and carbon"
+        value={plan.price_source || 'tariff'}
+        hint={
+          plan.carbon_weight_per_kg > 0
+            ? `carbon: ${plan.carbon_source} · ${formatNumber(plan.carbon_kg, 0)} kg CO₂ vs ${formatNumber(plan.carbon_kg_without_battery, 0)} kg without the battery`
+            : `carbon: ${plan.carbon_source || 'not weighed'}`
+        }
+        testId="storage-sources"
+      />
     </div>
   );
 }

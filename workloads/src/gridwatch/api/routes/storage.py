@@ -23,6 +23,7 @@ class StorageStep(msgspec.Struct, frozen=True):
     grid_import_kw: float
     battery_kw: float
     soc_frac: float
+    carbon_kg_per_kwh: float | None = None  # grid carbon intensity when the plan weighs carbon
 
 
 class StorageBattery(msgspec.Struct, frozen=True):
@@ -53,6 +54,11 @@ class StoragePlan(msgspec.Struct, frozen=True):
     peak_import_kw: float
     peak_import_without_battery_kw: float
     relaxed: list[str]
+    price_source: str  # where import prices came from: the grid signals' day-ahead prices or the site's tariff
+    carbon_source: str  # where carbon intensity came from, or why the plan has no carbon term
+    carbon_weight_per_kg: float
+    carbon_kg: float  # expected grid-import emissions over the horizon, with and without the batteries
+    carbon_kg_without_battery: float
     schedule: list[StorageStep]
     batteries: list[StorageBattery]
 
@@ -76,6 +82,7 @@ def view(p: DispatchPlan) -> StoragePlan:
                 grid_import_kw=p.grid_import_kw[i],
                 battery_kw=battery_kw,
                 soc_frac=soc,
+                carbon_kg_per_kwh=p.carbon_kg_per_kwh[i] if p.carbon_kg_per_kwh else None,
             )
         )
     return StoragePlan(
@@ -95,6 +102,11 @@ def view(p: DispatchPlan) -> StoragePlan:
         peak_import_kw=p.peak_import_kw,
         peak_import_without_battery_kw=p.peak_import_without_battery_kw,
         relaxed=p.relaxed,
+        price_source=p.price_source,
+        carbon_source=p.carbon_source,
+        carbon_weight_per_kg=p.carbon_weight_per_kg,
+        carbon_kg=p.carbon_kg,
+        carbon_kg_without_battery=p.carbon_kg_without_battery,
         schedule=schedule,
         batteries=[StorageBattery(b.name, b.capacity_kwh, b.p_batt_kw, b.soc_frac) for b in p.batteries],
     )

@@ -32,6 +32,11 @@ const plan = {
   peak_import_kw: 80,
   peak_import_without_battery_kw: 100,
   relaxed: ['grid_limits'],
+  price_source: 'day-ahead (entsoe)',
+  carbon_source: 'gb-carbon-intensity',
+  carbon_weight_per_kg: 0.05,
+  carbon_kg: 1200,
+  carbon_kg_without_battery: 1350,
   schedule: [step(0, 0.6, -20), step(1, 0.7, -20), step(2, 0.6, 20), step(3, 0.5, 20)],
   batteries: [
     { name: 'battery', capacity_kwh: 200, p_batt_kw: [-20, -20, 20, 20], soc_frac: [0.5, 0.6, 0.7, 0.6, 0.5] },
@@ -48,6 +53,8 @@ describe('StorageView', () => {
     expect(screen.getByRole('region', { name: 'Peak import' })).toHaveTextContent('100');
     expect(screen.getByTestId('storage-status')).toHaveTextContent('relaxed');
     expect(screen.getByText(/relaxed: grid_limits/)).toBeInTheDocument();
+    expect(screen.getByTestId('storage-sources')).toHaveTextContent('day-ahead (entsoe)');
+    expect(screen.getByRole('region', { name: 'Prices and carbon' })).toHaveTextContent('1,350 kg');
     const row = screen.getByRole('rowheader', { name: 'battery' }).closest('tr');
     expect(row).toHaveTextContent('50.0 %');
     expect(screen.getByRole('img', { name: /Planned state of charge/ })).toBeInTheDocument();
