@@ -1,15 +1,19 @@
 """Forecasting models in the statsforecast/scikit-learn style: `fit(panel, horizon)` then `predict(h, levels)`.
 
-Every model forecasts a whole panel at once (vectorized over series) and returns quantiles. Three families:
+Every model forecasts a whole panel at once (vectorized over series) and returns quantiles:
 
 - `SeasonalNaive`: the value one season ago (weekly: the yardstick `seasonal_naive`; daily: `seasonal_naive_daily`)
   and `Naive` (the last value, for series shorter than a day);
 - `Decomposition`: a weekly (or daily) seasonal profile, a smoothed level and an AR(1) remainder (MSTL-like);
-- `SeasonalAR`: last week plus a smoothed weekly deviation plus its AR(1) remainder: the strong classical model;
+- `SeasonalAR`: last week plus a smoothed weekly deviation plus its AR(1) remainder;
+- `MultiSeasonal` (module `mstl`): daily and weekly profiles (STL-like), a fast level and an AR(1) remainder: the
+  strong classical model, and `Ensemble` (module `ensemble`): the mean of each series' best point models, ranked
+  by their errors at rolling origins inside the training history;
 - `GradientBoosting`: one global scikit-learn HistGradientBoostingRegressor per quantile on lags, rolling statistics
   and calendar features of every series, learning what the seasonal AR forecast misses, with conformalized bands.
 
-Bands of the first two come from their own errors at rolling origins inside the history (no normality assumption).
+Bands of all but the gradient boosting come from their own errors at rolling origins inside the history (no
+normality assumption).
 """
 
 from __future__ import annotations
@@ -114,11 +118,18 @@ class _PointModel:
     def fit(self, panel: Panel, horizon: int) -> _PointModel:
         """Fit the point model on everything, and on a few earlier cuts to measure its errors."""
         y = panel.filled()
-        n, t_len = y.shape
-        need = self._needs(panel)
-        if t_len < self.min_history(panel):
-            raise NotEnoughHistory(f"{self.name} needs {self.min_history(panel)} observations, got {t_len}")
+        if y.shape[1] < self.min_history(panel):
+            raise NotEnoughHistory(f"{self.name} needs {self.min_history(panel)} observations, got {y.shape[1]}")
         self._state = self._fit_point(y, panel)
+        errors, cal_h = self.inner_errors(y, panel, horizon)
+        self._calibrated = _calibrate(errors, cal_h, y.shape[0])
+        return self
+
+    def inner_errors(self, y: F64, panel: Panel, horizon: int) -> tuple[list[F64], int]:
+        """Errors (actual - point) of refits at rolling origins inside the history, newest origin first, and the
+        horizon they cover: the same origins for every model, so their errors can be compared and combined."""
+        t_len = y.shape[1]
+        need = self._needs(panel)
         cal_h = max(1, min(max(horizon, 1), panel.day))
         spacing = max(1, panel.day // self.calibration_per_day)
         errors: list[F64] = []
@@ -134,8 +145,7 @@ class _PointModel:
             cut = need
             cal_h = t_len - cut
             errors.append(y[:, cut:] - self._predict_point(self._fit_point(y[:, :cut], panel), cal_h))
-        self._calibrated = _calibrate(errors, cal_h, n)
-        return self
+        return errors, cal_h
 
     def predict(self, h: int, levels: Sequence[int] = DEFAULT_LEVELS) -> F64:
         """Quantile forecasts of the next `h` steps."""
@@ -520,12 +530,17 @@ class GradientBoosting:
 
 def default_models() -> list[Model]:
     """The candidates every backtest runs, the yardstick first."""
+    from gridwatch.forecasting.ensemble import Ensemble, default_members  # they build on this module's classes
+    from gridwatch.forecasting.mstl import MultiSeasonal
+
     return [
         SeasonalNaive("weekly"),
         SeasonalNaive("daily"),
         Naive(),
         Decomposition(),
         SeasonalAR(),
+        MultiSeasonal(),
+        Ensemble(default_members()),
         GradientBoosting(),
     ]
 
