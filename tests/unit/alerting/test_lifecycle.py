@@ -8,9 +8,9 @@ from gridwatch.alerting.lifecycle import (
     Timing,
     on_event,
     reconcile,
-    transition_error,
 )
 from gridwatch.alerting.rules import Condition
+from gridwatch.common.alert_rows import transition_error
 
 T = Timing(clear_after=30, reopen_window=600, touch_interval=30)
 

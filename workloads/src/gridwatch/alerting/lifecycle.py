@@ -9,8 +9,6 @@ from gridwatch.alerting.rules import SEVERITY_RANK, Condition
 
 State = Literal["active", "acknowledged", "cleared"]
 ActionKind = Literal["create", "reopen", "refire", "escalate", "touch", "resolve", "clear"]
-# API transitions: which states each manual action may start from.
-TRANSITIONS: dict[str, tuple[str, ...]] = {"ack": ("active",), "clear": ("active", "acknowledged")}
 
 
 @dataclass(frozen=True)
@@ -53,15 +51,6 @@ class Action:
     alert_id: int | None = None
     condition: Condition | None = None
     counts: bool = False  # adds one occurrence to the alert's count (re-fires, reopens, discrete events)
-
-
-def transition_error(action: str, state: str) -> str | None:
-    """Why a manual `action` ('ack' or 'clear') is not allowed from `state`, or None when it is."""
-    allowed = TRANSITIONS[action]
-    if state in allowed:
-        return None
-    verb = "acknowledge" if action == "ack" else "clear"
-    return f"cannot {verb} an alert that is {state} (allowed from: {', '.join(allowed)})"
 
 
 def on_condition(

@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 from gridwatch.alerting import metrics, payloads
 from gridwatch.alerting.rules import SEVERITY_RANK
 from gridwatch.alerting.settings import AlertSettings, RouteConfig
+from gridwatch.common import alert_rows
 
 NOT_FOR_ALERTMANAGER = frozenset({"acknowledged", "refired"})
 LEASE_S = 60
@@ -65,7 +66,7 @@ class Outbox:
             rows = self.conn.execute(
                 f"""
                 SELECT e.id, e.event, extract(epoch FROM e.at), e.actor, e.severity, e.state, e.message, e.value,
-                       e.count, {payloads.ALERT_COLUMNS}
+                       e.count, {alert_rows.ALERT_COLUMNS}
                 FROM gw_alert_events e JOIN gw_alerts a ON a.id = e.alert_id
                 WHERE e.site = %s AND NOT e.routed
                 ORDER BY e.id LIMIT %s FOR UPDATE OF e SKIP LOCKED
@@ -74,7 +75,7 @@ class Outbox:
             ).fetchall()
             for row in rows:
                 event_id, event, at, actor = int(row[0]), str(row[1]), float(row[2]), str(row[3])
-                alert = payloads.alert_json(tuple(row[9:]))
+                alert = alert_rows.alert_json(tuple(row[9:]))
                 alert.update(severity=row[4], state=row[5], message=row[6], value=row[7], count=int(row[8]))
                 labels = dict(row[-1] or {})
                 for route in self.routes.values():
@@ -103,11 +104,11 @@ class Outbox:
         count = 0
         with self.conn.transaction():
             rows = self.conn.execute(
-                f"SELECT {payloads.ALERT_COLUMNS} FROM gw_alerts a WHERE a.site = %s AND a.state <> 'cleared'",
+                f"SELECT {alert_rows.ALERT_COLUMNS} FROM gw_alerts a WHERE a.site = %s AND a.state <> 'cleared'",
                 (self.site,),
             ).fetchall()
             for row in rows:
-                alert = payloads.alert_json(tuple(row))
+                alert = alert_rows.alert_json(tuple(row))
                 for route in am_routes:
                     if SEVERITY_RANK[alert["severity"]] < SEVERITY_RANK[route.min_severity.value]:
                         continue

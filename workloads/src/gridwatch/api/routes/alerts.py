@@ -8,7 +8,7 @@ import msgspec
 from fastapi import APIRouter, Body, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
-from gridwatch.alerting import queries
+from gridwatch.api import alert_queries as queries
 from gridwatch.api.contract import AlertDetail, AlertRecord, Page
 from gridwatch.api.db import DbDep
 from gridwatch.api.deps import ActingUser, OffsetQuery, WriteAuth, limit_query

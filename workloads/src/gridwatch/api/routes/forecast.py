@@ -9,13 +9,13 @@ from typing import Annotated
 import msgspec
 from fastapi import APIRouter, HTTPException, Query
 
+from gridwatch.api import history_query as query
 from gridwatch.api.db import DbDep
 from gridwatch.api.deps import RepoDep
 from gridwatch.api.encoding import MsgspecJSON
 from gridwatch.api.openapi import ok, problems
 from gridwatch.api.routes.history import time_range
 from gridwatch.common.schema import Forecast
-from gridwatch.history import query
 
 router = APIRouter(prefix="/forecast", tags=["forecast"], default_response_class=MsgspecJSON)
 

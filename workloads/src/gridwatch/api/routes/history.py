@@ -10,6 +10,7 @@ import msgspec
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from gridwatch.api import costs
+from gridwatch.api import history_query as query
 from gridwatch.api.contract import EnergyBucket, EnergyCost, HistoryPoint, HistorySeries, HistorySummary
 from gridwatch.api.db import DbDep
 from gridwatch.api.deps import SettingsDep
@@ -18,7 +19,6 @@ from gridwatch.api.openapi import ok, problems
 from gridwatch.common import sitetime
 from gridwatch.common.schema import SensorType
 from gridwatch.common.sitetime import Per
-from gridwatch.history import query
 from gridwatch.optimizer.tariff import Tariff
 
 router = APIRouter(prefix="/analytics", tags=["analytics"], default_response_class=MsgspecJSON)

@@ -8,8 +8,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
 
-from gridwatch.alerting.lifecycle import transition_error
-from gridwatch.alerting.payloads import ALERT_COLUMNS, alert_json
+from gridwatch.common.alert_rows import ALERT_COLUMNS, alert_json, transition_error
 
 
 class TransitionRefused(Exception):

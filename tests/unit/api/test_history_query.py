@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from gridwatch.history.query import bucket_count, default_step, parse_time
+from gridwatch.api.history_query import bucket_count, default_step, parse_time
 
 
 def test_parse_time_accepts_epoch_and_iso() -> None:
