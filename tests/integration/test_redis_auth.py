@@ -125,12 +125,12 @@ def test_workloads_use_the_password_end_to_end(kafka: Kafka, acl_redis: Redis, s
             lambda: (
                 int(reader.hget(Keys(site).aggregates, "readings_total") or 0) >= sensors * ticks or not proc.alive()
             ),
-            120,
+            300,  # generous: a loaded 2-core machine takes long to start the workloads
             "every reading in Redis",
             logs=(sim, proc),
         )
         assert proc.alive(), proc.log()[-3000:]
-        wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/api/sensors").status_code == 200, 60, "API", logs=(api,))
+        wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/api/sensors").status_code == 200, 180, "API", logs=(api,))
         assert httpx.get(f"http://127.0.0.1:{port}/api/sensors").json()["total"] == sensors
     finally:
         for w in (sim, proc, api):
@@ -139,7 +139,7 @@ def test_workloads_use_the_password_end_to_end(kafka: Kafka, acl_redis: Redis, s
         "api", {**env, "GRIDWATCH_REDIS_PASSWORD": "wrong", "GRIDWATCH_API_PORT": str(free_port())}, tmp_path
     ).start()
     try:
-        code = bad.wait(60)
+        code = bad.wait(300)
     finally:
         bad.stop()
     assert code != 0
