@@ -13,7 +13,7 @@ from pathlib import Path
 from types import ModuleType
 
 import numpy as np
-from gridwatch.processor import scoring
+from gridwatch.common import scoring
 
 from tests.bench import legacy_scoring
 

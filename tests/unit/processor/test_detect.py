@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from gridwatch.cli import app
 from gridwatch.common.schema import TYPE_CODE
+from gridwatch.common.scoring import KINDS, Scorer
 from gridwatch.processor.detect import CsvError, default_config, parse_timestamp, read_csv
-from gridwatch.processor.scoring import KINDS, Scorer
 from typer.testing import CliRunner
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from gridwatch.common.forest import ArrayForest
-from gridwatch.processor.scoring import Scorer, ScoringConfig, fit_forest
+from gridwatch.common.scoring import Scorer, ScoringConfig, fit_forest
 
 
 def stream(scorer: Scorer, n: int = 400, sensors: int = 50) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from gridwatch.processor.scoring import ScoringConfig, gaussian_decades
+from gridwatch.common.scoring import ScoringConfig, gaussian_decades
 from gridwatch.processor.settings import ProcessorSettings
 
 

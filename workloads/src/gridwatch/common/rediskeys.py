@@ -18,7 +18,7 @@ class Keys:
 
     @property
     def model(self) -> str:
-        """Hash sensor_id -> the processor's detector state of the sensor (binary, see processor/scoring.py)."""
+        """Hash sensor_id -> the processor's detector state of the sensor (binary, see common/scoring.py)."""
         return f"gw:{self.site}:model"
 
     @property

@@ -10,8 +10,8 @@ import numpy as np
 import numpy.typing as npt
 
 from gridwatch.common.schema import TYPE_CODE
+from gridwatch.common.scoring import Scorer, ScoringConfig
 from gridwatch.evaluation.nab import PROFILES, Corpus, Score, optimise, score_at
-from gridwatch.processor.scoring import Scorer, ScoringConfig
 
 F64 = npt.NDArray[np.float64]
 
@@ -75,7 +75,7 @@ def simulator_faults(
     """Stream the simulator's plant with injected faults through the scorer and score the flags per kind."""
     from datetime import UTC, datetime
 
-    from gridwatch.processor.scoring import KINDS
+    from gridwatch.common.scoring import KINDS
     from gridwatch.simulator.faults import KINDS as FAULTS
     from gridwatch.simulator.generator import Generator
     from gridwatch.simulator.settings import SimulatorSettings

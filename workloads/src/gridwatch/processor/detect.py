@@ -13,7 +13,7 @@ from typing import TextIO
 import numpy as np
 
 from gridwatch.common.schema import TYPE_CODE
-from gridwatch.processor.scoring import KINDS, Scorer, ScoringConfig
+from gridwatch.common.scoring import KINDS, Scorer, ScoringConfig
 from gridwatch.processor.settings import ProcessorSettings
 
 OUTPUT_COLUMNS = ("timestamp", "value", "anomaly_score", "anomaly", "failure_probability", "kind")

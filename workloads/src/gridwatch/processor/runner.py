@@ -34,10 +34,10 @@ from gridwatch.common.schema import (
     implausible,
     select,
 )
+from gridwatch.common.scoring import KINDS, STATUSES, BatchResult, Scorer, SensorTable
 from gridwatch.common.shutdown import StopFlag
 from gridwatch.common.state import ProducerBeat
 from gridwatch.processor import metrics
-from gridwatch.processor.scoring import KINDS, STATUSES, BatchResult, Scorer, SensorTable
 from gridwatch.processor.settings import ProcessorSettings
 from gridwatch.processor.store import Pending, StateStore
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from gridwatch.common.scoring import ScoringConfig
 from gridwatch.common.settings import CommonSettings
-from gridwatch.processor.scoring import ScoringConfig
 
 # The scorer's defaults live in ScoringConfig alone; these settings only expose them as GRIDWATCH_PROC_* variables.
 _SCORING = ScoringConfig()

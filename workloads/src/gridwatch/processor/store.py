@@ -16,6 +16,7 @@ import structlog
 from gridwatch.common.live import LiveBatch
 from gridwatch.common.rediskeys import Keys
 from gridwatch.common.schema import SENSOR_TYPES, UNITS, Alert
+from gridwatch.common.scoring import CHECKPOINT_READINGS, KINDS, STATUSES, BatchResult, SensorTable
 from gridwatch.common.state import (
     CORRUPT,
     CorruptRecord,
@@ -25,7 +26,6 @@ from gridwatch.common.state import (
     report_corrupt,
     state_encoder,
 )
-from gridwatch.processor.scoring import CHECKPOINT_READINGS, KINDS, STATUSES, BatchResult, SensorTable
 
 _json = msgspec.json.Encoder()
 # Applied at most once per batch token (KEYS[1]): the site's counters (KEYS[2]).

@@ -18,7 +18,7 @@ from psycopg.rows import TupleRow
 
 from gridwatch.common.forest import ArrayForest
 from gridwatch.common.schema import TYPE_CODE
-from gridwatch.processor.scoring import F64, FOREST_FEATURES, Scorer, ScoringConfig, fit_forest
+from gridwatch.common.scoring import F64, FOREST_FEATURES, Scorer, ScoringConfig, fit_forest
 
 HOLDOUT = 0.2
 ALPHAS = np.linspace(0.90, 0.99, 10)

@@ -23,10 +23,10 @@ from gridwatch.common.logging import configure_logging
 from gridwatch.common.metrics import announce
 from gridwatch.common.probes import ProbeServer
 from gridwatch.common.registry import ModelKind, ModelRecord
+from gridwatch.common.scoring import FOREST_FEATURES
 from gridwatch.common.shutdown import StopFlag
 from gridwatch.forecasting.panel import NotEnoughHistory
 from gridwatch.forecasting.service import selections_of
-from gridwatch.processor.scoring import FOREST_FEATURES
 from gridwatch.training import detector, forecaster, metrics
 from gridwatch.training.settings import TrainerSettings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from gridwatch.common.schema import TYPE_CODE
-from gridwatch.processor.scoring import (
+from gridwatch.common.scoring import (
     KINDS,
     MODEL_WIDTH,
     BatchResult,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 from gridwatch.common.schema import TYPE_CODE
-from gridwatch.processor.scoring import (
+from gridwatch.common.scoring import (
     Scorer,
     ScoringConfig,
     failure_probability,

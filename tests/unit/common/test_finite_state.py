@@ -21,9 +21,9 @@ from gridwatch.common.schema import (
     decode,
     encode,
 )
+from gridwatch.common.scoring import Scorer, ScoringConfig
 from gridwatch.common.state import CorruptRecord, SensorState, decode_state, decode_states, state_encoder
 from gridwatch.processor.runner import enriched_batch, screen
-from gridwatch.processor.scoring import Scorer, ScoringConfig
 from gridwatch.processor.store import StateStore
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

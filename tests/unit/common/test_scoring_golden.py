@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 from gridwatch.common.schema import SENSOR_TYPES
-from gridwatch.processor.scoring import Scorer, ScoringConfig
+from gridwatch.common.scoring import Scorer, ScoringConfig
 
 GOLDEN = Path(__file__).with_name("scoring_golden.npz")
 SENSORS = 150
