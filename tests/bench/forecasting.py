@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from gridwatch.forecasting.backtest import YARDSTICK, BacktestResult, backtest, fold_metrics, fold_origins
-from gridwatch.forecasting.models import GradientBoosting, SeasonalAR
-from gridwatch.forecasting.panel import F64, Panel
+from gridwatch.common.forecast.backtest import YARDSTICK, BacktestResult, backtest, fold_metrics, fold_origins
+from gridwatch.common.forecast.models import GradientBoosting, SeasonalAR
+from gridwatch.common.forecast.panel import F64, Panel
 
 log = logging.getLogger("bench.forecasting")
 DOC = Path("docs/forecasting.md")

@@ -13,9 +13,9 @@ import pytest
 from gridwatch.common import registry
 from gridwatch.common.artifact import loads
 from gridwatch.common.db.migrate import connect
+from gridwatch.common.forecast.selection import selections_of
 from gridwatch.common.forest import ArrayForest
 from gridwatch.common.registry import ModelKind, ModelState
-from gridwatch.forecasting.service import selections_of
 
 from tests.infra.services import Postgres
 from tests.utils import model_history

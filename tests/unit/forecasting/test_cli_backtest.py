@@ -9,7 +9,7 @@ from pathlib import Path
 from gridwatch.cli import app
 from typer.testing import CliRunner
 
-from tests.unit.forecasting.helpers import weekly_panel
+from tests.unit.common.forecast.helpers import weekly_panel
 
 
 def _csv(tmp_path: Path, weeks: int) -> Path:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import msgspec
 import numpy as np
 import pytest
+from gridwatch.common.forecast.panel import NotEnoughHistory, Panel
 from gridwatch.common.schema import ForecastScope, InvalidMessage, decode_forecast, encode_forecast
-from gridwatch.forecasting.panel import NotEnoughHistory, Panel
 from gridwatch.forecasting.service import ForecastService
 
-from tests.unit.forecasting.helpers import MONDAY, weekly_panel
+from tests.unit.common.forecast.helpers import MONDAY, weekly_panel
 
 
 def test_machines_get_their_own_models_and_valid_messages() -> None:

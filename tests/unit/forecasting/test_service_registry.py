@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from gridwatch.common.artifact import Artifact, ArtifactError, checksum, dumps, loads
+from gridwatch.common.forecast.selection import selections_of
 from gridwatch.common.schema import ForecastScope
-from gridwatch.forecasting.service import ForecastService, selections_of
+from gridwatch.forecasting.service import ForecastService
 
-from tests.unit.forecasting.helpers import weekly_panel
+from tests.unit.common.forecast.helpers import weekly_panel
 
 
 def artifact(ids: list[str], models: list[str], scope: str = "machine") -> Artifact:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from gridwatch.training import detector, forecaster
 
-from tests.unit.forecasting.helpers import weekly_panel
+from tests.unit.common.forecast.helpers import weekly_panel
 
 
 def rows(n: int, seed: int = 0) -> np.ndarray:

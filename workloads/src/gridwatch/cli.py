@@ -211,10 +211,10 @@ def forecast_backtest(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
 ) -> None:
     """Rolling-origin backtest of every forecasting model on one series; the weekly yardstick is seasonal_naive."""
+    from gridwatch.common.forecast.backtest import backtest
+    from gridwatch.common.forecast.panel import NotEnoughHistory
     from gridwatch.forecasting import report
-    from gridwatch.forecasting.backtest import backtest
     from gridwatch.forecasting.csvload import CsvError, parse_step, read_series
-    from gridwatch.forecasting.panel import NotEnoughHistory
 
     try:
         step_s = parse_step(step) if step else None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gridwatch.forecasting.panel import DAY_S, Panel
+from gridwatch.common.forecast.panel import DAY_S, Panel
 
 _STEP = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|min|m|h|hour|d|day)?\s*$", re.IGNORECASE)
 _UNIT_S = {"s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0, "hour": 3600.0, "d": DAY_S, "day": DAY_S}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from gridwatch.forecasting.backtest import YARDSTICK, BacktestResult
+from gridwatch.common.forecast.backtest import YARDSTICK, BacktestResult
 
 
 def table(result: BacktestResult, title: str = "") -> str:

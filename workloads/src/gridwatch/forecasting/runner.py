@@ -15,6 +15,10 @@ from psycopg.rows import TupleRow
 
 from gridwatch.common import kafka, redisclient
 from gridwatch.common.db.migrate import connect, migrate
+from gridwatch.common.forecast import source
+from gridwatch.common.forecast.models import horizon_steps
+from gridwatch.common.forecast.panel import NotEnoughHistory
+from gridwatch.common.forecast.selection import Pick, selections_of
 from gridwatch.common.logging import configure_logging
 from gridwatch.common.metrics import announce
 from gridwatch.common.modelwatch import ModelWatcher
@@ -22,10 +26,8 @@ from gridwatch.common.probes import ProbeServer
 from gridwatch.common.registry import ModelKind
 from gridwatch.common.schema import Forecast, ForecastScope, encode_forecast
 from gridwatch.common.shutdown import StopFlag
-from gridwatch.forecasting import metrics, source
-from gridwatch.forecasting.models import horizon_steps
-from gridwatch.forecasting.panel import NotEnoughHistory
-from gridwatch.forecasting.service import ForecastService, Pick, selections_of
+from gridwatch.forecasting import metrics
+from gridwatch.forecasting.service import ForecastService
 from gridwatch.forecasting.settings import ForecasterSettings
 
 SETTLE_S = 10.0  # wait this long after a step boundary so the history writer has the step's last minute

@@ -18,12 +18,12 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from gridwatch.common.artifact import Artifact
+from gridwatch.common.forecast import source
+from gridwatch.common.forecast.backtest import YARDSTICK, BacktestResult, backtest
+from gridwatch.common.forecast.models import Model, default_models, horizon_steps
+from gridwatch.common.forecast.panel import NotEnoughHistory, Panel
+from gridwatch.common.forecast.selection import machine_models
 from gridwatch.common.registry import ModelKind
-from gridwatch.forecasting import source
-from gridwatch.forecasting.backtest import YARDSTICK, BacktestResult, backtest
-from gridwatch.forecasting.models import Model, default_models, horizon_steps
-from gridwatch.forecasting.panel import NotEnoughHistory, Panel
-from gridwatch.forecasting.service import machine_models
 
 
 @dataclass(frozen=True)

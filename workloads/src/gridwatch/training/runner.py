@@ -18,6 +18,8 @@ from psycopg.rows import TupleRow
 from gridwatch.common import redisclient, registry
 from gridwatch.common.artifact import Artifact, ArtifactError, dumps, loads
 from gridwatch.common.db.migrate import connect, migrate
+from gridwatch.common.forecast.panel import NotEnoughHistory
+from gridwatch.common.forecast.selection import selections_of
 from gridwatch.common.forest import ArrayForest
 from gridwatch.common.logging import configure_logging
 from gridwatch.common.metrics import announce
@@ -25,8 +27,6 @@ from gridwatch.common.probes import ProbeServer
 from gridwatch.common.registry import ModelKind, ModelRecord
 from gridwatch.common.scoring import FOREST_FEATURES
 from gridwatch.common.shutdown import StopFlag
-from gridwatch.forecasting.panel import NotEnoughHistory
-from gridwatch.forecasting.service import selections_of
 from gridwatch.training import detector, forecaster, metrics
 from gridwatch.training.settings import TrainerSettings
 

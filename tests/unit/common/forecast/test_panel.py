@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gridwatch.forecasting.panel import Panel, day_of_week, fill_gaps, slot_of_day
+from gridwatch.common.forecast.panel import Panel, day_of_week, fill_gaps, slot_of_day
 
-from tests.unit.forecasting.helpers import MONDAY
+from tests.unit.common.forecast.helpers import MONDAY
 
 
 def test_fill_gaps_carries_forward_and_back() -> None:

@@ -8,8 +8,8 @@ from typing import ClassVar
 import numpy as np
 from scipy.signal import lfilter  # type: ignore[import-untyped]
 
-from gridwatch.forecasting.models import _PointModel
-from gridwatch.forecasting.panel import F64, Panel
+from gridwatch.common.forecast.models import _PointModel
+from gridwatch.common.forecast.panel import F64, Panel
 
 
 def tricube_weights(cycles: int) -> F64:

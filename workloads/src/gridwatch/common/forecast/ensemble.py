@@ -8,9 +8,16 @@ from typing import Any
 
 import numpy as np
 
-from gridwatch.forecasting.models import DEFAULT_LEVELS, SeasonalAR, _calibrate, _Calibrated, _PointModel, check_levels
-from gridwatch.forecasting.mstl import MultiSeasonal
-from gridwatch.forecasting.panel import F64, NotEnoughHistory, Panel
+from gridwatch.common.forecast.models import (
+    DEFAULT_LEVELS,
+    SeasonalAR,
+    _calibrate,
+    _Calibrated,
+    _PointModel,
+    check_levels,
+)
+from gridwatch.common.forecast.mstl import MultiSeasonal
+from gridwatch.common.forecast.panel import F64, NotEnoughHistory, Panel
 
 LEVEL_SPANS_DAYS = (0.05, 1.0, 7.0)  # a fast, a daily and a weekly level
 DAILY_CYCLES = (7, 56)  # a daily shape of the last week, or of the last eight weeks

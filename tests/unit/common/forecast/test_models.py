@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gridwatch.forecasting.models import Decomposition, GradientBoosting, Naive, SeasonalNaive
-from gridwatch.forecasting.panel import NotEnoughHistory, Panel
+from gridwatch.common.forecast.models import Decomposition, GradientBoosting, Naive, SeasonalNaive
+from gridwatch.common.forecast.panel import NotEnoughHistory, Panel
 
-from tests.unit.forecasting.helpers import MONDAY, weekly_panel
+from tests.unit.common.forecast.helpers import MONDAY, weekly_panel
 
 SMALL_GBM = {"max_iter": 30, "max_rows": 20_000}
 

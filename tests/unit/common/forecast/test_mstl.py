@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gridwatch.forecasting.models import SeasonalNaive
-from gridwatch.forecasting.mstl import MultiSeasonal, cycle_profile, moving_average, tricube_weights
-from gridwatch.forecasting.panel import NotEnoughHistory, Panel
+from gridwatch.common.forecast.models import SeasonalNaive
+from gridwatch.common.forecast.mstl import MultiSeasonal, cycle_profile, moving_average, tricube_weights
+from gridwatch.common.forecast.panel import NotEnoughHistory, Panel
 
-from tests.unit.forecasting.helpers import MONDAY, weekly_panel
+from tests.unit.common.forecast.helpers import MONDAY, weekly_panel
 
 
 def test_tricube_weights_favour_the_newest_cycle() -> None:

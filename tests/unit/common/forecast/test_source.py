@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from gridwatch.forecasting.panel import Panel
-from gridwatch.forecasting.source import _trim, machine_of, window
+from gridwatch.common.forecast.panel import Panel
+from gridwatch.common.forecast.source import _trim, machine_of, window
 
 
 def test_window_leaves_out_the_step_in_progress() -> None:

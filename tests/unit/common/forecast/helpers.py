@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from gridwatch.forecasting.panel import Panel
+from gridwatch.common.forecast.panel import Panel
 
 MONDAY = 1_704_067_200.0  # 2024-01-01 00:00 UTC, a Monday
 

@@ -28,7 +28,7 @@ from scipy.signal import lfilter  # type: ignore[import-untyped]
 from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-from gridwatch.forecasting.panel import F64, I64, NotEnoughHistory, Panel, day_of_week, slot_of_day
+from gridwatch.common.forecast.panel import F64, I64, NotEnoughHistory, Panel, day_of_week, slot_of_day
 
 DEFAULT_LEVELS: tuple[int, ...] = (10, 50, 90)
 _GRID = np.arange(1, 100)  # the quantile levels (percent) calibrated errors are kept at
@@ -530,8 +530,8 @@ class GradientBoosting:
 
 def default_models() -> list[Model]:
     """The candidates every backtest runs, the yardstick first."""
-    from gridwatch.forecasting.ensemble import Ensemble, default_members  # they build on this module's classes
-    from gridwatch.forecasting.mstl import MultiSeasonal
+    from gridwatch.common.forecast.ensemble import Ensemble, default_members  # they build on this module's classes
+    from gridwatch.common.forecast.mstl import MultiSeasonal
 
     return [
         SeasonalNaive("weekly"),

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gridwatch.forecasting.models import Model, default_models
-from gridwatch.forecasting.panel import F64, NotEnoughHistory, Panel
+from gridwatch.common.forecast.models import Model, default_models
+from gridwatch.common.forecast.panel import F64, NotEnoughHistory, Panel
 
 LEVELS: tuple[int, ...] = (10, 50, 90)
 YARDSTICK = "seasonal_naive"

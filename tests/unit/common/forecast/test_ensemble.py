@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gridwatch.forecasting.ensemble import Ensemble
-from gridwatch.forecasting.models import Naive, SeasonalNaive
-from gridwatch.forecasting.panel import NotEnoughHistory, Panel
+from gridwatch.common.forecast.ensemble import Ensemble
+from gridwatch.common.forecast.models import Naive, SeasonalNaive
+from gridwatch.common.forecast.panel import NotEnoughHistory, Panel
 
-from tests.unit.forecasting.helpers import weekly_panel
+from tests.unit.common.forecast.helpers import weekly_panel
 
 
 def _mixed() -> Panel:

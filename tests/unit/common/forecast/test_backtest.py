@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gridwatch.forecasting.backtest import backtest, fold_origins, mase_scale, pinball
-from gridwatch.forecasting.models import GradientBoosting, Model, Naive, SeasonalNaive
-from gridwatch.forecasting.panel import NotEnoughHistory, Panel
+from gridwatch.common.forecast.backtest import backtest, fold_origins, mase_scale, pinball
+from gridwatch.common.forecast.models import GradientBoosting, Model, Naive, SeasonalNaive
+from gridwatch.common.forecast.panel import NotEnoughHistory, Panel
 
-from tests.unit.forecasting.helpers import MONDAY, weekly_panel
+from tests.unit.common.forecast.helpers import MONDAY, weekly_panel
 
 
 def _light() -> list[Model]:

@@ -8,7 +8,7 @@ import numpy as np
 import psycopg
 from psycopg.rows import TupleRow
 
-from gridwatch.forecasting.panel import Panel
+from gridwatch.common.forecast.panel import Panel
 
 SITE_SQL = """
 SELECT floor(extract(epoch FROM minute) / %(step)s)::bigint AS bucket,
