@@ -86,4 +86,4 @@ def test_every_workload_loads_its_settings_from_the_rendered_env(
             for name, value in _container_env(objects, container).items():
                 patch.setenv(name, _mounted_file(value, mounts, tmp_path))
             settings = SETTINGS[component]()
-        assert settings.site == "plant-north", component
+        assert settings.site == "gw.plant-north", component  # <namespace>.<name>: helm template -n gw
