@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from gridwatch.common.schema import SensorType
 from gridwatch.common.settings import CommonSettings
@@ -25,7 +27,10 @@ class SimulatorSettings(CommonSettings):
         description="Target readings/s; 0 means sensors / sample interval (real time).",
     )
     anomaly_rate: float = Field(default=0.02, ge=0.0, le=0.5, alias="GRIDWATCH_SIM_ANOMALY_RATE")
-    mix: list[SensorType] = Field(default=list(SensorType), min_length=1, alias="GRIDWATCH_SIM_MIX")
+    # NoDecode: the variable is read as text (comma-separated or a JSON list), not parsed as JSON before _split
+    mix: Annotated[list[SensorType], NoDecode] = Field(
+        default=list(SensorType), min_length=1, alias="GRIDWATCH_SIM_MIX"
+    )
     seed: int = Field(default=42, alias="GRIDWATCH_SIM_SEED")
     sensors_per_gateway: int = Field(default=500, ge=1, le=20_000, alias="GRIDWATCH_SIM_SENSORS_PER_GATEWAY")
     start_time: datetime | None = Field(
@@ -40,8 +45,11 @@ class SimulatorSettings(CommonSettings):
     @field_validator("mix", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
-        if isinstance(value, str) and not value.startswith("["):
-            return [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [v.strip() for v in text.split(",") if v.strip()]
         return value
 
     @property
