@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import socket
-import ssl
 import threading
 import time
 from typing import Any
@@ -14,12 +13,12 @@ import msgspec
 import paho.mqtt.client as mqtt
 import structlog
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
-from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client import Counter, Gauge
 
 from gridwatch.common import kafka
 from gridwatch.common.metrics import LABELS
 from gridwatch.common.schema import Command, InvalidMessage, decode
+from gridwatch.ingest import mqttclient
 from gridwatch.ingest.settings import IngestSettings
 
 log = structlog.get_logger(__name__)
@@ -53,22 +52,7 @@ class Downlink:
         self.consumer = Consumer(
             kafka.consumer_config(settings.kafka_bootstrap, settings.downlink_group, f"ingest-downlink@{host}")
         )
-        self.client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=settings.downlink_client_id,
-            clean_session=True,
-            protocol=mqtt.MQTTv311,
-        )
-        if settings.mqtt_username:
-            self.client.username_pw_set(settings.mqtt_username, settings.mqtt_password.get_secret_value() or None)
-        if settings.mqtt_tls:
-            self.client.tls_set(
-                ca_certs=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
-                certfile=str(settings.mqtt_cert_file) if settings.mqtt_cert_file else None,
-                keyfile=str(settings.mqtt_key_file) if settings.mqtt_key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-        self.client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self.client = mqttclient.client(settings, settings.downlink_client_id, clean_session=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         for outcome in OUTCOMES:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import re
-import ssl
 import threading
 import time
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import structlog
-from paho.mqtt.enums import CallbackAPIVersion
 
-from gridwatch.ingest import metrics
+from gridwatch.ingest import metrics, mqttclient
 from gridwatch.ingest.payloads import PayloadError, decode_body, parse
 from gridwatch.ingest.pipeline import Backpressure, Pipeline
 from gridwatch.ingest.settings import IngestSettings
@@ -37,23 +35,7 @@ class Bridge:
         self.labels = pipeline.labels
         self.connected = False
         self._stopping = threading.Event()
-        self.client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=settings.mqtt_session,
-            clean_session=False,
-            protocol=mqtt.MQTTv311,
-            manual_ack=True,
-        )
-        if settings.mqtt_username:
-            self.client.username_pw_set(settings.mqtt_username, settings.mqtt_password.get_secret_value() or None)
-        if settings.mqtt_tls:
-            self.client.tls_set(
-                ca_certs=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
-                certfile=str(settings.mqtt_cert_file) if settings.mqtt_cert_file else None,
-                keyfile=str(settings.mqtt_key_file) if settings.mqtt_key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-        self.client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self.client = mqttclient.client(settings, settings.mqtt_session, clean_session=False, manual_ack=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
