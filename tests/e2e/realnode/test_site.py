@@ -342,15 +342,18 @@ def test_operator_in_cluster_brings_up_the_sample_site(site: Site) -> None:
 
 def test_readings_flow_into_redis_and_postgres(site: Site) -> None:
     wait_until(lambda: condition(site.c.site(SITE, SITE_NS), "Ready").get("status") == "True", 300, "Ready", 2)
+    # Shared state is named by the site's identity, <namespace>.<name>, which the operator records in its status.
+    ident = site.c.site(SITE, SITE_NS)["status"]["siteId"]
+    assert ident == f"{SITE_NS}.{SITE}"
     r = site.backends.redis.client()
-    key = f"gw:{SITE}:sensors"
+    key = f"gw:{ident}:sensors"
     wait_until(lambda: r.hlen(key) == REPORTING, 120, f"all {REPORTING} sensors' live state in Redis")
 
     def history() -> tuple[int, int]:
         with psycopg.connect(site.backends.postgres.dsn) as conn:
             row = conn.execute(
                 "SELECT count(DISTINCT sensor_id), coalesce(sum(readings), 0) FROM gw_history_minute WHERE site = %s",
-                (SITE,),
+                (ident,),
             ).fetchone()
         assert row is not None
         return int(row[0]), int(row[1])
@@ -399,7 +402,7 @@ def test_api_answers_through_its_service(site: Site) -> None:
     # The storage optimizer pod planned the sample's battery; the API serves its plan.
     plan = wait_until(lambda: (p := httpx.get(f"{url}/api/v1/storage/plan", timeout=10)).status_code == 200 and p, 120,
                       "the storage optimizer's plan").json()  # fmt: skip
-    assert (plan["site"], plan["status"]) == (SITE, "optimal"), plan
+    assert (plan["site"], plan["status"]) == (f"{SITE_NS}.{SITE}", "optimal"), plan  # the site's identity
     # The API reads its own EnergySite (its Role in the chart, its ServiceAccount's token in the pod).
     site_view = httpx.get(f"{url}/api/v1/site", timeout=10).json()
     assert (site_view["mode"], site_view["site"], site_view["ready"]) == ("kubernetes", SITE, True), site_view
