@@ -99,8 +99,8 @@ clean: ## Remove local state
 .PHONY: crds helm-lint images
 HELM ?= $(shell command -v helm 2>/dev/null || echo $(HOME)/.cache/gridwatch/k8s/v1.37.2/bin/helm)
 
-crds: ## Copy crds/energysite.yaml (the source of truth) into the operator chart
-	cp crds/energysite.yaml charts/gridwatch-operator/crds/energysite.yaml
+crds: ## Render crds/energysite.yaml (the source of truth) into the operator chart's CRD template
+	$(PY) python -m gridwatch_operator.crd_template
 
 .PHONY: contracts
 contracts: ## Regenerate contracts/ (JSON Schema of every wire message + AsyncAPI) from the code (a test fails when stale)
