@@ -203,8 +203,13 @@ log "cache: ${BIN_DIR}"
 build_k8s
 go_install kwok "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}" \
   "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}"
+# helm's own release build stamps the Kubernetes version it renders for without a cluster (`helm template`,
+# `helm lint`); a plain `go install` leaves v1.20.0, which the charts' kubeVersion (>=1.29) refuses.
+K8S_MINOR="${K8S_VERSION#v1.}"; K8S_MINOR="${K8S_MINOR%%.*}"
 go_install helm "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}" \
-  "-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}"
+  "-X helm.sh/helm/v3/internal/version.version=${HELM_VERSION} \
+   -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=${K8S_MINOR} \
+   -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=${K8S_MINOR}"
 kwok_stages
 build_etcd
 {
