@@ -10,12 +10,13 @@ import pytest
 SRC = Path(__file__).resolve().parents[2] / "workloads" / "src" / "gridwatch"
 # One folder per workload (docs/architecture.md); the others are libraries and tools any of them may use:
 # common (shared code), optimizer (the API's suggestion engine), local (the `make up` runtime), evaluation and
-# dashboards (offline tools), cli.py (the entry point that dispatches to every workload).
+# dashboards (offline tools), ops (the SRE commands: check, config, dlq, kubectl plugin), cli.py (the entry point
+# that dispatches to every workload).
 WORKLOADS = (
     "simulator", "processor", "history", "alerting", "ingest", "grid", "api", "storage", "rebalancer",
     "forecasting", "training", "replay",
 )  # fmt: skip
-LIBRARIES = ("common", "optimizer", "local", "evaluation", "dashboards")
+LIBRARIES = ("common", "optimizer", "local", "evaluation", "dashboards", "ops")
 
 
 def imported_packages(path: Path) -> set[str]:

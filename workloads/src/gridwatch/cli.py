@@ -2,7 +2,8 @@
 
 Workloads: `gridwatch simulator|processor|history|alerts|ingest|grid|api|storage|rebalancer|forecaster|trainer`.
 Tools: `gridwatch ingest-token|replay|detect|train`, `gridwatch forecast backtest`, `gridwatch models list|promote|
-rollback`, `gridwatch local up|down|status`.
+rollback`, `gridwatch local up|down|status`. Operations: `gridwatch check`, `gridwatch config show|validate`,
+`gridwatch dlq inspect|replay` (and the `kubectl-gridwatch` plugin, gridwatch.ops.kubectl).
 """
 
 from __future__ import annotations
@@ -334,6 +335,192 @@ def _kind(text: str, enum: type[ModelKindT]) -> ModelKindT:
     except ValueError:
         typer.echo(f"error: unknown model kind '{text}' (forecaster or detector)", err=True)
         raise typer.Exit(2) from None
+
+
+@app.command()
+def check(
+    timeout: Annotated[float, typer.Option(min=0.5, max=60, help="Seconds to wait for each dependency.")] = 5.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Can this configuration (GRIDWATCH_* variables) reach Kafka, Redis and PostgreSQL, and with what latency."""
+    import json
+
+    from pydantic import ValidationError
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from gridwatch.common.settings import CommonSettings
+    from gridwatch.ops import check as probes
+
+    try:
+        settings = CommonSettings()
+    except ValidationError as exc:
+        typer.echo(f"gridwatch check: invalid configuration (see `gridwatch config validate`):\n{exc}", err=True)
+        raise typer.Exit(2) from None
+    results = probes.run(settings, timeout)
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in results], indent=2))
+    else:
+        table = Table(title=f"site {settings.site}")
+        for col in ("component", "target", "status", "latency", "detail"):
+            table.add_column(col)
+        for r in results:
+            latency = "-" if r.latency_ms is None else f"{r.latency_ms:.1f} ms"
+            status = Text("ok", style="green") if r.ok else Text("FAILED", style="bold red")
+            table.add_row(r.component, r.target, status, latency, r.detail)
+        Console(width=160).print(table)
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+config_app = typer.Typer(help="The settings a workload runs with: show them, validate them.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+WorkloadArg = Annotated[str, typer.Argument(help="Workload: simulator, processor, history, alerts, api, ...")]
+EnvFileOption = Annotated[
+    Path | None, typer.Option("--env-file", exists=True, dir_okay=False, help="Read variables from this file too.")
+]
+
+
+@config_app.command("show")
+def config_show(
+    workload: WorkloadArg,
+    env_file: EnvFileOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Every setting of WORKLOAD: variable, effective value (secrets masked) and whether it came from the env."""
+    import json
+
+    from pydantic import ValidationError
+    from rich.console import Console
+    from rich.table import Table
+
+    from gridwatch.ops import configview
+
+    try:
+        found = configview.show(workload, env_file)
+    except configview.UnknownWorkload as exc:
+        typer.echo(f"gridwatch config show: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except ValidationError:
+        typer.echo(f"gridwatch config show: invalid; run `gridwatch config validate {workload}`", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps({s.env: {"value": s.value, "source": s.source} for s in found}, indent=2, default=str))
+        return
+    table = Table(title=f"gridwatch {workload}")
+    for col in ("variable", "value", "source", "description"):
+        table.add_column(col)
+    for s in found:
+        value = s.value if isinstance(s.value, str) else json.dumps(s.value, default=str)
+        table.add_row(s.env, value, s.source, s.description)
+    Console(width=200).print(table)
+
+
+@config_app.command("validate")
+def config_validate(workload: WorkloadArg, env_file: EnvFileOption = None) -> None:
+    """Exit 0 when WORKLOAD would start with this configuration; else name each bad variable and why (exit 2)."""
+    from gridwatch.ops import configview
+
+    try:
+        problems = configview.validate(workload, env_file)
+    except configview.UnknownWorkload as exc:
+        typer.echo(f"gridwatch config validate: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if not problems:
+        typer.echo(f"{workload}: configuration is valid")
+        return
+    for p in problems:
+        shown = f" (got {p.value!r})" if p.value else ""
+        typer.echo(f"{p.env}: {p.message}{shown}", err=True)
+    raise typer.Exit(2)
+
+
+dlq_app = typer.Typer(help="The dead-letter topic <prefix>.dlq: inspect, replay.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
+
+
+@dlq_app.command("inspect")
+def dlq_inspect(
+    last: Annotated[int, typer.Option(min=1, max=100_000, help="Newest letters per partition.")] = 100,
+    reason: Annotated[str, typer.Option(help="Only letters whose reason contains this (case-insensitive).")] = "",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per line (what `dlq replay --from-file` reads).")
+    ] = False,
+) -> None:
+    """Read the dead letters with their reasons and origins, without committing any offset."""
+    import datetime as dt
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from gridwatch.common.settings import CommonSettings
+    from gridwatch.ops import dlq
+
+    settings = CommonSettings()
+    try:
+        letters = dlq.read(settings, last, reason)
+    except dlq.DlqError as exc:
+        typer.echo(f"gridwatch dlq inspect: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        import json
+
+        for x in letters:
+            typer.echo(json.dumps(x.as_json(), default=str))
+        return
+    table = Table(title=f"{settings.topic('dlq')}: {len(letters)} letter(s)")
+    for col in ("dlq", "time (UTC)", "origin", "reason", "payload"):
+        table.add_column(col, overflow="fold")
+    for x in letters:
+        when = dt.datetime.fromtimestamp(x.timestamp_ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        origin = f"{x.origin_topic}[{x.origin_partition}]@{x.origin_offset}"
+        table.add_row(f"{x.partition}:{x.offset}", when, origin, x.reason, f"{x.encoding}: {x.preview(60)}")
+    Console(width=200).print(table)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    offset: Annotated[
+        list[str] | None, typer.Option(help="DLQ position PARTITION:OFFSET to re-publish (repeatable).")
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Re-publish every letter whose reason contains this.")] = "",
+    from_file: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="JSON lines from `dlq inspect --json`, fixed by hand."),
+    ] = None,
+    to: Annotated[str, typer.Option(help="Target topic (default: each letter's origin topic).")] = "",
+    last: Annotated[int, typer.Option(min=1, max=100_000, help="How far back to look per partition.")] = 10_000,
+    dry_run: Annotated[bool, typer.Option(help="Say what would be re-published; publish nothing.")] = False,
+) -> None:
+    """Re-publish dead letters (as they were, or fixed from a file) to their origin topic; waits for the broker."""
+    from gridwatch.common.settings import CommonSettings
+    from gridwatch.ops import dlq
+
+    settings = CommonSettings()
+    chosen = [o.strip() for o in offset or []]
+    if sum(bool(x) for x in (chosen, reason, from_file)) != 1:
+        typer.echo("gridwatch dlq replay: give exactly one of --offset, --reason or --from-file", err=True)
+        raise typer.Exit(2)
+    try:
+        if from_file is not None:
+            replays = dlq.from_file(settings, from_file, to)
+        else:
+            letters = dlq.read(settings, last, reason)
+            if chosen:
+                letters = [x for x in letters if f"{x.partition}:{x.offset}" in chosen]
+                missing = set(chosen) - {f"{x.partition}:{x.offset}" for x in letters}
+                if missing:
+                    raise dlq.DlqError(f"no dead letter at {', '.join(sorted(missing))}")
+            replays = dlq.from_letters(settings, letters, to)
+        for r in replays:
+            verb = "would re-publish" if dry_run else "re-publish"
+            typer.echo(f"{verb} {r.origin} -> {r.topic} ({len(r.payload)} B)")
+        if not dry_run:
+            typer.echo(f"re-published {dlq.publish(settings, replays)} message(s)")
+    except dlq.DlqError as exc:
+        typer.echo(f"gridwatch dlq replay: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 app.add_typer(local_app, name="local")  # `gridwatch local up|down|status`: the local runtime behind `make up`

@@ -1,0 +1,1 @@
+"""Operations tools for SREs: `gridwatch check|config|dlq` and the `kubectl gridwatch` plugin."""
