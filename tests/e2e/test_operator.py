@@ -254,6 +254,9 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
         {"forecaster": {"stepMinutes": 7}},
         "forecaster.stepMinutes must divide a day",
     ),
+    ("trainer-words", {"trainer": {"schedule": "every night"}}, "trainer.schedule must be a cron schedule"),
+    ("trainer-hour", {"trainer": {"schedule": "0 25 * * *"}}, "trainer.schedule must be a cron schedule"),
+    ("trainer-model", {"trainer": {"model": "oracle"}}, 'Unsupported value: "oracle"'),
     ("bad-bootstrap", {"kafka": {"bootstrapServers": "no port here"}}, "spec.kafka.bootstrapServers"),
     ("bad-sensor-type", {"sensors": {"mix": ["power", "plasma"]}}, 'Unsupported value: "plasma"'),
     (
@@ -647,6 +650,34 @@ def test_several_sites_in_several_namespaces(cluster: Cluster, operator: Operato
     for name, ns in sites:
         assert len(topic_partitions(e2e_kafka, f"{ns}.{name}")) == 6
         delete_site(cluster, name, ns)
+
+
+def test_the_trainer_cronjob_follows_spec_trainer(
+    cluster: Cluster, operator: OperatorProcess, e2e_kafka: Kafka
+) -> None:
+    name = "trained"
+    postgres = {"enabled": True, "host": "postgres.data.svc", "passwordSecretRef": {"name": "trained-postgres"}}
+    trainer = {"schedule": "5 1 * * 0", "model": "detector", "promoteMargin": 0.1}
+    cluster.apply(site_manifest(name, e2e_kafka, history=postgres, trainer=trainer, timezone="Europe/Berlin"), SOUTH)
+    wait_ready(cluster, name, SOUTH)
+    job = cluster.get("cronjob", f"{name}-trainer", SOUTH)
+    assert job is not None
+    assert (job["spec"]["schedule"], job["spec"]["timeZone"]) == ("5 1 * * 0", "Europe/Berlin")
+    [container] = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["train", "--model", "detector"]
+    assert {"name": "GRIDWATCH_TRAIN_PROMOTE_MARGIN", "value": "0.1"} in container["env"]
+
+    patch = {"spec": {"trainer": {"schedule": "@hourly"}}}
+    cluster.kubectl("patch", "energysite", name, "-n", SOUTH, "--type=merge", "-p", json.dumps(patch))
+    wait_until(
+        lambda: (cluster.get("cronjob", f"{name}-trainer", SOUTH) or {}).get("spec", {}).get("schedule") == "@hourly",
+        30,
+        "the CronJob to take the new schedule",
+    )
+    off = {"spec": {"trainer": {"enabled": False}}}
+    cluster.kubectl("patch", "energysite", name, "-n", SOUTH, "--type=merge", "-p", json.dumps(off))
+    wait_until(lambda: cluster.get("cronjob", f"{name}-trainer", SOUTH) is None, 30, "the CronJob to be removed")
+    delete_site(cluster, name, SOUTH)
 
 
 def test_partitions_are_raised_and_never_lowered(cluster: Cluster, operator: OperatorProcess, e2e_kafka: Kafka) -> None:

@@ -155,6 +155,7 @@ def helm_values(
     alerts = spec.get("alerts") or {}
     storage = spec.get("storage") or {}
     forecaster = spec.get("forecaster") or {}
+    trainer = spec.get("trainer") or {}
 
     image = split_image(str(spec.get("image") or default_image))
     image["pullPolicy"] = pull_policy
@@ -201,6 +202,7 @@ def helm_values(
             "historyDays": int(forecaster.get("historyDays", 21)),
             "machines": bool(forecaster.get("machines", True)),
         },
+        "trainer": trainer_values(trainer, timezone=str(spec.get("timezone", "UTC"))),
         "storage": {"enabled": bool(storage.get("enabled", False))},
         "rebalancer": {
             "dryRun": bool(storage.get("dryRun", False)),
@@ -272,6 +274,19 @@ def helm_values(
             },
             "auth": auth_values(api.get("auth") or {}),
         },
+    }
+
+
+def trainer_values(trainer: Mapping[str, Any], *, timezone: str) -> JSON:
+    """spec.trainer as the chart's trainer values; the schedule runs in the site's time zone (spec.timezone)."""
+    return {
+        "enabled": bool(trainer.get("enabled", True)),
+        "schedule": str(trainer.get("schedule", "17 3 * * *")),
+        "timeZone": timezone,
+        "model": str(trainer.get("model", "all")),
+        "promoteMargin": float(trainer.get("promoteMargin", 0.02)),
+        "autoPromote": bool(trainer.get("autoPromote", True)),
+        "detectorHours": float(trainer.get("detectorHours", 24)),
     }
 
 

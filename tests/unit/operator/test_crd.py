@@ -6,6 +6,7 @@ Also the CRD helpers other operator tests use: defaulting like the API server, a
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -193,3 +194,36 @@ def test_schema_rejects_what_the_structure_forbids() -> None:
     ]
     for spec in bad:
         assert validate_spec(spec), spec
+
+
+def _schedule_rule() -> tuple[re.Pattern[str], str]:
+    """The CEL rule on spec.trainer.schedule, a single `self.matches(RE2)`, as a Python regex and its message."""
+    [rule] = spec_schema()["properties"]["trainer"]["properties"]["schedule"]["x-kubernetes-validations"]
+    match = re.fullmatch(r'self\.matches\("(.*)"\)', rule["rule"])
+    assert match is not None, rule["rule"]
+    assert "\\" not in match.group(1)  # no escapes: CEL string literals and RE2 read it alike
+    return re.compile(match.group(1)), rule["message"]
+
+
+def test_trainer_defaults_to_a_nightly_run_of_every_model() -> None:
+    assert defaulted_spec({})["trainer"] == {
+        "enabled": True,
+        "schedule": "17 3 * * *",
+        "model": "all",
+        "promoteMargin": 0.02,
+        "autoPromote": True,
+        "detectorHours": 24,
+    }
+    assert validate_spec(defaulted_spec({"trainer": {"model": "oracle"}}))
+    assert validate_spec(defaulted_spec({"trainer": {"promoteMargin": 1.5}}))
+
+
+def test_the_trainer_schedule_rule_accepts_cron_and_explains_what_it_refuses() -> None:
+    pattern, message = _schedule_rule()
+    good = ["17 3 * * *", "*/15 * * * *", "0 9-17/2 * * MON-FRI", "0,30 * ? * ?", "59 23 31 12 6", "0 0 1 jan,Jul sun"]
+    good += ["@daily", "@hourly", "@weekly", "@monthly", "@yearly", "@midnight", " 5 1  * * 0 "]
+    bad = ["", "nightly", "17 3 * *", "1 2 3 4 5 6", "60 * * * *", "* 24 * * *", "* * 0 * *", "* * * 13 *"]
+    bad += ["* * * * 7", "*/0 * * * *", "@every 1h", "@often", "TZ=UTC 0 0 * * *", "0 0 * * * ; rm -rf /"]
+    assert [s for s in good if not pattern.search(s)] == []
+    assert [s for s in bad if pattern.search(s)] == []
+    assert message.startswith("trainer.schedule must be a cron schedule of five fields") and "'17 3 * * *'" in message
