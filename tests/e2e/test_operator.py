@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from gridwatch.api.routes import site as site_route
 from gridwatch.api.settings import ApiSettings
+from gridwatch.common.schema import SCHEMA_VERSION, Heartbeat, ReadingBatch, SensorType, encode
 
 from tests.e2e.cluster import REPO, Cluster, OperatorProcess, condition, wait_until
 from tests.e2e.conftest import OPERATOR_NAMESPACE, OPERATOR_SA
@@ -116,11 +117,11 @@ def test_sample_site_becomes_ready_with_deployments_pods_topics_and_columns(
     for cond in status["conditions"]:
         assert cond["lastTransitionTime"] and cond["reason"] and cond["message"]
 
-    # The printer columns: NAME READY SENSORS PROCESSORS LAG AGE, all filled (the lag comes from the
+    # The printer columns: NAME READY SENSORS PROCESSORS LAG(READINGS) AGE, all filled (the lag comes from the
     # autoscaler's first look at the group, which waits for the broker's offsets topic).
-    wait_until(lambda: "consumerLag" in cluster.site(name, NORTH)["status"], 30, "the consumer lag")
+    wait_until(lambda: "consumerLagReadings" in cluster.site(name, NORTH)["status"], 30, "the consumer lag")
     table = cluster.kubectl("get", "esite", name, "-n", NORTH).stdout.splitlines()
-    assert table[0].split() == ["NAME", "READY", "SENSORS", "PROCESSORS", "LAG", "AGE"]
+    assert table[0].split() == ["NAME", "READY", "SENSORS", "PROCESSORS", "LAG(READINGS)", "AGE"]
     row = table[1].split()
     # SENSORS counts sensors actually reporting (heartbeats on the readings topic), not spec.sensors.count: the
     # kwok pods run nothing, so none report and DataFlowing says so
@@ -702,6 +703,32 @@ def test_partitions_are_raised_and_never_lowered(cluster: Cluster, operator: Ope
     delete_site(cluster, name, SOUTH)
 
 
+def reading_batch(site: str, gateway: str, n: int) -> bytes:
+    """A gateway batch of n readings on the wire."""
+    return encode(
+        ReadingBatch(
+            schema_version=SCHEMA_VERSION,
+            site=site,
+            gateway=gateway,
+            seq=0,
+            sensor_ids=[f"{gateway}-s{i}" for i in range(n)],
+            machines=["m1"] * n,
+            types=[SensorType.POWER] * n,
+            ts=[time.time()] * n,
+            values=[1.0] * n,
+        )
+    )
+
+
+def heartbeat(site: str) -> bytes:
+    """A producer heartbeat on the wire (no reading)."""
+    return encode(
+        Heartbeat(
+            schema_version=SCHEMA_VERSION, site=site, producer="e2e", ts=time.time(), sensors=0, readings_sent=0, rate=0
+        )
+    )
+
+
 def test_processors_scale_with_consumer_lag(cluster: Cluster, operator: OperatorProcess, e2e_kafka: Kafka) -> None:
     name = "laggy"
     autoscaling = {"enabled": True, "minReplicas": 1, "maxReplicas": 3, "lagPerReplica": 100, "cooldownSeconds": 4}
@@ -711,21 +738,26 @@ def test_processors_scale_with_consumer_lag(cluster: Cluster, operator: Operator
     wait_ready(cluster, name, SOUTH)
     assert deployment_replicas(cluster, name, SOUTH)["processor"] == 1
 
+    # 25 gateway batches of 10 readings (and 5 heartbeats, which carry none): 30 messages, 250 readings, and
+    # lag 250 readings / 100 per replica = 3 (within max 3 and 4 partitions). Each partition's lag fits the
+    # operator's sample, so the readings are counted exactly.
     producer = Producer({"bootstrap.servers": e2e_kafka.bootstrap})
-    for i in range(250):
-        producer.produce(f"{SOUTH}.{name}.readings", key=str(i % 16).encode(), value=b"x")
+    for i in range(30):
+        value = reading_batch(f"{SOUTH}.{name}", f"gw-{i}", 10) if i < 25 else heartbeat(f"{SOUTH}.{name}")
+        producer.produce(f"{SOUTH}.{name}.readings", key=str(i % 16).encode(), value=value)
     assert producer.flush(10) == 0
-    # lag 250 / 100 per replica = 3 (within max 3 and 4 partitions).
     wait_until(lambda: deployment_replicas(cluster, name, SOUTH)["processor"] == 3, 30, "3 processors")
     site = wait_until(
         lambda: (s := ready(cluster, name, SOUTH)) and s["status"]["processors"] == "3/3" and s, 30, "3/3"
     )
     decision = site["status"]["scaling"]["lastDecision"]
-    # a lag sample taken while the 250 messages were still arriving may scale 1 -> 2 first; the decision that
+    # a lag sample taken while the messages were still arriving may scale 1 -> 2 first; the decision that
     # reached 3 must come from the whole lag
     assert decision["to"] == 3 and decision["from"] in (1, 2), decision
-    assert decision["reason"].startswith("scale up: lag 250 / 100 per replica = 3")
-    assert site["status"]["consumerLag"] == 250
+    assert decision["reason"].startswith("scale up: lag 250 readings / 100 per replica = 3")
+    assert (decision["lag"], decision["unit"]) == (250, "readings")
+    assert (site["status"]["consumerLag"], site["status"]["consumerLagReadings"]) == (30, 250)
+    assert site["status"]["lagEstimate"]["method"] == "exact"
     row = cluster.kubectl("get", "esite", name, "-n", SOUTH, "--no-headers").stdout.split()
     assert row[3:5] == ["3/3", "250"]
 
@@ -741,7 +773,7 @@ def test_processors_scale_with_consumer_lag(cluster: Cluster, operator: Operator
     site = wait_until(
         lambda: (s := ready(cluster, name, SOUTH)) and s["status"]["processors"] == "1/1" and s, 30, "1/1"
     )
-    assert site["status"]["consumerLag"] == 0
+    assert (site["status"]["consumerLag"], site["status"]["consumerLagReadings"]) == (0, 0)
     assert site["status"]["scaling"]["lastDecision"]["to"] == 1
     assert site["status"]["scaling"]["lastEvaluation"]["reason"].startswith(("steady", "scale down"))
     scaled = [e["message"] for e in cluster.events(name, SOUTH) if e["reason"] == "Scaled"]

@@ -1,6 +1,7 @@
 """Processor replicas from Kafka consumer lag: the pure decision, unit-tested without a cluster.
 
-desired = ceil(lag / lagPerReplica), clamped to [minReplicas, maxReplicas] and to the partition
+desired = ceil(lag / lagPerReplica), the lag in the policy's unit (readings by default, or messages: see
+readings.py for how readings are counted), clamped to [minReplicas, maxReplicas] and to the partition
 count (a consumer group cannot use more members than partitions). Scale-up is immediate;
 scale-down waits until cooldownSeconds have passed since the last change, so a burst that was
 just absorbed does not make the group rebalance twice.
@@ -20,8 +21,9 @@ class Policy:
 
     min_replicas: int = 1
     max_replicas: int = 4
-    lag_per_replica: int = 1000
+    lag_per_replica: int = 25000
     cooldown_seconds: float = 300.0
+    lag_unit: str = "readings"
 
     @classmethod
     def from_spec(cls, autoscaling: Mapping[str, Any]) -> Policy:
@@ -29,8 +31,9 @@ class Policy:
         return cls(
             min_replicas=int(autoscaling.get("minReplicas", 1)),
             max_replicas=int(autoscaling.get("maxReplicas", 4)),
-            lag_per_replica=int(autoscaling.get("lagPerReplica", 1000)),
+            lag_per_replica=int(autoscaling.get("lagPerReplica", 25000)),
             cooldown_seconds=float(autoscaling.get("cooldownSeconds", 300)),
+            lag_unit=str(autoscaling.get("lagUnit") or "readings"),
         )
 
 
@@ -61,7 +64,7 @@ class Decision:
 def target(policy: Policy, lag: int, partitions: int) -> tuple[int, str]:
     """Replicas the lag asks for after every clamp, with the clamp that decided it."""
     wanted = math.ceil(max(lag, 0) / policy.lag_per_replica)
-    why = f"lag {lag} / {policy.lag_per_replica} per replica = {wanted}"
+    why = f"lag {lag} {policy.lag_unit} / {policy.lag_per_replica} per replica = {wanted}"
     replicas = wanted
     if replicas < policy.min_replicas:
         replicas, why = policy.min_replicas, f"{why}, raised to minReplicas {policy.min_replicas}"

@@ -25,7 +25,15 @@ SCALING_DECISIONS = Counter(
     (*LABELS, "direction"),
 )
 CONSUMER_LAG = Gauge(
-    "gridwatch_operator_consumer_lag", "Processor consumer group lag seen by the autoscaler (messages)", LABELS
+    "gridwatch_operator_consumer_lag",
+    "Processor consumer group lag on the readings topic in Kafka messages, summed over partitions",
+    LABELS,
+)
+CONSUMER_LAG_READINGS = Gauge(
+    "gridwatch_operator_consumer_lag_readings",
+    "Processor consumer group lag on the readings topic in readings (counted, or sampled: docs/autoscaling.md), "
+    "summed over partitions",
+    LABELS,
 )
 DRIFT_REPAIRS = Counter(
     "gridwatch_operator_drift_repairs_total",
@@ -41,6 +49,6 @@ def labels(namespace: str, site: str) -> dict[str, str]:
 
 def forget(namespace: str, site: str) -> None:
     """Drop a deleted site's gauges so they do not linger."""
-    for gauge in (HELM_REVISION, CONSUMER_LAG):
+    for gauge in (HELM_REVISION, CONSUMER_LAG, CONSUMER_LAG_READINGS):
         with contextlib.suppress(KeyError):
             gauge.remove(namespace, site, COMPONENT)

@@ -54,6 +54,12 @@ class GridwatchOperatorSettings(BaseSettings):
     tail_messages: int = Field(
         default=64, ge=1, le=10000, description="Newest readings-topic messages read per partition for heartbeats"
     )
+    lag_sample_messages: int = Field(
+        default=32,
+        ge=1,
+        le=10000,
+        description="Newest lagging messages read per partition to count lag in readings (exact when the lag fits)",
+    )
     drift_repair: bool = Field(default=True, description="Restore release Deployments scaled or deleted by hand")
     kafka_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     retry_delay_seconds: float = Field(default=15.0, gt=0, le=3600, description="Delay before retrying a failure")

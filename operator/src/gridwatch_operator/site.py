@@ -17,10 +17,11 @@ from gridwatch_operator.autoscaler import decide
 from gridwatch_operator.drift import find
 from gridwatch_operator.flow import heartbeat, sensors_reporting
 from gridwatch_operator.helm import Helm, HelmError, Outcome, deployments
+from gridwatch_operator.readings import ReadingsLag
 from gridwatch_operator.registry import Registry, SiteState
 from gridwatch_operator.settings import GridwatchOperatorSettings
 from gridwatch_operator.spec import SiteSpec
-from gridwatch_operator.topics import Kafka, TopicsError
+from gridwatch_operator.topics import GroupLag, Kafka, TopicsError
 from gridwatch_operator.values import helm_values, merge, processor_replicas
 
 RELEASE_RECHECK_SECONDS = 30.0  # how often a timer asks helm about a release it does not know yet
@@ -213,6 +214,28 @@ def data_flow(rt: Runtime, parsed: SiteSpec, warn: Callable[[str], None], now: f
     return {"lastMessageTime": newest, "sensorsReporting": sensors, "error": None}
 
 
+def measure_lag(
+    rt: Runtime, parsed: SiteSpec, warn: Callable[[str], None]
+) -> tuple[GroupLag | None, ReadingsLag | None]:
+    """The processor group's lag in messages and in readings (readings.py: counted, or sampled); None if unknown."""
+    kafka = parsed.kafka
+    try:
+        group = rt.kafka.lag(kafka.bootstrap_servers, kafka.processor_group, kafka.readings_topic)
+    except TopicsError as exc:
+        warn(f"consumer lag unknown: {exc}")
+        return None, None
+    try:
+        readings = rt.kafka.readings_lag(
+            kafka.bootstrap_servers, kafka.readings_topic, group, rt.settings.lag_sample_messages
+        )
+    except TopicsError as exc:
+        warn(f"consumer lag in readings unknown: {exc}")
+        return group, None
+    if readings is None:
+        warn("consumer lag in readings unknown: no lagging message could be read")
+    return group, readings
+
+
 def autoscale(
     rt: Runtime,
     parsed: SiteSpec,
@@ -230,16 +253,28 @@ def autoscale(
     kafka = parsed.kafka
     patch: dict[str, Any] = {}
     partitions = kafka.partitions
-    lag: int | None = None
-    try:
-        lag, partitions = rt.kafka.lag(kafka.bootstrap_servers, kafka.processor_group, kafka.readings_topic)
-    except TopicsError as exc:
-        warn(f"consumer lag unknown: {exc}")
     labels = metrics.labels(namespace, parsed.site_id)
-    if lag is not None:
-        metrics.CONSUMER_LAG.labels(**labels).set(lag)
-        if status.get("consumerLag") != lag:
-            patch["consumerLag"] = lag
+    group, readings = measure_lag(rt, parsed, warn)
+    if group is not None:
+        partitions = group.partitions or partitions
+        metrics.CONSUMER_LAG.labels(**labels).set(group.messages)
+        if status.get("consumerLag") != group.messages:
+            patch["consumerLag"] = group.messages
+    if readings is not None:
+        metrics.CONSUMER_LAG_READINGS.labels(**labels).set(readings.readings)
+        if status.get("consumerLagReadings") != readings.readings:
+            patch["consumerLagReadings"] = readings.readings
+        estimate = {
+            "method": readings.method,
+            "sampledMessages": readings.sampled_messages,
+            "readingsPerMessage": readings.per_message,
+        }
+        if status.get("lagEstimate") != {k: v for k, v in estimate.items() if v is not None}:
+            patch["lagEstimate"] = estimate
+    if parsed.policy.lag_unit == "messages":
+        lag = None if group is None else group.messages
+    else:
+        lag = None if readings is None else readings.readings
     data = data_flow(rt, parsed, warn, now)
     if status.get("dataFlow") != {k: v for k, v in data.items() if v is not None}:
         patch["dataFlow"] = data  # a None deletes the key in the merge patch
@@ -250,7 +285,13 @@ def autoscale(
     scaling = dict(status.get("scaling") or {})
     current = processor_replicas(spec, desired_status(status, site))
     decision = decide(parsed.policy, current, lag, partitions, now, st.parse_time(scaling.get("lastScaleTime")))
-    record = {"from": current, "to": decision.replicas, "lag": lag, "reason": decision.reason}
+    record = {
+        "from": current,
+        "to": decision.replicas,
+        "lag": lag,
+        "unit": parsed.policy.lag_unit,
+        "reason": decision.reason,
+    }
     if decision.changed:
         scaled = {**status, "siteId": parsed.site_id, "scaling": {**scaling, "replicas": decision.replicas}}
         values = site_values(rt, name, namespace, spec, scaled)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, KafkaException, TopicPartition
@@ -14,7 +14,13 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     NewTopic,
 )
 
+from gridwatch_operator.readings import ReadingsLag, Window, estimate, readings_in
+
 TOPIC_KINDS = ("readings", "enriched", "alerts", "forecasts", "dispatch", "dlq")
+
+
+Record = tuple[int, float | None, bytes | None]
+"""One message read back: (offset, timestamp in epoch seconds or None, value)."""
 
 
 class TopicsError(RuntimeError):
@@ -42,6 +48,23 @@ class TopicsOutcome:
         if kept:
             parts.append("partitions are never lowered: " + "; ".join(kept))
         return ", ".join(parts) or f"{len(self.topics)} topics up to date with {self.partitions} partitions"
+
+
+@dataclass(frozen=True)
+class GroupLag:
+    """A consumer group's lag windows on a topic's partitions, by partition."""
+
+    windows: dict[int, Window]
+
+    @property
+    def messages(self) -> int:
+        """Lag in messages, summed over partitions."""
+        return sum(w.messages for w in self.windows.values())
+
+    @property
+    def partitions(self) -> int:
+        """Partitions of the topic."""
+        return len(self.windows)
 
 
 def _why(exc: BaseException) -> str:
@@ -128,59 +151,84 @@ class Kafka:
         meta = metadata.topics.get(topic)
         return 0 if meta is None or meta.error is not None else len(meta.partitions)
 
-    def tail(self, bootstrap: str, topic: str, per_partition: int) -> tuple[float | None, list[bytes]]:
-        """(newest message time in epoch seconds or None, the last `per_partition` values of every partition).
-
-        Assigned, never subscribed, with no group: reading the tail commits nothing and joins no group.
-        """
-        count = self.partitions(bootstrap, topic)
-        if count == 0:
-            return None, []
-        consumer = Consumer(
+    def _consumer(self, bootstrap: str, group: str, client_id: str) -> Consumer:
+        """A consumer that never subscribes nor commits (assign or offset lookups only)."""
+        return Consumer(
             {
                 "bootstrap.servers": bootstrap,
-                "group.id": "gridwatch-operator-tail",
-                "client.id": "gridwatch-operator-tail",
+                "group.id": group,
+                "client.id": client_id,
                 "enable.auto.commit": False,
                 "socket.timeout.ms": int(self.timeout * 1000),
             }
         )
-        newest: float | None = None
-        values: list[bytes] = []
+
+    def read(self, bootstrap: str, topic: str, ranges: Mapping[int, tuple[int, int]]) -> dict[int, list[Record]]:
+        """The messages of offsets [start, end) of each partition, as (offset, timestamp or None, value).
+
+        Assigned, never subscribed, with no group: reading commits nothing and joins no group. Stops at
+        the timeout with what it has (a partition's list may then be short).
+        """
+        out: dict[int, list[Record]] = {p: [] for p in ranges}
+        wanted = {p: end for p, (start, end) in ranges.items() if end > start}
+        if not wanted:
+            return out
+        consumer = self._consumer(bootstrap, "gridwatch-operator-tail", "gridwatch-operator-tail")
         try:
-            wanted: dict[int, int] = {}
-            assign: list[TopicPartition] = []
-            for p in range(count):
-                start, end = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=self.timeout)
-                if end > start:
-                    first = max(start, end - per_partition)
-                    wanted[p] = end
-                    assign.append(TopicPartition(topic, p, first))
-            if not assign:
-                return None, []
-            consumer.assign(assign)
+            consumer.assign([TopicPartition(topic, p, ranges[p][0]) for p in wanted])
             deadline = time.monotonic() + self.timeout
             while wanted and time.monotonic() < deadline:
                 for msg in consumer.consume(num_messages=500, timeout=0.5):
-                    if msg.error() is not None:
-                        continue
-                    kind, ms = msg.timestamp()
-                    if kind != TIMESTAMP_NOT_AVAILABLE and ms > 0:
-                        newest = max(newest or 0.0, ms / 1000.0)
-                    value = msg.value()
-                    if value:
-                        values.append(value)
                     partition, offset = msg.partition(), msg.offset()
-                    if partition in wanted and offset is not None and offset + 1 >= wanted[partition]:
+                    if msg.error() is not None or partition not in wanted or offset is None:
+                        continue
+                    if offset < wanted[partition]:
+                        kind, ms = msg.timestamp()
+                        stamp = ms / 1000.0 if kind != TIMESTAMP_NOT_AVAILABLE and ms > 0 else None
+                        out[partition].append((offset, stamp, msg.value()))
+                    if offset + 1 >= wanted[partition]:
                         del wanted[partition]
         except KafkaException as exc:
-            raise TopicsError(f"tail of {topic}: {_why(exc)}") from exc
+            raise TopicsError(f"reading {topic}: {_why(exc)}") from exc
         finally:
             consumer.close()
+        return out
+
+    def tail(self, bootstrap: str, topic: str, per_partition: int) -> tuple[float | None, list[bytes]]:
+        """(newest message time in epoch seconds or None, the last `per_partition` values of every partition)."""
+        count = self.partitions(bootstrap, topic)
+        if count == 0:
+            return None, []
+        ranges: dict[int, tuple[int, int]] = {}
+        for p, (start, end) in self.watermarks(bootstrap, topic, count).items():
+            if end > start:
+                ranges[p] = (max(start, end - per_partition), end)
+        newest: float | None = None
+        values: list[bytes] = []
+        for records in self.read(bootstrap, topic, ranges).values():
+            for _, stamp, value in records:
+                if stamp is not None:
+                    newest = max(newest or 0.0, stamp)
+                if value:
+                    values.append(value)
         return newest, values
 
-    def lag(self, bootstrap: str, group: str, topic: str) -> tuple[int, int]:
-        """(lag, partitions): Σ over partitions of log end offset minus the group's committed offset.
+    def watermarks(self, bootstrap: str, topic: str, count: int) -> dict[int, tuple[int, int]]:
+        """(log start, log end) of each of the topic's `count` partitions."""
+        consumer = self._consumer(bootstrap, "gridwatch-operator-tail", "gridwatch-operator-tail")
+        try:
+            marks: dict[int, tuple[int, int]] = {}
+            for p in range(count):
+                start, end = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=self.timeout)
+                marks[p] = (int(start), int(end))
+        except KafkaException as exc:
+            raise TopicsError(f"offsets of {topic}: {_why(exc)}") from exc
+        finally:
+            consumer.close()
+        return marks
+
+    def lag(self, bootstrap: str, group: str, topic: str) -> GroupLag:
+        """The group's lag window on every partition: from its committed offset to the log end.
 
         A partition the group never committed counts from the log start, like the processor's
         `auto.offset.reset=earliest`. Read through a Consumer that never subscribes (so it does
@@ -189,26 +237,27 @@ class Kafka:
         """
         count = self.partitions(bootstrap, topic)
         if count == 0:
-            return 0, 0
-        consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
-                "group.id": group,
-                "client.id": "gridwatch-operator-lag",
-                "enable.auto.commit": False,
-                "socket.timeout.ms": int(self.timeout * 1000),
-            }
-        )
+            return GroupLag({})
+        consumer = self._consumer(bootstrap, group, "gridwatch-operator-lag")
         try:
             tps = [TopicPartition(topic, p) for p in range(count)]
             committed = {tp.partition: tp.offset for tp in consumer.committed(tps, timeout=self.timeout)}
-            total = 0
+            windows: dict[int, Window] = {}
             for tp in tps:
                 start, end = consumer.get_watermark_offsets(tp, timeout=self.timeout)
                 done = committed.get(tp.partition, -1)
-                total += max(0, end - (done if done >= 0 else start))
+                first = max(done, start) if done >= 0 else start
+                windows[tp.partition] = Window(int(first), int(max(first, end)))
         except KafkaException as exc:
             raise TopicsError(f"lag of group {group} on {topic}: {_why(exc)}") from exc
         finally:
             consumer.close()
-        return total, count
+        return GroupLag(windows)
+
+    def readings_lag(self, bootstrap: str, topic: str, group_lag: GroupLag, sample: int) -> ReadingsLag | None:
+        """Readings in the lag windows: every lagging message counted when a window fits in `sample`
+        messages, else the newest `sample` of it extrapolated (readings.estimate)."""
+        ranges = {p: (w.sample_start(sample), w.end) for p, w in group_lag.windows.items() if w.messages}
+        read = self.read(bootstrap, topic, ranges)
+        counts = {p: [readings_in(value) for _, _, value in records] for p, records in read.items()}
+        return estimate(group_lag.windows, counts)

@@ -9,10 +9,11 @@ from typing import Any
 import msgspec
 import yaml
 from gridwatch_operator.helm import Helm, HelmError, Outcome, Release, values_digest
+from gridwatch_operator.readings import ReadingsLag, Window, estimate
 from gridwatch_operator.registry import Registry
 from gridwatch_operator.settings import GridwatchOperatorSettings
 from gridwatch_operator.site import Runtime
-from gridwatch_operator.topics import Kafka, TopicsError, TopicsOutcome
+from gridwatch_operator.topics import GroupLag, Kafka, TopicsError, TopicsOutcome
 
 
 def manifest(values: Mapping[str, Any]) -> str:
@@ -74,6 +75,9 @@ class FakeKafka(Kafka):
         self.beats: list[bytes] = []
         self.newest: float | None = None
         self.down: str | None = None
+        self.readings_down: str | None = None
+        self.readings_per_message = 1
+        self.samples_asked: list[int] = []
 
     def ensure_topics(
         self, bootstrap: str, names: Iterable[str], partitions: int, replication_factor: int
@@ -83,11 +87,21 @@ class FakeKafka(Kafka):
         self.created.append((bootstrap, list(names), partitions, replication_factor))
         return TopicsOutcome(dict.fromkeys(names, "created"), partitions)
 
-    def lag(self, bootstrap: str, group: str, topic: str) -> tuple[int, int]:
+    def lag(self, bootstrap: str, group: str, topic: str) -> GroupLag:
+        """current_lag messages spread over the partitions (the first ones get the remainder)."""
         self.lag_asked.append((bootstrap, group, topic))
         if self.down or self.current_lag is None:
             raise TopicsError(self.down or "group unknown")
-        return self.current_lag, self.partition_count
+        share, rest = divmod(self.current_lag, self.partition_count)
+        return GroupLag({p: Window(1000, 1000 + share + (p < rest)) for p in range(self.partition_count)})
+
+    def readings_lag(self, bootstrap: str, topic: str, group_lag: GroupLag, sample: int) -> ReadingsLag | None:
+        """The real estimate over samples of `readings_per_message` readings per lagging message."""
+        if self.readings_down:
+            raise TopicsError(self.readings_down)
+        self.samples_asked.append(sample)
+        counts = {p: [self.readings_per_message] * min(w.messages, sample) for p, w in group_lag.windows.items()}
+        return estimate(group_lag.windows, counts)
 
     def tail(self, bootstrap: str, topic: str, per_partition: int) -> tuple[float | None, list[bytes]]:
         if self.down:

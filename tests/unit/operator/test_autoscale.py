@@ -136,3 +136,51 @@ def test_an_unchanged_measurement_patches_nothing() -> None:
     first = run(rt, spec, status, Events())
     status = {**status, **first, "dataFlow": {"sensorsReporting": 0}}
     assert run(rt, spec, status, Events()) == {}
+
+
+def test_the_processors_scale_by_readings_not_messages() -> None:
+    helm, kafka, events = FakeHelm(), FakeKafka(), Events()
+    auto = {"autoscaling": {**AUTO["autoscaling"], "lagPerReplica": 1000}}
+    spec = site_spec(processor=auto)
+    rt, status = installed(helm, kafka, spec)
+    # 8 lagging messages of 500 readings: 4000 readings, 4 processors; in messages it would have been 1
+    kafka.current_lag, kafka.readings_per_message = 8, 500
+    patch = run(rt, spec, status, events)
+    assert (patch["consumerLag"], patch["consumerLagReadings"]) == (8, 4000)
+    assert patch["lagEstimate"] == {"method": "exact", "sampledMessages": 8, "readingsPerMessage": 500.0}
+    decision = patch["scaling"]["lastDecision"]
+    assert (decision["to"], decision["lag"], decision["unit"]) == (4, 4000, "readings")
+    assert decision["reason"] == "scale up: lag 4000 readings / 1000 per replica = 4"
+    assert kafka.samples_asked == [rt.settings.lag_sample_messages]
+
+
+def test_a_lag_longer_than_the_sample_is_estimated() -> None:
+    helm, kafka = FakeHelm(), FakeKafka()
+    spec = site_spec(processor=AUTO)
+    rt, status = installed(helm, kafka, spec)
+    kafka.current_lag, kafka.readings_per_message = 4 * (rt.settings.lag_sample_messages + 10), 3
+    patch = run(rt, spec, status, Events())
+    assert patch["consumerLagReadings"] == 3 * kafka.current_lag
+    assert patch["lagEstimate"]["method"] == "sampled"
+    assert patch["lagEstimate"]["sampledMessages"] == 4 * rt.settings.lag_sample_messages
+
+
+def test_lag_in_messages_when_the_policy_says_so() -> None:
+    helm, kafka = FakeHelm(), FakeKafka()
+    spec = site_spec(processor={"autoscaling": {**AUTO["autoscaling"], "lagUnit": "messages"}})
+    rt, status = installed(helm, kafka, spec)
+    kafka.current_lag, kafka.readings_per_message = 250, 500
+    patch = run(rt, spec, status, Events())
+    assert patch["consumerLagReadings"] == 125_000
+    assert patch["scaling"]["lastDecision"]["reason"] == "scale up: lag 250 messages / 100 per replica = 3"
+
+
+def test_unknown_readings_keep_the_replicas_but_report_the_messages() -> None:
+    helm, kafka, events = FakeHelm(), FakeKafka(), Events()
+    spec = site_spec(processor=AUTO)
+    rt, status = installed(helm, kafka, spec)
+    kafka.current_lag, kafka.readings_down = 900, "broker went away"
+    patch = run(rt, spec, status, events)
+    assert patch["consumerLag"] == 900 and "consumerLagReadings" not in patch
+    assert patch["scaling"]["lastEvaluation"]["reason"].startswith("lag unknown")
+    assert any("consumer lag in readings unknown: broker went away" in w for w in events.warnings)

@@ -28,7 +28,7 @@ def test_target(lag: int, partitions: int, replicas: int) -> None:
 def test_scale_up_is_immediate_even_inside_the_cooldown() -> None:
     decision = decide(POLICY, current=1, lag=3500, partitions=8, now=NOW, last_scale_time=NOW - 1)
     assert (decision.replicas, decision.changed, decision.direction) == (4, True, "up")
-    assert decision.reason == "scale up: lag 3500 / 1000 per replica = 4"
+    assert decision.reason == "scale up: lag 3500 readings / 1000 per replica = 4"
 
 
 def test_scale_down_waits_for_the_cooldown() -> None:
@@ -73,3 +73,5 @@ def test_unknown_lag_keeps_replicas_inside_bounds() -> None:
 def test_policy_from_spec() -> None:
     spec = {"enabled": True, "minReplicas": 2, "maxReplicas": 8, "lagPerReplica": 250, "cooldownSeconds": 60}
     assert Policy.from_spec(spec) == Policy(2, 8, 250, 60.0)
+    assert Policy.from_spec(spec).lag_unit == "readings"
+    assert Policy.from_spec({**spec, "lagUnit": "messages"}).lag_unit == "messages"

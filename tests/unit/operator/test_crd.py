@@ -98,12 +98,15 @@ def test_names_scope_and_subresources() -> None:
 def test_printer_columns_are_ready_sensors_processors_lag_age() -> None:
     version = load_crd()["spec"]["versions"][0]
     default_columns = [c["name"] for c in version["additionalPrinterColumns"] if not c.get("priority")]
-    assert default_columns == ["Ready", "Sensors", "Processors", "Lag", "Age"]
+    assert default_columns == ["Ready", "Sensors", "Processors", "Lag(readings)", "Age"]
     paths = {c["name"]: c["jsonPath"] for c in version["additionalPrinterColumns"]}
+    assert paths["Lag(readings)"] == ".status.consumerLagReadings"  # the unit is in the column's name
+    assert paths["Lag(msgs)"] == ".status.consumerLag"
     assert paths["Ready"] == '.status.conditions[?(@.type=="Ready")].status'
     assert paths["Sensors"] == ".status.sensorsReporting"  # sensors actually reporting, not spec.sensors.count
     status = root_schema()["properties"]["status"]["properties"]
-    assert {"processors", "consumerLag", "conditions", "observedGeneration", "helm", "scaling"} <= set(status)
+    fields = {"processors", "consumerLag", "consumerLagReadings", "lagEstimate", "conditions", "helm", "scaling"}
+    assert fields | {"observedGeneration"} <= set(status)
 
 
 def _bounded(schema: dict[str, Any]) -> bool:
@@ -168,7 +171,8 @@ def test_empty_spec_defaults_to_a_complete_valid_site() -> None:
         "enabled": False,
         "minReplicas": 1,
         "maxReplicas": 4,
-        "lagPerReplica": 1000,
+        "lagUnit": "readings",
+        "lagPerReplica": 25000,
         "cooldownSeconds": 300,
     }
     assert spec["analytics"]["battery"]["socMin"] < spec["analytics"]["battery"]["socMax"]

@@ -20,6 +20,7 @@ OPERATOR_FIELDS = {
     ("kafka", "manageTopics"),
     ("processor", "autoscaling", "enabled"),
     ("processor", "autoscaling", "lagPerReplica"),
+    ("processor", "autoscaling", "lagUnit"),
     ("processor", "autoscaling", "cooldownSeconds"),
     ("processor", "autoscaling", "minReplicas"),
     ("processor", "autoscaling", "maxReplicas"),

@@ -1061,6 +1061,8 @@ export interface components {
             time?: string | number | null;
             /** @default null */
             to?: number | null;
+            /** @default null */
+            unit?: string | null;
         };
         /**
          * ScalingStatus
@@ -1145,6 +1147,8 @@ export interface components {
             conditions?: components["schemas"]["Condition"][];
             /** @default null */
             consumerLag?: number | null;
+            /** @default null */
+            consumerLagReadings?: number | null;
             /** @default null */
             generation?: number | null;
             /** @default null */

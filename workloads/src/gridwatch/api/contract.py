@@ -308,6 +308,7 @@ class ScalingDecision(msgspec.Struct, omit_defaults=True):
     from_: int | None = msgspec.field(default=None, name="from")
     to: int | None = None
     lag: float | None = None
+    unit: str | None = None  # of lag: readings or messages
     reason: str | None = None
 
 
@@ -335,7 +336,8 @@ class SiteStatus(msgspec.Struct, omit_defaults=True):
     conditions: list[Condition] = []
     components: dict[str, ComponentStatus] = {}
     processors: str | int | None = None  # "ready/desired" as the operator reports it
-    consumerLag: int | None = None  # noqa: N815
+    consumerLag: int | None = None  # noqa: N815 - in Kafka messages
+    consumerLagReadings: int | None = None  # noqa: N815 - in readings, summed over partitions
     helm: HelmStatus | None = None
     scaling: ScalingStatus | None = None
     sensors: int | None = None

@@ -517,6 +517,7 @@ def lag_and_replicas_panel() -> timeseries.Panel:
         "Lag and processor replicas",
         "Consumer lag the autoscaler acts on, and the processor replicas exporting metrics.",
         "short",
+        query(f"max by (site) (gridwatch_operator_consumer_lag_readings{{{SITE}}})", "lag (readings)"),
         query(f"max by (site) (gridwatch_operator_consumer_lag{{{SITE}}})", "lag (messages)"),
         query(f'count by (site) ({INFO_METRIC}{{{SITE}, component="processor"}})', "processor replicas"),
     )

@@ -74,11 +74,17 @@ export function SiteView() {
               }
             />
             <StatCard
-              label="Consumer lag"
+              label="Consumer lag (readings)"
               value={
-                site.consumerLag === null || site.consumerLag === undefined ? '—' : formatInteger(site.consumerLag)
+                site.consumerLagReadings === null || site.consumerLagReadings === undefined
+                  ? '—'
+                  : formatInteger(site.consumerLagReadings)
               }
-              hint="messages the processors have not consumed yet"
+              hint={`readings the processors have not consumed yet${
+                site.consumerLag === null || site.consumerLag === undefined
+                  ? ''
+                  : ` (${formatInteger(site.consumerLag)} Kafka messages)`
+              }`}
               testId="site-lag"
             />
             <StatCard

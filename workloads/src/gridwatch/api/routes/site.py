@@ -78,6 +78,7 @@ def summarize(obj: dict[str, Any]) -> dict[str, Any]:
         "components": status.get("components") or {},
         "processors": status.get("processors"),
         "consumerLag": status.get("consumerLag"),
+        "consumerLagReadings": status.get("consumerLagReadings"),
         "helm": {k: v for k, v in (status.get("helm") or {}).items() if k in ("revision", "chartVersion", "error")},
         "scaling": status.get("scaling") or {},
         "sensors": (spec.get("sensors") or {}).get("count"),

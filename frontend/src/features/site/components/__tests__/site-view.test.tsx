@@ -31,6 +31,7 @@ describe('SiteView', () => {
         },
         processors: '3/4',
         consumerLag: 1234,
+        consumerLagReadings: 617000,
         helm: { revision: 7, chartVersion: '0.1.0' },
         scaling: {
           replicas: 4,
@@ -47,7 +48,8 @@ describe('SiteView', () => {
       }),
     });
     renderView(<SiteView />, { path: '/site', route: '/site' });
-    expect(await screen.findByTestId('site-lag')).toHaveTextContent('1,234');
+    expect(await screen.findByTestId('site-lag')).toHaveTextContent('617,000');
+    expect(screen.getByText(/not consumed yet \(1,234 Kafka messages\)/)).toBeInTheDocument();
     expect(screen.getByTestId('site-name')).toHaveTextContent('plant-a');
     const processor = screen.getByRole('rowheader', { name: 'processor' }).closest('tr');
     expect(processor).toHaveTextContent('43');
