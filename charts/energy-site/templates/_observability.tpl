@@ -14,6 +14,21 @@ Observability helpers: Prometheus Operator detection, scrape annotations, the si
 {{- end }}
 
 {{/*
+Labels of a Prometheus Operator object (ServiceMonitor, PodMonitor, PrometheusRule): the chart's labels,
+metrics.selectorLabels (what the cluster's Prometheus selects by; a default kube-prometheus-stack only picks
+objects labelled release: <its release>) and the object's own additionalLabels, later ones winning.
+Call with (dict "ctx" $ "extra" $sm.additionalLabels).
+*/}}
+{{- define "energy-site.monitoringLabels" -}}
+{{- $metrics := .ctx.Values.metrics | default dict }}
+{{- $labels := merge (dict) (.extra | default dict) ($metrics.selectorLabels | default dict) }}
+{{- include "energy-site.labels" .ctx }}
+{{- with $labels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
 prometheus.io/* pod annotations for Prometheus setups that discover pods by annotation; rendered only
 when no ServiceMonitor scrapes the site (so a target is never scraped twice).
 Call with (dict "ctx" $ "port" 9100):

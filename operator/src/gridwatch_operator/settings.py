@@ -43,6 +43,10 @@ class GridwatchOperatorSettings(BaseSettings):
     site_values: dict[str, Any] = Field(
         default={}, description="JSON: energy-site values merged over every site's values (operator-wide settings)"
     )
+    monitoring_selector_labels: dict[str, str] = Field(
+        default={},
+        description="JSON: labels Prometheus selects by (e.g. release), put on every site's monitors and rules",
+    )
     namespaces: Annotated[list[str], NoDecode] = Field(
         default=[], description="Namespaces to watch (comma-separated); empty means the whole cluster"
     )

@@ -59,7 +59,7 @@ def desired_status(status: Mapping[str, Any], site: SiteState) -> Mapping[str, A
 def site_values(
     rt: Runtime, name: str, namespace: str, spec: Mapping[str, Any], status: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The site's values, with the operator-wide siteValues merged over them."""
+    """The site's values, with the operator's monitoring selector labels, then its siteValues, merged over them."""
     values = helm_values(
         name,
         spec,
@@ -68,6 +68,8 @@ def site_values(
         pull_policy=rt.settings.image_pull_policy,
         namespace=namespace,
     )
+    if rt.settings.monitoring_selector_labels:
+        values = merge(values, {"metrics": {"selectorLabels": dict(rt.settings.monitoring_selector_labels)}})
     return merge(values, rt.settings.site_values)
 
 
