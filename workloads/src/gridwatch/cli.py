@@ -1,8 +1,8 @@
 """The one command line of every Gridwatch workload and tool.
 
 Workloads: `gridwatch simulator|processor|history|alerts|ingest|grid|api|storage|rebalancer|forecaster|trainer`.
-Tools: `gridwatch ingest-token|replay|detect|train`, `gridwatch forecast backtest`, `gridwatch models list|promote|
-rollback`, `gridwatch local up|down|status`. Operations: `gridwatch check`, `gridwatch config show|validate`,
+Tools: `gridwatch ingest-token|replay|detect|train|export`, `gridwatch forecast backtest`, `gridwatch models list|
+promote|rollback`, `gridwatch local up|down|status`. Operations: `gridwatch check`, `gridwatch config show|validate`,
 `gridwatch dlq inspect|replay` (and the `kubectl-gridwatch` plugin, gridwatch.ops.kubectl).
 """
 
@@ -521,6 +521,62 @@ def dlq_replay(
     except dlq.DlqError as exc:
         typer.echo(f"gridwatch dlq replay: {exc}", err=True)
         raise typer.Exit(1) from None
+
+
+@app.command("export")
+def export_csv(
+    kind: Annotated[str, typer.Argument(help="history, alerts or suggestions")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default stdout); written whole or not at all.")
+    ] = None,
+    api_url: Annotated[
+        str, typer.Option(envvar="GRIDWATCH_EXPORT_API_URL", help="The site's API.")
+    ] = "http://127.0.0.1:8000",
+    token: Annotated[
+        str | None, typer.Option(envvar="GRIDWATCH_EXPORT_TOKEN", help="Bearer token when reads need one (OIDC).")
+    ] = None,
+    start: Annotated[str | None, typer.Option("--from", help="history: start, epoch s or ISO 8601.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="history: end, exclusive.")] = None,
+    sensor: Annotated[str | None, typer.Option(help="history, alerts: one sensor.")] = None,
+    sensor_type: Annotated[str | None, typer.Option("--type", help="history: one sensor type.")] = None,
+    state: Annotated[str | None, typer.Option(help="alerts: active, acknowledged or cleared.")] = None,
+    severity: Annotated[str | None, typer.Option(help="alerts: info, warning or critical.")] = None,
+    suggestion_kind: Annotated[str | None, typer.Option("--kind", help="suggestions: one kind.")] = None,
+    min_priority: Annotated[float | None, typer.Option(help="suggestions: at least this priority.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv (RFC 4180) or excel (with a UTF-8 BOM).")] = "csv",
+    decimal: Annotated[str, typer.Option(help="point, or comma (fields then separated by ';').")] = "point",
+) -> None:
+    """Write a CSV export of the site's history, alerts or suggestions (/api/v1/export/*.csv) as it streams."""
+    import sys
+
+    from gridwatch.api.export_client import ExportFailed, ExportKind, export
+
+    try:
+        what = ExportKind(kind)
+    except ValueError:
+        typer.echo(f"gridwatch export: unknown export '{kind}' (history, alerts or suggestions)", err=True)
+        raise typer.Exit(2) from None
+    by_kind: dict[ExportKind, dict[str, str | None]] = {
+        ExportKind.HISTORY: {"from": start, "to": end, "sensor": sensor, "type": sensor_type},
+        ExportKind.ALERTS: {"state": state, "severity": severity, "sensor": sensor},
+        ExportKind.SUGGESTIONS: {
+            "kind": suggestion_kind,
+            "min_priority": None if min_priority is None else str(min_priority),
+        },
+    }
+    given = {k for filters in by_kind.values() for k, v in filters.items() if v is not None}
+    foreign = given - {k for k, v in by_kind[what].items() if v is not None}
+    if foreign:
+        typer.echo(f"gridwatch export {kind}: does not take {', '.join(sorted(foreign))}", err=True)
+        raise typer.Exit(2)
+    params = {**by_kind[what], "format": fmt, "decimal": decimal}
+    try:
+        written = export(api_url, what, params, output, sys.stdout.buffer, token)
+    except ExportFailed as exc:
+        typer.echo(f"gridwatch export {kind}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if output is not None:
+        typer.echo(f"{output}: {written} bytes", err=True)
 
 
 app.add_typer(local_app, name="local")  # `gridwatch local up|down|status`: the local runtime behind `make up`

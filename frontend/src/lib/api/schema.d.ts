@@ -226,6 +226,68 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/export/alerts.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Alerts
+         * @description Alerts, most recently seen first, with the filters of GET /api/v1/alerts and no paging.
+         */
+        get: operations["exportAlerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/export/history.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export History
+         * @description The one-minute rollups of [from, to) (at most 366 days) per sensor: readings, mean/min/max/last in the
+         *     sensor type's `unit`, energy in kWh, anomalous readings; times in the site's zone with their UTC offset.
+         */
+        get: operations["exportHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/export/suggestions.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Suggestions
+         * @description The suggestions of GET /api/v1/optimization/suggestions with the same filters, all pages; the saving's cost
+         *     is in `currency` (the site's tariff) over the suggestions' window.
+         */
+        get: operations["exportSuggestions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/forecast": {
         parameters: {
             query?: never;
@@ -649,6 +711,12 @@ export interface components {
             type: "critical_alerts";
         };
         /**
+         * CsvFormat
+         * @description `csv`: RFC 4180 (comma, CRLF, UTF-8, no BOM). `excel`: a UTF-8 BOM first, so Excel reads °C and € right.
+         * @enum {string}
+         */
+        CsvFormat: "csv" | "excel";
+        /**
          * DashboardStats
          * @description Site aggregates: power, energy, readings, anomalies, status bins and the riskiest sensors.
          */
@@ -665,6 +733,12 @@ export interface components {
             total_sensors: number;
             updated_at: number | null;
         };
+        /**
+         * Decimal
+         * @description Decimal mark of numbers; `comma` (with `;` between fields) is what Excel expects in most of Europe.
+         * @enum {string}
+         */
+        Decimal: "point" | "comma";
         /**
          * DeclaredSensor
          * @description A sensor as its gateway declared it (or as the ingest inferred it from the key's name).
@@ -2112,6 +2186,234 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Realtime"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    exportAlerts: {
+        parameters: {
+            query?: {
+                /** @description Lifecycle state */
+                state?: ("active" | "acknowledged" | "cleared") | null;
+                /** @description Severity */
+                severity?: components["schemas"]["Severity"] | null;
+                /** @description Sensor id */
+                sensor?: string | null;
+                /** @description `csv`: RFC 4180 (comma, CRLF, UTF-8). `excel`: the same with a UTF-8 byte-order mark, so Excel shows °C and non-ASCII names right */
+                format?: components["schemas"]["CsvFormat"];
+                /** @description Decimal mark: `point` (fields separated by `,`) or `comma` (fields separated by `;`) */
+                decimal?: components["schemas"]["Decimal"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every alert the list endpoint pages through with these filters, in its order. Streamed (chunked); the header line names each column with its unit. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    exportHistory: {
+        parameters: {
+            query?: {
+                /** @description Only this sensor */
+                sensor?: string | null;
+                /** @description Only sensors of this type */
+                type?: components["schemas"]["SensorType"] | null;
+                /** @description Start (epoch s or ISO 8601; default 24 h ago) */
+                from?: string | null;
+                /** @description End, exclusive (default now) */
+                to?: string | null;
+                /** @description `csv`: RFC 4180 (comma, CRLF, UTF-8). `excel`: the same with a UTF-8 byte-order mark, so Excel shows °C and non-ASCII names right */
+                format?: components["schemas"]["CsvFormat"];
+                /** @description Decimal mark: `point` (fields separated by `,`) or `comma` (fields separated by `;`) */
+                decimal?: components["schemas"]["Decimal"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One row per sensor and minute (the rollups the history charts aggregate). Streamed (chunked); the header line names each column with its unit. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    exportSuggestions: {
+        parameters: {
+            query?: {
+                /** @description Only suggestions of this kind */
+                kind?: components["schemas"]["Kind"] | null;
+                /** @description Only suggestions at least this urgent */
+                min_priority?: number;
+                /** @description `csv`: RFC 4180 (comma, CRLF, UTF-8). `excel`: the same with a UTF-8 byte-order mark, so Excel shows °C and non-ASCII names right */
+                format?: components["schemas"]["CsvFormat"];
+                /** @description Decimal mark: `point` (fields separated by `,`) or `comma` (fields separated by `;`) */
+                decimal?: components["schemas"]["Decimal"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The optimization suggestions, highest priority first, with their savings. Streamed (chunked); the header line names each column with its unit. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
                 };
             };
             /** @description Unauthorized */

@@ -15,6 +15,18 @@ class TransitionRefused(Exception):
     """A manual transition that the alert's state does not allow (HTTP 409)."""
 
 
+def alert_filters(state: str | None, severity: str | None, sensor: str | None) -> sql.Composed:
+    """The WHERE condition of an alert list (and its export), with %(site)s, %(state)s, ... placeholders."""
+    where = [sql.SQL("a.site = %(site)s")]
+    if state is not None:
+        where.append(sql.SQL("a.state = %(state)s"))
+    if severity is not None:
+        where.append(sql.SQL("a.severity = %(severity)s"))
+    if sensor is not None:
+        where.append(sql.SQL("a.sensor_id = %(sensor)s"))
+    return sql.SQL(" AND ").join(where)
+
+
 async def list_alerts(
     conn: psycopg.AsyncConnection[TupleRow],
     site: str,
@@ -25,14 +37,7 @@ async def list_alerts(
     offset: int,
 ) -> dict[str, Any]:
     """Alerts matching the filters, most recently seen first, with the total before paging."""
-    where = [sql.SQL("a.site = %(site)s")]
-    if state is not None:
-        where.append(sql.SQL("a.state = %(state)s"))
-    if severity is not None:
-        where.append(sql.SQL("a.severity = %(severity)s"))
-    if sensor is not None:
-        where.append(sql.SQL("a.sensor_id = %(sensor)s"))
-    cond = sql.SQL(" AND ").join(where)
+    cond = alert_filters(state, severity, sensor)
     params = {"site": site, "state": state, "severity": severity, "sensor": sensor, "limit": limit, "offset": offset}
     cur = await conn.execute(sql.SQL("SELECT count(*) FROM gw_alerts a WHERE {}").format(cond), params)
     total_row = await cur.fetchone()
