@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
 LABELS = ("namespace", "site", "component")
 COMPONENT = "operator"
+KNOWN_CONDITIONS = ("Ready", "Progressing", "Degraded", "DataFlowing")
 
 RECONCILE = Histogram(
     "gridwatch_operator_reconcile_seconds",
@@ -41,10 +44,25 @@ DRIFT_REPAIRS = Counter(
     (*LABELS, "kind"),
 )
 
+CONDITION = Gauge(
+    "gridwatch_operator_site_condition",
+    "1 while the EnergySite's status condition is True, else 0 (Ready, Progressing, Degraded, DataFlowing)",
+    (*LABELS, "condition"),
+)
+
 
 def labels(namespace: str, site: str) -> dict[str, str]:
     """Label values for one site; `site` is its identity, the label its workloads' metrics carry too."""
     return {"namespace": namespace, "site": site, "component": COMPONENT}
+
+
+def record_conditions(namespace: str, site: str, conditions: Iterable[Mapping[str, Any]]) -> None:
+    """Export the site's status conditions as gridwatch_operator_site_condition (1 = True)."""
+    for cond in conditions:
+        kind = cond.get("type")
+        if kind:
+            true = cond.get("status") == "True"
+            CONDITION.labels(**labels(namespace, site), condition=str(kind)).set(1 if true else 0)
 
 
 def forget(namespace: str, site: str) -> None:
@@ -52,3 +70,6 @@ def forget(namespace: str, site: str) -> None:
     for gauge in (HELM_REVISION, CONSUMER_LAG, CONSUMER_LAG_READINGS):
         with contextlib.suppress(KeyError):
             gauge.remove(namespace, site, COMPONENT)
+    for kind in KNOWN_CONDITIONS:
+        with contextlib.suppress(KeyError):
+            CONDITION.remove(namespace, site, COMPONENT, kind)

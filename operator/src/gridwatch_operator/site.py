@@ -161,7 +161,11 @@ def observed(
     site = rt.registry.get(namespace, name)
     found = st.components(site.deployments or {}, live)
     window = rt.settings.data_flowing_window_seconds
-    return st.observe(status, generation, found, paused=paused, stamp=st.now(), window_s=window, spec_error=spec_error)
+    fields = st.observe(
+        status, generation, found, paused=paused, stamp=st.now(), window_s=window, spec_error=spec_error
+    )
+    metrics.record_conditions(namespace, site.site_id or str(status.get("siteId") or name), fields["conditions"])
+    return fields
 
 
 def ensure_known(rt: Runtime, site: SiteState, name: str, namespace: str) -> None:

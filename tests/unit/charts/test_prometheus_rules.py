@@ -31,6 +31,11 @@ ALERTS = {
     "StorageSolveFailing",
     "RebalancerPlanStale",
     "RebalancerSafetyClampsHigh",
+    # history writer and alert outbox (gridwatch.persistence), the EnergySite's conditions (gridwatch.site)
+    "HistoryWriterLagging",
+    "AlertOutboxBacklog",
+    "EnergySiteDegraded",
+    "EnergySiteNoData",
 }
 RUNBOOK_BASE = "https://github.com/gridwatch/gridwatch/blob/main/docs/runbooks/"
 

@@ -29,6 +29,9 @@ METRIC = re.compile(r"\b((?:gridwatch|process)_[a-zA-Z0-9_]+)\b")
 def exported_metric_names() -> set[str]:
     """Every sample name a Gridwatch workload or the operator exposes (including _bucket/_count/_sum)."""
     # the storage board's metrics: the ingest downlink, the optimizer and the rebalancer register them on import
+    # the history writer's and the alert engine's (the persistence alert rules read them)
+    import gridwatch.alerting.metrics
+    import gridwatch.history.metrics
     import gridwatch.ingest.downlink
     import gridwatch.rebalancer.runner
     import gridwatch.storage.runner  # noqa: F401
