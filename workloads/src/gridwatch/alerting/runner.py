@@ -30,6 +30,7 @@ from gridwatch.common import kafka, redisclient, tracing
 from gridwatch.common.consumer import ConsumerLoop, ConsumerSpec, Record, retry
 from gridwatch.common.db.migrate import connect, migrate
 from gridwatch.common.logging import configure_logging
+from gridwatch.common.metrics import announce
 from gridwatch.common.probes import ProbeServer
 from gridwatch.common.rediskeys import Keys
 from gridwatch.common.schema import Alert
@@ -48,7 +49,7 @@ class AlertEngine:
         self.settings = settings
         self.stop = stop
         self.log = configure_logging(settings.log_level, site=settings.site, component="alerts")
-        self.labels = {"site": settings.site, "component": "alerts"}
+        self.labels = announce(settings.site, "alerts")
         self.topic = settings.topic("alerts")
         self.loop = ConsumerLoop(
             ConsumerSpec(

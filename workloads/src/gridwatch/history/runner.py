@@ -16,6 +16,7 @@ from gridwatch.common.consumer import ConsumerLoop, ConsumerSpec, Record, retry
 from gridwatch.common.db.migrate import connect, migrate
 from gridwatch.common.lag import LagTracker
 from gridwatch.common.logging import configure_logging
+from gridwatch.common.metrics import announce
 from gridwatch.common.probes import ProbeServer
 from gridwatch.common.schema import EnrichedBatch
 from gridwatch.common.shutdown import StopFlag
@@ -34,7 +35,7 @@ class HistoryWriter:
         self.settings = settings
         self.stop = stop
         self.log = configure_logging(settings.log_level, site=settings.site, component="history")
-        self.labels = {"site": settings.site, "component": "history"}
+        self.labels = announce(settings.site, "history")
         self.topic = settings.topic("enriched")
         self.lag = LagTracker(self.topic, metrics.LAG, self.labels)
         self.loop = ConsumerLoop(
