@@ -321,6 +321,17 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
         {"ingest": {"grid": {"sources": [{"name": "de", "adapter": "entsoe", "url": "https://e.example"}]}}},
         "an entsoe source needs tokenSecretRef",
     ),
+    (
+        "route-no-gateway",
+        {"api": {"httpRoute": {"enabled": True, "hostnames": ["north.example.com"]}}},
+        "api.httpRoute.enabled needs at least one parentRef",
+    ),
+    (
+        "ingress-tls-no-hosts",
+        {"api": {"ingress": {"enabled": True, "tlsSecretName": "north-tls"}}},
+        "api.ingress.tlsSecretName needs api.ingress.hosts",
+    ),
+    ("ingress-url-host", {"api": {"ingress": {"hosts": ["https://north.example.com"]}}}, "spec.api.ingress.hosts[0]"),
 ]
 
 

@@ -273,6 +273,35 @@ def helm_values(
                 "targetCPUUtilizationPercentage": int(api_auto.get("targetCPUUtilizationPercentage", 70)),
             },
             "auth": auth_values(api.get("auth") or {}),
+            **route_values(api),
+        },
+    }
+
+
+def route_values(api: Mapping[str, Any]) -> JSON:
+    """spec.api.ingress / spec.api.httpRoute as the chart's api.ingress / api.httpRoute (each host's root, where
+    the UI is served); Ingress annotations add to the chart's, which keep ingress-nginx from closing WebSockets."""
+    ingress = api.get("ingress") or {}
+    route = api.get("httpRoute") or {}
+    hosts = [str(h) for h in ingress.get("hosts") or []]
+    secret = str(ingress.get("tlsSecretName", ""))
+    return {
+        "ingress": {
+            "enabled": bool(ingress.get("enabled", False)),
+            "className": str(ingress.get("className", "")),
+            "annotations": {str(k): str(v) for k, v in (ingress.get("annotations") or {}).items()},
+            "hosts": [{"host": h} for h in hosts],
+            "tls": [{"secretName": secret, "hosts": hosts}] if secret and hosts else [],
+        },
+        "httpRoute": {
+            "enabled": bool(route.get("enabled", False)),
+            "parentRefs": [
+                {str(k): v for k, v in ref.items() if k in ("name", "namespace", "sectionName", "port")}
+                for ref in route.get("parentRefs") or []
+            ],
+            "hostnames": [str(h) for h in route.get("hostnames") or []],
+            "timeouts": {"request": str(route.get("requestTimeout", "")), "backendRequest": ""},
+            "webSocketTimeout": str(route.get("webSocketTimeout", "0s")),
         },
     }
 

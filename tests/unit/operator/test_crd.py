@@ -117,6 +117,8 @@ def _bounded(schema: dict[str, Any]) -> bool:
         return "enum" in schema or "maxLength" in schema
     if kind == "array":
         return "maxItems" in schema
+    if kind == "object":  # a map (annotations): bounded by its number of keys
+        return "maxProperties" in schema
     return kind == "boolean"
 
 

@@ -175,6 +175,7 @@ def test_every_spec_field_reaches_the_values_or_the_operator() -> None:
         "clientCertSecretRef": {"name": "c"},
     }
     base["ingest"]["grid"]["tokenSecretRef"] = {"name": "g", "key": "token"}
+    base["api"]["ingress"]["hosts"] = ["north.example.com"]  # tlsSecretName covers the hosts listed
     base["kafka"]["tls"] = {
         "enabled": True,
         "caSecretRef": {"name": "kca", "key": "ca.crt"},
@@ -281,3 +282,48 @@ def test_ingest_maps_broker_url_secrets_and_grid_sources() -> None:
 def test_mqtt_broker_url(url: str, expected: tuple[str, int, bool]) -> None:
     broker = mqtt_broker(url)
     assert (broker["host"], broker["port"], broker["tls"]) == expected
+
+
+def test_ingress_and_http_route_reach_the_chart_values() -> None:
+    spec = {
+        "api": {
+            "ingress": {
+                "enabled": True,
+                "className": "nginx",
+                "hosts": ["north.example.com", "north.plant.example"],
+                "tlsSecretName": "north-tls",
+                "annotations": {"cert-manager.io/cluster-issuer": "letsencrypt"},
+            },
+            "httpRoute": {
+                "enabled": True,
+                "parentRefs": [{"name": "public", "namespace": "gateway-system", "sectionName": "https"}],
+                "hostnames": ["north.example.com"],
+                "requestTimeout": "60s",
+            },
+        }
+    }
+    values = values_for(spec)
+    assert schema_errors(values) == []
+    assert values["api"]["ingress"] == {
+        "enabled": True,
+        "className": "nginx",
+        "annotations": {"cert-manager.io/cluster-issuer": "letsencrypt"},  # added to the chart's nginx timeouts
+        "hosts": [{"host": "north.example.com"}, {"host": "north.plant.example"}],
+        "tls": [{"secretName": "north-tls", "hosts": ["north.example.com", "north.plant.example"]}],
+    }
+    assert values["api"]["httpRoute"] == {
+        "enabled": True,
+        "parentRefs": [{"name": "public", "namespace": "gateway-system", "sectionName": "https"}],
+        "hostnames": ["north.example.com"],
+        "timeouts": {"request": "60s", "backendRequest": ""},
+        "webSocketTimeout": "0s",
+    }
+    plain = values_for({})["api"]
+    assert plain["ingress"]["enabled"] is False and plain["ingress"]["tls"] == []
+    assert plain["httpRoute"]["enabled"] is False
+
+
+def test_a_route_without_a_gateway_is_refused_by_the_crd_and_the_chart() -> None:
+    """The CRD's CEL rule runs on the API server (e2e); the chart schema refuses the same values here."""
+    values = values_for({"api": {"httpRoute": {"enabled": True}}})
+    assert any("httpRoute" in e for e in schema_errors(values))
