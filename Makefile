@@ -102,6 +102,17 @@ HELM ?= $(shell command -v helm 2>/dev/null || echo $(HOME)/.cache/gridwatch/k8s
 crds: ## Render crds/energysite.yaml (the source of truth) into the operator chart's CRD template
 	$(PY) python -m gridwatch_operator.crd_template
 
+.PHONY: chart-docs
+CHART_DOCS := tools/chart-docs/node_modules/.bin/readme-generator
+$(CHART_DOCS): tools/chart-docs/package-lock.json
+	npm --prefix tools/chart-docs ci --no-audit --no-fund --loglevel=error
+	@touch $@
+chart-docs: $(CHART_DOCS) ## Regenerate charts/*/README.md's Parameters tables from the ## @param comments of values.yaml
+	@for chart in charts/energy-site charts/gridwatch-operator; do \
+		out=$$($(CHART_DOCS) --values $$chart/values.yaml --readme $$chart/README.md 2>&1) || { echo "$$out" | grep -v '^Skipping'; exit 1; }; \
+		echo "$$chart/README.md: ok"; \
+	done
+
 .PHONY: contracts
 contracts: ## Regenerate contracts/ (JSON Schema of every wire message + AsyncAPI) from the code (a test fails when stale)
 	$(PY) python -m gridwatch.ingest.contract --out contracts

@@ -51,3 +51,5 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(
 [ -n "${NODE_EXTRA_CA_CERTS:-}" ] || [ ! -f /etc/ssl/certs/ca-certificates.crt ] \
   || export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
 [ -d frontend/node_modules ] || npm --prefix frontend ci --prefer-offline --no-audit --no-fund --loglevel=error
+# The charts' README generator (make chart-docs, tests/unit/charts/test_readme.py), pinned in its own lock file.
+[ -d tools/chart-docs/node_modules ] || npm --prefix tools/chart-docs ci --prefer-offline --no-audit --no-fund --loglevel=error
