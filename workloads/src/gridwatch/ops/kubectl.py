@@ -189,7 +189,8 @@ def render(r: SiteReport) -> Group:
     release = f"release {helm.get('release', '-')} revision {helm.get('revision', '-')}"
     applied = f"chart {helm.get('chartVersion', '-')}, applied {_age(helm.get('lastAppliedTime'))} ago"
     head.add_row("Helm", f"{release} {applied}" + (f"  error: {helm['error']}" if helm.get("error") else ""))
-    lag = ", ".join(f"{k} {v}" for k, v in r.consumer_lag.items()) or "-"
+    readings, messages = r.consumer_lag.get("consumerLagReadings"), r.consumer_lag.get("consumerLag")
+    lag = f"{'-' if readings is None else readings} readings ({'-' if messages is None else messages} messages)"
     head.add_row("Processors", f"{r.processors} ready/desired; lag: {lag}")
     flow = r.data_flow
     newest = flow.get("lastMessageTime")
@@ -284,7 +285,17 @@ def list_sites(
     else:
         items = custom.list_namespaced_custom_object(GROUP, VERSION, _namespace(namespace, context), PLURAL)["items"]
     table = Table()
-    for col in ("namespace", "name", "ready", "processors", "lag", "sensors", "revision", "age"):
+    for col in (
+        "namespace",
+        "name",
+        "ready",
+        "processors",
+        "lag (readings)",
+        "lag (messages)",
+        "sensors",
+        "revision",
+        "age",
+    ):
         table.add_column(col)
     for site in items:
         st = site.get("status") or {}
@@ -294,6 +305,7 @@ def list_sites(
             site["metadata"]["name"],
             str(ready.get("status", "-")),
             str(st.get("processors", "-")),
+            str(st.get("consumerLagReadings", "-")),
             str(st.get("consumerLag", "-")),
             str(st.get("sensorsReporting", "-")),
             str((st.get("helm") or {}).get("revision", "-")),
