@@ -83,7 +83,7 @@ def test_processor_hot_reloads_promoted_detectors_under_load_without_losing_a_re
         "processor",
         {
             **env,
-            "GRIDWATCH_PROC_FOREST": "true",
+            # no GRIDWATCH_PROC_FOREST: by default a processor with a registry serves the promoted detector
             "GRIDWATCH_PROC_MODEL_POLL_S": "30",
             "GRIDWATCH_METRICS_PORT": str(port),
         },

@@ -263,7 +263,11 @@ def helm_values(
             "enabled": bool(simulator.get("enabled", True)),
             "replicas": int(simulator.get("replicas", 1)),
         },
-        "processor": {"replicas": processor_replicas(spec, status)},
+        "processor": {
+            "replicas": processor_replicas(spec, status),
+            # auto: the registry's promoted forest when PostgreSQL is there; never one fitted per replica
+            "forest": "auto" if anomaly.get("trainedDetector", True) else False,
+        },
         "api": {
             "replicas": int(api.get("replicas", 2)),
             "autoscaling": {

@@ -40,7 +40,7 @@ def test_sample_maps_to_values_the_chart_accepts() -> None:
     assert schema_errors(values) == []
     assert values["site"] == "plant-north"
     assert values["sensors"]["count"] == 500
-    assert values["processor"] == {"replicas": 2}
+    assert values["processor"] == {"replicas": 2, "forest": "auto"}
     assert values["api"]["replicas"] == 2
     assert values["analytics"]["battery"]["socMin"] == 0.15
     assert values["alerts"]["rules"][0]["severity"] == "critical"
@@ -215,7 +215,7 @@ def test_operator_wide_site_values_merge_over_the_spec() -> None:
     )
     values = merge(values_for({"processor": {"replicas": 3}}), settings.site_values)
     assert values["dev"] == {"reload": True}
-    assert values["processor"] == {"replicas": 3, "resources": {"limits": {"cpu": "4"}}}
+    assert values["processor"] == {"replicas": 3, "forest": "auto", "resources": {"limits": {"cpu": "4"}}}
     assert schema_errors(values) == []
 
 

@@ -105,8 +105,9 @@ def read_csv(fh: TextIO, timestamp_col: str = "timestamp", value_col: str = "val
 
 
 def default_config() -> ScoringConfig:
-    """The processor's scoring configuration at its default settings (GRIDWATCH_PROC_* apply too)."""
-    return ProcessorSettings().scoring_config()
+    """The processor's scoring configuration at its default settings (GRIDWATCH_PROC_* apply too); no registry
+    here, so the forest takes part only when GRIDWATCH_PROC_FOREST=true fits one."""
+    return ProcessorSettings().scoring_config(registry=False)
 
 
 def detect(

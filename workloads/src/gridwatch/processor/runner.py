@@ -89,7 +89,7 @@ class Processor:
         self.latency = metrics.latency_histogram(self.labels)
         self.lag = LagTracker(self.topic, metrics.LAG, self.labels)
         self.models: ModelWatcher[ArrayForest] | None = None
-        if settings.forest and settings.postgres_conninfo:
+        if settings.registry_detector:
             # the forest is fitted once centrally by the trainer: serve the registry's, never fit one here
             self.scorer.local_fit = False
             self.models = ModelWatcher(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from gridwatch.common.scoring import ScoringConfig
@@ -33,7 +35,15 @@ class ProcessorSettings(CommonSettings):
     critical_probability: float = Field(
         default=_SCORING.critical_probability, gt=0, lt=1, alias="GRIDWATCH_PROC_CRITICAL_PROBABILITY"
     )
-    forest: bool = Field(default=_SCORING.forest, alias="GRIDWATCH_PROC_FOREST")
+    forest: bool | Literal["auto"] = Field(
+        default="auto",
+        alias="GRIDWATCH_PROC_FOREST",
+        description=(
+            "The second-stage Isolation Forest. auto: serve the trainer's promoted detector from the model registry"
+            " when PostgreSQL is configured (statistical scoring alone until one is promoted, and without"
+            " PostgreSQL); true: also fit one in the replica when there is no registry; false: never a forest."
+        ),
+    )
     forest_trees: int = Field(default=_SCORING.forest_trees, ge=10, le=1000, alias="GRIDWATCH_PROC_FOREST_TREES")
     forest_train_rows: int = Field(default=_SCORING.forest_train_rows, ge=256, alias="GRIDWATCH_PROC_FOREST_TRAIN_ROWS")
     forest_retrain_rows: int = Field(
@@ -48,8 +58,18 @@ class ProcessorSettings(CommonSettings):
     )
     publish_enriched: bool = Field(default=True, alias="GRIDWATCH_PROC_PUBLISH_ENRICHED")
 
-    def scoring_config(self) -> ScoringConfig:
-        """The scorer's parameters from these settings (the processor and `gridwatch detect` both use this)."""
+    @property
+    def registry_detector(self) -> bool:
+        """The replica serves the detector the trainer promotes in the registry (PostgreSQL), never fitting one."""
+        return self.forest is not False and bool(self.postgres_conninfo)
+
+    def scoring_config(self, *, registry: bool | None = None) -> ScoringConfig:
+        """The scorer's parameters from these settings (the processor and `gridwatch detect` both use this).
+
+        The forest stage is on when the forest is served from the registry (`registry`, by default whether
+        `registry_detector`) or explicitly fitted in the replica (GRIDWATCH_PROC_FOREST=true).
+        """
+        from_registry = self.registry_detector if registry is None else registry
         return ScoringConfig(
             warmup=self.warmup,
             level_readings=self.level_readings,
@@ -61,7 +81,7 @@ class ProcessorSettings(CommonSettings):
             hazard_readings=self.hazard_readings,
             warning_probability=self.warning_probability,
             critical_probability=self.critical_probability,
-            forest=self.forest,
+            forest=self.forest is True or from_registry,
             forest_trees=self.forest_trees,
             forest_train_rows=self.forest_train_rows,
             forest_retrain_rows=self.forest_retrain_rows,
