@@ -5,6 +5,7 @@ import { Link } from 'react-router';
 import { useAlerts } from '@/features/alerts/api/get-alerts';
 import { type AlertAction, useUpdateAlert } from '@/features/alerts/api/update-alert';
 import { useSearchPatch } from '@/hooks/use-search-patch';
+import { ExportLinks } from '@/components/export-links';
 import { PageHeader } from '@/components/page-header';
 import { Empty, ErrorMessage, Loading } from '@/components/query-state';
 import { StatusBadge } from '@/components/status-badge';
@@ -63,7 +64,11 @@ export function AlertsView() {
 
   return (
     <>
-      <PageHeader title="Alerts" description="Alerts from the alert engine, deduplicated by fingerprint." />
+      <PageHeader
+        title="Alerts"
+        description="Alerts from the alert engine, deduplicated by fingerprint."
+        actions={<ExportLinks path="/api/v1/export/alerts.csv" what="alerts" query={{ state, severity }} />}
+      />
       <nav className="tabs" aria-label="Alert state">
         {ALERT_STATES.map((s) => (
           <Link

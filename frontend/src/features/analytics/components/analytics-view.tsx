@@ -12,6 +12,7 @@ import {
   resolveRange,
 } from '@/features/analytics/components/range-picker';
 import { useSearchPatch } from '@/hooks/use-search-patch';
+import { ExportLinks } from '@/components/export-links';
 import { ForecastPanel } from '@/components/forecast-panel';
 import { PageHeader } from '@/components/page-header';
 import { ErrorMessage, Loading } from '@/components/query-state';
@@ -94,7 +95,22 @@ export function AnalyticsView() {
 
   return (
     <>
-      <PageHeader title="Analytics" description="History from the rollups, per sensor or per sensor type." />
+      <PageHeader
+        title="Analytics"
+        description="History from the rollups, per sensor or per sensor type."
+        actions={
+          <ExportLinks
+            path="/api/v1/export/history.csv"
+            what="history"
+            query={{
+              sensor: scope === 'sensor' ? sensor || null : null,
+              type: scope === 'type' ? type : null,
+              from: String(Math.floor(span.from)),
+              to: String(Math.ceil(span.to)),
+            }}
+          />
+        }
+      />
       <form className="filters" aria-label="History query" onSubmit={(e) => e.preventDefault()}>
         <fieldset className="segmented-field">
           <legend>Per</legend>

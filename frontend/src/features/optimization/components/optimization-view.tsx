@@ -3,6 +3,7 @@ import { Link } from 'react-router';
 
 import { useSuggestions } from '@/features/optimization/api/get-suggestions';
 import { Evidence } from '@/features/optimization/components/evidence';
+import { ExportLinks } from '@/components/export-links';
 import { PageHeader } from '@/components/page-header';
 import { Empty, ErrorMessage, Loading } from '@/components/query-state';
 import { StatCard } from '@/components/stat-card';
@@ -37,6 +38,16 @@ export function OptimizationView() {
     <>
       <PageHeader
         title="Optimization"
+        actions={
+          <ExportLinks
+            path="/api/v1/export/suggestions.csv"
+            what="suggestions"
+            query={{
+              kind,
+              min_priority: minPriority !== null && Number.isFinite(minPriority) ? minPriority : undefined,
+            }}
+          />
+        }
         description={
           query.data
             ? `Suggestions generated ${formatDateTime(query.data.generated_at)}`

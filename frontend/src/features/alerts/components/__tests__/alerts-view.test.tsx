@@ -77,6 +77,10 @@ describe('AlertsView', () => {
     expect(await screen.findByText('by ops')).toBeInTheDocument();
     expect(screen.getByRole('link', { name: 'Acknowledged' })).toHaveAttribute('aria-current', 'page');
     expect(calls[0]?.url.searchParams.get('state')).toBe('acknowledged');
+    expect(screen.getByRole('link', { name: 'Export CSV' })).toHaveAttribute(
+      'href',
+      '/api/v1/export/alerts.csv?state=acknowledged&format=csv',
+    );
     expect(screen.queryByRole('button', { name: /Acknowledge alert/ })).not.toBeInTheDocument();
   });
 });

@@ -105,6 +105,19 @@ describe('AnalyticsView', () => {
     const history = calls.find((c) => c.url.pathname === '/api/v1/analytics/history');
     expect(history?.url.searchParams.get('per')).toBe('day');
     expect(history?.url.searchParams.get('step')).toBeNull();
+    // the export carries the same sensor and range (one-minute rows; the file is built on the server)
+    const csv = new URL(screen.getByRole('link', { name: 'Export CSV' }).getAttribute('href') ?? '', 'http://x');
+    expect(csv.pathname).toBe('/api/v1/export/history.csv');
+    expect(csv.searchParams.get('sensor')).toBe('m7-power');
+    expect(csv.searchParams.get('type')).toBeNull();
+    expect([csv.searchParams.get('from'), csv.searchParams.get('to')]).toEqual([
+      history?.url.searchParams.get('from'),
+      history?.url.searchParams.get('to'),
+    ]);
+    expect(screen.getByRole('link', { name: 'Excel' })).toHaveAttribute(
+      'href',
+      expect.stringContaining('format=excel'),
+    );
     expect(await screen.findByRole('heading', { name: 'Site load: forecast vs actual' })).toBeInTheDocument();
     expect(screen.getByRole('heading', { name: 'Machine m7: forecast vs actual' })).toBeInTheDocument();
     const machine = calls.find((c) => c.url.pathname === '/api/v1/forecast' && c.url.searchParams.get('id') === 'm7');

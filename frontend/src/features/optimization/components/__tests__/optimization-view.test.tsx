@@ -49,5 +49,9 @@ describe('OptimizationView', () => {
     expect(within(cards[1] as HTMLElement).getByText('idle hours')).toBeInTheDocument();
     await userEvent.selectOptions(screen.getByLabelText('Kind'), 'operational');
     expect(calls.some((c) => c.url.searchParams.get('kind') === 'operational')).toBe(true);
+    expect(screen.getByRole('link', { name: 'Export CSV' })).toHaveAttribute(
+      'href',
+      '/api/v1/export/suggestions.csv?kind=operational&format=csv',
+    );
   });
 });
