@@ -92,7 +92,7 @@ export function ForecastPanel({
             <div>
               <dt>Model</dt>
               <dd>
-                {f.model} <span className="muted">v{f.model_version}</span>
+                {f.model} <span className="muted">{f.model_version}</span>
               </dd>
             </div>
             <div>

@@ -101,7 +101,7 @@ export function forecast({ start, p50 }: { start: number; p50: number[] }): Fore
     issued_ts: 1000,
     step_s: 900,
     model: 'gbm_quantile',
-    model_version: '7',
+    model_version: 'forecaster-v7', // a registry version, or local-<n> when the forecaster selected it itself
     backtest_mase: 0.612,
     yardstick_mase: 1.0,
     history_steps: 672,

@@ -64,7 +64,7 @@ describe('DashboardView', () => {
     });
     renderView(<DashboardView />);
     const model = await screen.findByTestId('forecast-model');
-    expect(model).toHaveTextContent('gbm_quantile v7');
+    expect(model).toHaveTextContent('gbm_quantile forecaster-v7'); // the version as the API names it, no extra 'v'
     expect(model).toHaveTextContent('0.612');
     expect(model).toHaveTextContent('seasonal naive 1.000');
     // 1800 is both measured (30 kW) and forecast (P10 9, P50 11, P90 13): outside the band, error 19 kW
