@@ -31,13 +31,13 @@ status: ## What a running `make up` runs: servers, workloads and their restarts
 	$(PY) gridwatch local status
 
 lint: ## ruff and mypy --strict
-	$(PY) ruff check workloads operator tests
-	$(PY) ruff format --check workloads operator tests
-	$(PY) mypy workloads/src operator/src tests
+	$(PY) ruff check workloads operator tests charts
+	$(PY) ruff format --check workloads operator tests charts
+	$(PY) mypy workloads/src operator/src tests charts/energy-site/files/helm-test.py
 
 format: ## Apply ruff's fixes and formatting
-	$(PY) ruff check --fix workloads operator tests
-	$(PY) ruff format workloads operator tests
+	$(PY) ruff check --fix workloads operator tests charts
+	$(PY) ruff format workloads operator tests charts
 
 test-unit: ## Unit tests (no servers)
 	$(PY) pytest tests/unit

@@ -120,9 +120,9 @@ def test_energy_site_workloads_run_the_one_image_with_probes() -> None:
         assert probes == (("/livez", "/readyz") if component == "api" else ("/healthz", "/readyz"))
         assert container["resources"]["requests"] and container["resources"]["limits"]
         assert pod["automountServiceAccountToken"] is (component == "api")
-    kinds = sorted({o["kind"] for o in objects})
+    kinds = sorted({o["kind"] for o in objects})  # the Pod: the helm test hook (templates/tests/api-test.yaml)
     assert kinds == [
-        "ConfigMap", "Deployment", "NetworkPolicy", "PodDisruptionBudget", "Role", "RoleBinding",
+        "ConfigMap", "Deployment", "NetworkPolicy", "Pod", "PodDisruptionBudget", "Role", "RoleBinding",
         "Service", "ServiceAccount",
     ]  # fmt: skip
 
