@@ -216,7 +216,9 @@ def check_values(observed: Observed) -> None:
     s = 'site="$site"'
     assert value(observed, f'sum(gridwatch_processor_dlq_messages_total{{{s}, reason="invalid"}})') == 1
     assert value(observed, f"sum(rate(gridwatch_processor_readings_total{{{s}}}[20s]))") > 0
-    assert value(observed, f"max(gridwatch_api_site_power_kw{{{s}}})") > 0
+    assert value(observed, f"max(gridwatch_api_site_power_watts{{{s}}})") > 0
+    assert value(observed, f'sum(gridwatch_processor_energy_joules_total{{{s}, direction="import"}})') > 0
+    assert value(observed, f'count({{__name__=~"gridwatch_.+_created", {s}}}) or vector(0)') == 0
     assert value(observed, f"sum(max by (status) (gridwatch_api_site_sensors{{{s}}}))") == 600
     assert value(observed, f"sum(gridwatch_api_websocket_clients{{{s}}})") == 1
     assert value(observed, f"count(gridwatch_processor_consumer_lag{{{s}}})") == 4

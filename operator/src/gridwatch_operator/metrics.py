@@ -6,7 +6,10 @@ import contextlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+# no `_created` series beside every counter and histogram (as the workloads)
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 LABELS = ("namespace", "site", "component")
 COMPONENT = "operator"

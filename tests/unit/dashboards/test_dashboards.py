@@ -179,7 +179,13 @@ def test_the_metric_check_can_fail() -> None:
     [
         (
             "site-overview",
-            {"Power", "Energy consumed", "Sensors by status", "Anomalies by kind", "Top failure probabilities"},
+            {
+                "Power",
+                "Energy rate (import / export)",
+                "Sensors by status",
+                "Anomalies by kind",
+                "Top failure probabilities",
+            },
         ),
         (
             "pipeline-health",

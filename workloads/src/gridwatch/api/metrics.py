@@ -137,11 +137,10 @@ class SiteStatsCollector(Collector):
         with self._lock:
             fresh = [(dict(k), s) for k, s in self._snapshots.items() if now - s.taken_at <= self.max_age_s]
         names = list(LABELS)
+        # energy is the processor's counter gridwatch_processor_energy_joules_total (one count per reading), not a
+        # gauge here that every API replica would export again
         power = GaugeMetricFamily(
-            "gridwatch_api_site_power_kw", "Site power: sum of the latest power readings", labels=names
-        )
-        energy = GaugeMetricFamily(
-            "gridwatch_api_site_energy_kwh", "Energy the site consumed since its state began", labels=names
+            "gridwatch_api_site_power_watts", "Site power: sum of the latest power readings (W)", labels=names
         )
         producers = GaugeMetricFamily(
             "gridwatch_api_site_producers_connected", "Producers whose heartbeat is recent", labels=names
@@ -159,8 +158,7 @@ class SiteStatsCollector(Collector):
         )
         for labels, snap in fresh:
             values = [labels[n] for n in names]
-            power.add_metric(values, snap.stats.total_power_kw)
-            energy.add_metric(values, snap.stats.energy_kwh)
+            power.add_metric(values, snap.stats.total_power_kw * 1000.0)
             producers.add_metric(values, float(sum(1 for p in snap.producers.producers if p.connected)))
             taken.add_metric(values, snap.taken_at)
             for status, count in msgspec.structs.asdict(snap.stats.status_counts).items():
@@ -168,7 +166,7 @@ class SiteStatsCollector(Collector):
             for entry in snap.stats.top_failure_probabilities:
                 risk.add_metric([*values, entry.id], entry.failure_probability)
         if fresh:
-            yield from (power, energy, producers, taken, sensors, risk)
+            yield from (power, producers, taken, sensors, risk)
 
 
 _COLLECTOR = SiteStatsCollector()

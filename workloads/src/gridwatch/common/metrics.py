@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from prometheus_client import Gauge
+from prometheus_client import Gauge, disable_created_metrics
+
+# No `<name>_created` series next to every counter and histogram: they double the series count, and Prometheus
+# only reads them with created-timestamp ingestion turned on (OpenMetrics exposition carries them too).
+disable_created_metrics()  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
 
 LABELS = ("site", "component")
 BUILD_INFO = Gauge(

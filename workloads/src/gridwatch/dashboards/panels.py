@@ -46,19 +46,23 @@ def site_power_stat() -> stat.Panel:
     """Current site power."""
     return single(
         "Site power",
-        "Sum of every power sensor's latest reading (kW), as the API serves it from Redis.",
-        "kwatt",
-        instant(f"max by (site) (gridwatch_api_site_power_kw{{{SITE}}})"),
+        "Sum of every power sensor's latest reading (W), as the API serves it from Redis.",
+        "watt",
+        instant(f"max by (site) (gridwatch_api_site_power_watts{{{SITE}}})"),
     )
 
 
 def site_energy_stat() -> stat.Panel:
-    """Energy consumed since the site's state began."""
+    """Energy drawn over the dashboard's time range."""
     return single(
-        "Energy",
-        "Energy integrated from the power readings since the site's state in Redis began (kWh).",
-        "kwatth",
-        instant(f"max by (site) (gridwatch_api_site_energy_kwh{{{SITE}}})"),
+        "Energy (time range)",
+        "Energy drawn over the dashboard's time range: the processors' energy counter (J, one count per power "
+        "reading, summed over replicas), shown in Wh.",
+        "watth",
+        instant(
+            "sum by (site) (increase(gridwatch_processor_energy_joules_total"
+            f'{{{SITE},direction="import"}}[$__range])) / 3600'
+        ),
     )
 
 
@@ -87,19 +91,23 @@ def site_power_panel() -> timeseries.Panel:
     """Site power over time."""
     return series(
         "Power",
-        "Site power: the sum of the latest reading of every power sensor.",
-        "kwatt",
-        query(f"max by (site) (gridwatch_api_site_power_kw{{{SITE}}})", "power"),
+        "Site power (W): the sum of the latest reading of every power sensor.",
+        "watt",
+        query(f"max by (site) (gridwatch_api_site_power_watts{{{SITE}}})", "power"),
     )
 
 
 def site_energy_panel() -> timeseries.Panel:
-    """Cumulative energy over time."""
+    """Energy drawn and fed back, as a rate."""
     return series(
-        "Energy consumed",
-        "Energy integrated from the power readings since the site's state began.",
-        "kwatth",
-        query(f"max by (site) (gridwatch_api_site_energy_kwh{{{SITE}}})", "energy"),
+        "Energy rate (import / export)",
+        "The processors' energy counter (J) as a rate, drawn from (import) and fed back to (export) the grid: "
+        "J/s is W, so one hour at this value is this many Wh.",
+        "watt",
+        query(
+            f"sum by (site, direction) (rate(gridwatch_processor_energy_joules_total{{{SITE}}}[$__rate_interval]))",
+            "{{direction}}",
+        ),
     )
 
 

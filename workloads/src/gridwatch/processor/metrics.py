@@ -31,6 +31,14 @@ LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
 SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 LAG = Gauge("gridwatch_processor_consumer_lag", "Messages behind the log end", (*LABELS, "partition"))
 SENSORS = Gauge("gridwatch_processor_sensors", "Sensors tracked by this replica", LABELS)
+ENERGY = Counter(
+    "gridwatch_processor_energy_joules_total",
+    "Energy of the power readings this replica applied (power x time since the sensor's previous reading); "
+    "each reading is counted by the one replica that owns its sensor, so sum by (site) is the site's energy",
+    (*LABELS, "direction"),
+)
+ENERGY_DIRECTIONS = ("import", "export")  # drawn from the grid / fed back (negative power)
+JOULES_PER_KWH = 3.6e6
 STORE_ERRORS = Counter("gridwatch_processor_store_errors_total", "Failed Redis writes (retried)", LABELS)
 MODEL_VERSION = Gauge(
     "gridwatch_processor_model_version",
@@ -71,7 +79,19 @@ def init(site: str) -> dict[str, str]:
     for severity in (Severity.WARNING, Severity.CRITICAL):
         ALERTS.labels(**labels, severity=severity.value)
     SENSORS.labels(**labels).set(0)
+    for direction in ENERGY_DIRECTIONS:
+        ENERGY.labels(**labels, direction=direction)
     return labels
+
+
+def count_energy(labels: dict[str, str], energy_kwh: npt.NDArray[np.float64]) -> None:
+    """Add a batch's per-reading energy (kWh, negative when fed back) to the import and export counters."""
+    imported = float(energy_kwh[energy_kwh > 0].sum())
+    exported = float(-energy_kwh[energy_kwh < 0].sum())
+    if imported > 0:
+        ENERGY.labels(**labels, direction="import").inc(imported * JOULES_PER_KWH)
+    if exported > 0:
+        ENERGY.labels(**labels, direction="export").inc(exported * JOULES_PER_KWH)
 
 
 def dlq_reason(reason: str) -> str:

@@ -230,6 +230,7 @@ class Processor:
         pending.alerts = self._alerts(result, pending)
         metrics.READINGS.labels(**self.labels).inc(result.size)
         metrics.REPLAYS.labels(**self.labels).inc(result.skipped)
+        metrics.count_energy(self.labels, result.energy_delta)
         metrics.SENSORS.labels(**self.labels).set(len(table.ids))
         if result.anomaly.any():
             kinds, counts = np.unique(result.kind[result.anomaly], return_counts=True)
