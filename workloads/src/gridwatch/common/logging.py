@@ -7,6 +7,8 @@ import sys
 
 import structlog
 
+from gridwatch.common.tracing import add_trace_ids
+
 
 def configure_logging(level: str = "INFO", **context: str) -> structlog.stdlib.BoundLogger:
     """Send JSON lines to stderr at `level` and return a logger bound to `context`."""
@@ -16,6 +18,7 @@ def configure_logging(level: str = "INFO", **context: str) -> structlog.stdlib.B
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         timestamper,
+        add_trace_ids,  # trace_id/span_id of the active span, if any
     ]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

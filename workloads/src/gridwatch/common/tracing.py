@@ -9,7 +9,7 @@ by the SDK from the standard variables. While off, the helpers below cost one fl
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +93,33 @@ def configure(service_name: str, exporter: SpanExporter | None = None) -> bool:
             provider.add_span_processor(BatchSpanProcessor(_exporter(name)))
     _state["enabled"] = True
     return True
+
+
+def active_ids() -> tuple[str, str] | None:
+    """(trace_id, span_id) in W3C hex of the span active in this context, None when there is none."""
+    ctx = trace.get_current_span().get_span_context()
+    if not ctx.is_valid:
+        return None
+    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+
+
+def exemplar() -> dict[str, str] | None:
+    """An OpenMetrics exemplar ({"trace_id": ...}) for a histogram observation made inside a sampled span."""
+    if not _state["enabled"]:
+        return None
+    ctx = trace.get_current_span().get_span_context()
+    if not ctx.is_valid or not ctx.trace_flags.sampled:
+        return None
+    return {"trace_id": format(ctx.trace_id, "032x")}
+
+
+def add_trace_ids(_logger: object, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: `trace_id` and `span_id` on every log line written while a span is active."""
+    ids = active_ids()
+    if ids is not None:
+        event.setdefault("trace_id", ids[0])
+        event.setdefault("span_id", ids[1])
+    return event
 
 
 def tracer() -> trace.Tracer:
