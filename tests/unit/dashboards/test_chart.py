@@ -31,7 +31,15 @@ def test_dashboards_ship_as_a_configmap_labelled_for_the_grafana_sidecar() -> No
     committed = {f"gridwatch-{p.name}": p.read_text() for p in sorted(DASHBOARDS.glob("*.json"))}
     assert set(configmap["data"]) == set(committed)
     for key, text in configmap["data"].items():
-        assert json.loads(text) == json.loads(committed[key]), key
+        shipped = json.loads(text)
+        assert shipped["timezone"] == "UTC", key  # the chart's default site time zone
+        assert {**shipped, "timezone": "utc"} == json.loads(committed[key]), key
+
+
+def test_dashboards_show_the_sites_time_zone() -> None:
+    docs = render_chart("--set", "timezone=Europe/Berlin")
+    (configmap,) = [d for d in kinds(docs, "ConfigMap") if d["metadata"]["name"].endswith("-dashboards")]
+    assert {json.loads(text)["timezone"] for text in configmap["data"].values()} == {"Europe/Berlin"}
 
 
 def test_no_dashboard_configmap_when_disabled() -> None:

@@ -16,7 +16,7 @@ from gridwatch.dashboards.boards import BOARDS
 from gridwatch.dashboards.queries import expand, panel_queries, variable_queries
 from gridwatch.processor import metrics as processor_metrics
 from gridwatch.simulator import metrics as simulator_metrics
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -76,7 +76,7 @@ def exported_metric_names() -> set[str]:
     api_metrics._COLLECTOR.put(api_labels, api_metrics.Snapshot(time.time(), stats, producers))
     try:
         names = set(REGISTRY._names_to_collectors)
-        for family in text_string_to_metric_families(bytes(api_metrics.exposition().body).decode()):
+        for family in text_string_to_metric_families(generate_latest(REGISTRY).decode()):
             names.update(sample.name for sample in family.samples)
     finally:
         api_metrics._COLLECTOR.drop(api_labels)
@@ -125,7 +125,51 @@ def test_datasource_and_site_are_template_variables(name: str) -> None:
     site = variables["site"]
     assert site["type"] == "query"
     assert site["datasource"]["uid"] == "${datasource}"
-    assert dict(variable_queries(doc))["site"] == "label_values(gridwatch_build_info, site)"
+    assert dict(variable_queries(doc))["site"] == (
+        'label_values(gridwatch_build_info{cluster=~"$cluster",namespace=~"$namespace"}, site)'
+    )
+    # several sites at once, or all of them; cluster and namespace narrow the list, All matching series without them
+    assert site["multi"] is True and site["includeAll"] is True
+    for label in ("cluster", "namespace"):
+        narrowing = variables[label]
+        assert narrowing["query"] == f"label_values(gridwatch_build_info, {label})"
+        assert (narrowing["multi"], narrowing["includeAll"], narrowing["allValue"]) == (True, True, ".*")
+    assert re.fullmatch(variables["namespace"]["allValue"], "")  # `make up` series carry no namespace label
+
+
+@pytest.mark.parametrize("name", list(BOARDS))
+def test_boards_link_to_each_other_and_the_runbooks(name: str) -> None:
+    links = {link["title"]: link for link in load(name)["links"]}
+    boards = links["Gridwatch"]
+    assert (boards["type"], boards["tags"], boards["includeVars"], boards["keepTime"]) == (
+        "dashboards",
+        ["gridwatch"],
+        True,
+        True,
+    )
+    assert all("gridwatch" in load(other)["tags"] for other in BOARDS)  # so the dropdown lists every board
+    runbooks = links["Runbooks"]
+    assert runbooks["type"] == "link"
+    assert runbooks["url"].endswith("/docs/runbooks")
+    assert (ROOT / "docs" / "runbooks" / "ProcessorDown.md").is_file()
+
+
+@pytest.mark.parametrize("name", list(BOARDS))
+def test_helm_revisions_scaling_decisions_and_alerts_are_annotations(name: str) -> None:
+    annotations = {a["name"]: a for a in load(name)["annotations"]["list"]}
+    assert set(annotations) == {"Helm revisions", "Scaling decisions", "Alerts firing"}
+    exported = exported_metric_names() | {"ALERTS"}
+    for annotation in annotations.values():
+        assert annotation["enable"] is True
+        assert annotation["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+        assert 'site=~"$site"' in annotation["expr"], annotation
+        assert "[$__rate_interval]" in annotation["expr"] or annotation["expr"].startswith("ALERTS{")
+        assert set(re.findall(r"\b(gridwatch_[a-z0-9_]+|ALERTS)\b", annotation["expr"])) <= exported
+
+
+@pytest.mark.parametrize("name", list(BOARDS))
+def test_time_is_shown_in_the_site_time_zone_not_the_browsers(name: str) -> None:
+    assert load(name)["timezone"] == "utc"  # the chart puts the site's time zone in its place
 
 
 @pytest.mark.parametrize("name", list(BOARDS))
@@ -137,7 +181,7 @@ def test_every_query_uses_the_variables(name: str) -> None:
         if panel.get("targets"):
             assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel["title"]
     for q in queries:
-        assert 'site="$site"' in q.expr, f"{q.panel}: {q.expr}"
+        assert 'site=~"$site"' in q.expr, f"{q.panel}: {q.expr}"
         windows = set(re.findall(r"\[([^\]]+)\]", q.expr))
         assert windows <= {"$__rate_interval", "$__range"}, f"{q.panel}: fixed range window in {q.expr}"
         if "rate(" in q.expr:

@@ -1,14 +1,18 @@
 """Shared pieces of every Gridwatch dashboard: datasource and site variables, query and panel presets.
 
-Every query selects `site="$site"` and uses `$__rate_interval` inside rate(), so a dashboard works
-for any site on any Prometheus whose scrape interval Grafana knows.
+Every query selects `site=~"$site"` (a multi-select with All, narrowed by the namespace and cluster variables)
+and uses `$__rate_interval` inside rate(), so a dashboard works for any sites on any Prometheus whose scrape
+interval Grafana knows. Boards link to each other and to the runbooks, and mark Helm revisions, scaling decisions
+and firing alerts as annotations.
 """
 
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import bargauge, common, heatmap, stat, timeseries
 from grafana_foundation_sdk.builders.dashboard import (
+    AnnotationQuery,
     Dashboard,
+    DashboardLink,
     DatasourceVariable,
     QueryVariable,
     ThresholdsConfig,
@@ -25,6 +29,7 @@ from grafana_foundation_sdk.models.common import (
 )
 from grafana_foundation_sdk.models.dashboard import (
     DashboardCursorSync,
+    DashboardLinkType,
     DataSourceRef,
     Threshold,
     ThresholdsMode,
@@ -34,34 +39,84 @@ from grafana_foundation_sdk.models.dashboard import (
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
-SITE = 'site="$site"'
+SITE = 'site=~"$site"'
 RATE = "$__rate_interval"
 TAGS = ["gridwatch"]
 # A series every workload exports once per scrape target (see gridwatch.common.metrics).
 INFO_METRIC = "gridwatch_build_info"
+# The chart replaces it with the site's time zone (`timezone` value) when it ships the dashboards.
+TIMEZONE = "utc"
+RUNBOOKS = "https://github.com/gridwatch/gridwatch/tree/main/docs/runbooks"
+# Annotations: (name, colour, expression) from series the operator and Prometheus export.
+ANNOTATIONS = (
+    ("Helm revisions", "blue", f"changes(gridwatch_operator_helm_revision{{{SITE}}}[{RATE}]) > 0"),
+    ("Scaling decisions", "orange", f"increase(gridwatch_operator_scaling_decisions_total{{{SITE}}}[{RATE}]) > 0"),
+    ("Alerts firing", "red", f'ALERTS{{alertstate="firing",{SITE}}}'),
+)
+
+
+def _filter_variable(name: str, label: str) -> QueryVariable:
+    """A multi-select of the info series' `name` label with All (`.*`, which also matches series without it)."""
+    return (
+        QueryVariable(name)
+        .label(label)
+        .datasource(DATASOURCE)
+        .query(f"label_values({INFO_METRIC}, {name})")
+        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(VariableSort.ALPHABETICAL_ASC)
+        .multi(True)
+        .include_all(True)
+        .all_value(".*")
+    )
 
 
 def dashboard(uid: str, title: str, description: str) -> Dashboard:
-    """A dashboard with the Gridwatch defaults: datasource and site variables, shared crosshair, 5s refresh."""
-    return (
+    """A dashboard with the Gridwatch defaults: datasource, cluster, namespace and site variables, links to the other
+    boards and the runbooks, operator and alert annotations, shared crosshair, 10s refresh, the site's time zone."""
+    board = (
         Dashboard(title)
         .uid(uid)
         .description(description)
         .tags(TAGS)
         .refresh("10s")
         .time("now-30m", "now")
-        .timezone("browser")
+        .timezone(TIMEZONE)
         .tooltip(DashboardCursorSync.CROSSHAIR)
+        .link(
+            DashboardLink("Gridwatch")
+            .type(DashboardLinkType.DASHBOARDS)
+            .tags(TAGS)
+            .as_dropdown(True)
+            .include_vars(True)
+            .keep_time(True)
+        )
+        .link(
+            DashboardLink("Runbooks")
+            .type(DashboardLinkType.LINK)
+            .url(RUNBOOKS)
+            .icon("doc")
+            .tooltip("What each Gridwatch alert means and what to do")
+            .target_blank(True)
+        )
         .with_variable(DatasourceVariable("datasource").label("Data source").type("prometheus"))
+        .with_variable(_filter_variable("cluster", "Cluster"))
+        .with_variable(_filter_variable("namespace", "Namespace"))
         .with_variable(
             QueryVariable("site")
             .label("Site")
             .datasource(DATASOURCE)
-            .query(f"label_values({INFO_METRIC}, site)")
+            .query(f'label_values({INFO_METRIC}{{cluster=~"$cluster",namespace=~"$namespace"}}, site)')
             .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
             .sort(VariableSort.ALPHABETICAL_ASC)
+            .multi(True)
+            .include_all(True)
         )
     )
+    for name, colour, expr in ANNOTATIONS:
+        board = board.annotation(
+            AnnotationQuery().name(name).datasource(DATASOURCE).enable(True).icon_color(colour).expr(expr)
+        )
+    return board
 
 
 def query(expr: str, legend: str = "", ref: str = "A") -> Dataquery:
