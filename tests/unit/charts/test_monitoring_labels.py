@@ -185,3 +185,23 @@ def test_notes_say_whether_prometheus_will_select_the_monitors(tmp_path: Path) -
     assert "carry: release=kps" in set_
     assert "monitoring.selectorLabels is empty" not in set_
     assert "does not serve monitoring.coreos.com/v1" in notes(tmp_path / "noapi")
+
+
+def site_notes(tmp_path: Path, *args: str) -> str:
+    """The energy-site chart's NOTES.txt as helm renders it."""
+    copy = tmp_path / "energy-site"
+    shutil.copytree(CHART, copy)
+    (copy / "templates" / "zz-notes.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\n"
+        'data:\n  notes: {{ include "energy-site/templates/NOTES.txt" . | quote }}\n'
+    )
+    (rendered,) = [d for d in template(copy, *args) if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "notes"]
+    text: str = rendered["data"]["notes"]
+    return text
+
+
+def test_site_notes_say_whether_the_monitors_carry_selector_labels(tmp_path: Path) -> None:
+    labelled = site_notes(tmp_path / "a", *MONITORING, "--set", "metrics.selectorLabels.release=kps")
+    assert "labelled release=kps" in labelled
+    assert "default\nkube-prometheus-stack ignores them" in site_notes(tmp_path / "b", *MONITORING)
+    assert "ServiceMonitor" not in site_notes(tmp_path / "c")
