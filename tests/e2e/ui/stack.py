@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+from gridwatch.common.db.migrate import connect, migrate
+from gridwatch.history import partitions
 from gridwatch.local.process import free_port
 from gridwatch.local.stack import Stack
 from gridwatch.local.workloads import WORKLOADS as LOCAL_WORKLOADS
@@ -29,7 +33,16 @@ CHROMIUM = os.environ.get("GRIDWATCH_CHROMIUM", "/usr/bin/chromium")
 TOKEN = "e2e-operator-token"
 # Workloads behind the UI: those of `make up` (gridwatch.local.workloads, in its start order) on these servers.
 SERVERS = ("kafka", "redis", "postgres")
-WORKLOADS = tuple(w.name for w in LOCAL_WORKLOADS if set(w.servers) <= set(SERVERS))
+# Not the machine's zone (UTC here): the browser tests check the UI shows the site's zone, not the browser's.
+SITE_ZONE = "Asia/Tokyo"
+HISTORY_DAYS = 9  # of site load before the stack starts, so the forecaster's first step publishes a forecast
+HISTORY_STEP_S = 900
+# Not the trainer: no browser test exercises training, and its start-up run would re-run the forecaster's backtest
+# beside the forecaster's own and could switch the served forecast's version in the middle of a test.
+WORKLOADS = tuple(w.name for w in LOCAL_WORKLOADS if set(w.servers) <= set(SERVERS) and w.name != "trainer")
+# Start-up bounds (not timings under test): ten Python workloads starting at once on a shared 2-core machine
+# took 220 s before the API answered.
+START_TIMEOUT_S = 420
 
 
 def ensure_ui_built() -> None:
@@ -68,6 +81,7 @@ class UiStack:
         return {
             **self.services.env(),
             "GRIDWATCH_SITE": self.site,
+            "GRIDWATCH_TIMEZONE": SITE_ZONE,
             "GRIDWATCH_PARTITIONS": "2",
             "GRIDWATCH_LOG_LEVEL": "INFO",
             "GRIDWATCH_METRICS_PORT": str(free_port()),
@@ -86,11 +100,35 @@ class UiStack:
         """Start services and workloads; return once the API serves sensors."""
         self.logs.mkdir(parents=True, exist_ok=True)
         self.services.start()
+        self.seed_history()
         for name in WORKLOADS:
             self.workloads[name] = Workload(name, self.env(name), self.logs).start()
         self.wait_api()
-        wait_for(self._has_sensors, 120, "the processor to score every simulated sensor")
+        wait_for(self._has_sensors, START_TIMEOUT_S, "the processor to score every simulated sensor")
         return self
+
+    def seed_history(self) -> None:
+        """Past days of site power in the per-type rollups (one row per 15 min, a daily shape), as if it had run."""
+        dsn = self.services.env()["GRIDWATCH_POSTGRES_DSN"]
+        end = (math.floor(time.time() / HISTORY_STEP_S) - 4) * HISTORY_STEP_S  # an hour clear of live minutes
+        count = HISTORY_DAYS * 86_400 // HISTORY_STEP_S
+        steps = [end - HISTORY_DAYS * 86_400 + k * HISTORY_STEP_S for k in range(count)]
+        rows = []
+        for t in steps:
+            hour = (t % 86_400) / 3600.0
+            kw = 400.0 * (1.0 + 0.3 * math.sin(2 * math.pi * (hour - 8.0) / 24.0))
+            minute = time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime(t))
+            rows.append((self.site, "power", minute, 1, 1, 0, kw, kw, kw, 0.0))
+        with connect(dsn, "ui-e2e") as conn:
+            migrate(conn)
+            if partitions.storage_kind(conn) == "partitioned":
+                partitions.ensure_days(conn, set(range(partitions.day_of(steps[0]), partitions.day_of(end) + 1)))
+            with conn.cursor() as cur, conn.transaction():
+                cur.executemany(
+                    "INSERT INTO gw_history_type_minute (site, sensor_type, minute, sensors, readings, anomalies,"
+                    " value_sum, value_min, value_max, energy_kwh) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    rows,
+                )
 
     def _has_sensors(self) -> bool:
         stats = httpx.get(f"{self.base_url}/api/dashboard/stats", timeout=3).json()
@@ -98,7 +136,7 @@ class UiStack:
 
     def wait_api(self) -> None:
         """Block until the API answers /health."""
-        wait_for(lambda: httpx.get(f"{self.base_url}/health", timeout=2).status_code == 200, 60, "the API")
+        wait_for(lambda: httpx.get(f"{self.base_url}/health", timeout=2).status_code == 200, START_TIMEOUT_S, "the API")
 
     def stop_workload(self, name: str) -> None:
         """Stop one workload (SIGTERM), as a crash or a rollout would."""
@@ -186,7 +224,7 @@ def run_playwright(stack: UiStack, control_url: str, *args: str) -> subprocess.C
         capture_output=True,
         text=True,
         check=False,
-        timeout=900,
+        timeout=1800,
     )
 
 
