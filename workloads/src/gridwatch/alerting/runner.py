@@ -258,7 +258,7 @@ class AlertEngine:
             metrics.OPEN.labels(**self.labels, severity=sev).set(open_by.get(sev, 0))
         if any(a.kind in ("create", "reopen", "clear", "escalate") for a in actions):
             self.log.info("alerts changed", **{k: v for k, v in by_kind.items() if k != "touch"})
-        metrics.EVALUATION.labels(**self.labels).observe(time.perf_counter() - started)
+        metrics.EVALUATION.labels(**self.labels).observe(time.perf_counter() - started, tracing.exemplar())
 
     # --- delivery thread -----------------------------------------------------------------------
     def _delivery_loop(self) -> None:

@@ -11,8 +11,8 @@ from typing import Protocol
 
 import msgspec
 import structlog
-from fastapi import Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from fastapi import Request, Response
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from gridwatch.api import tasks
 from gridwatch.api.contract import DashboardStats, ProducerStatus
 from gridwatch.common.metrics import LABELS, announce
+from gridwatch.common.metrics import exposition as common_exposition
 
 log = structlog.get_logger(__name__)
 
@@ -40,9 +41,10 @@ REDIS_ERRORS = Counter("gridwatch_api_redis_errors_total", "Requests that failed
 WS_TYPES = ("snapshot", "update", "critical_alerts", "producer_connected", "producer_disconnected", "error")
 
 
-def exposition() -> Response:
-    """GET /metrics: the process registry in Prometheus text format (served as a route, so no redirect)."""
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+def exposition(request: Request) -> Response:
+    """GET /metrics: the process registry, OpenMetrics when asked for, else the Prometheus text format (a route)."""
+    body, content_type = common_exposition(request.headers.get("accept"), REGISTRY)
+    return Response(body, media_type=content_type)
 
 
 def init(site: str) -> dict[str, str]:

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gridwatch.api import metrics
 from gridwatch.api.contract import Problem
 from gridwatch.api.openapi import PROBLEM_JSON
+from gridwatch.common import tracing
 
 # Every router is mounted under one of these (routes.mount); the route's own path is relative to it.
 MOUNT_PREFIXES = ("/api/v1", "/api", "")
@@ -66,7 +67,7 @@ class Observe:
             if scope.get("path") != "/metrics":
                 metrics.REQUESTS.labels(
                     **self.labels, route=route_template(scope), method=scope["method"], status=str(status)
-                ).observe(time.perf_counter() - started)
+                ).observe(time.perf_counter() - started, tracing.exemplar())
 
 
 class RateLimit:

@@ -6,7 +6,9 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from gridwatch.common.metrics import exposition
 
 
 class ProbeServer:
@@ -39,7 +41,7 @@ class ProbeServer:
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":
-                    self._send(200, generate_latest(outer._registry), CONTENT_TYPE_LATEST)
+                    self._send(200, *exposition(self.headers.get("Accept"), outer._registry))
                 elif path in ("/healthz", "/health", "/livez"):
                     ok = outer._live is None or outer._live()
                     body = b'{"status":"ok"}' if ok else b'{"status":"stalled"}'

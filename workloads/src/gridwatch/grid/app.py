@@ -12,10 +12,10 @@ from typing import Annotated, Any
 from confluent_kafka import Producer
 from fastapi import Body, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 from gridwatch.common import kafka
+from gridwatch.common.metrics import exposition
 from gridwatch.grid import metrics
 from gridwatch.grid.poller import Poller
 from gridwatch.grid.settings import GridSettings
@@ -108,7 +108,8 @@ def create_app(settings: GridSettings, producer: Producer | None = None) -> Fast
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics_endpoint(request: Request) -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        body, content_type = exposition(request.headers.get("accept"))
+        return Response(body, media_type=content_type)
 
     app.state.poller = poller
     return app

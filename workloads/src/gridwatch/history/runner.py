@@ -154,7 +154,7 @@ class HistoryWriter:
                 rows.append(HistoryRecord(r.partition, r.offset, decoded))
         if rows:
             self._write(rows)
-        metrics.BATCH.labels(**self.labels).observe(time.perf_counter() - started)
+        metrics.BATCH.labels(**self.labels).observe(time.perf_counter() - started, tracing.exemplar())
 
     def _write(self, records: list[HistoryRecord]) -> None:
         """Write with retries and backoff while PostgreSQL is down; nothing is committed to Kafka meanwhile."""

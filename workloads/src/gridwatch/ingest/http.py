@@ -8,10 +8,10 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
 from gridwatch.common import tracing
+from gridwatch.common.metrics import exposition
 from gridwatch.ingest import metrics
 from gridwatch.ingest.payloads import MAX_ERRORS, PayloadError, Problem, decode_body, parse
 from gridwatch.ingest.pipeline import Backpressure, Pipeline
@@ -176,8 +176,9 @@ def create_app(settings: IngestSettings, pipeline: Pipeline, tokens: TokenStore)
         return JSONResponse({"status": "ready" if ready else "not ready"}, status_code=200 if ready else 503)
 
     @app.get("/metrics", include_in_schema=False)
-    async def metrics_endpoint() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    async def metrics_endpoint(request: Request) -> Response:
+        body, content_type = exposition(request.headers.get("accept"))
+        return Response(body, media_type=content_type)
 
     tracing.instrument_fastapi(app)
     return app

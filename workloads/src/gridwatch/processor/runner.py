@@ -197,7 +197,7 @@ class Processor:
             )
             for alert in pending.alerts:
                 metrics.ALERTS.labels(**self.labels, severity=alert.severity.value).inc()
-            metrics.BATCH.labels(**self.labels).observe(time.perf_counter() - started)
+            metrics.BATCH.labels(**self.labels).observe(time.perf_counter() - started, tracing.exemplar())
 
         return finish
 

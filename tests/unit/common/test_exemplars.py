@@ -1,0 +1,50 @@
+"""/metrics answers OpenMetrics (with trace-id exemplars on latency histograms) to a scraper that asks for it."""
+
+from __future__ import annotations
+
+import urllib.request
+
+import pytest
+from gridwatch.common import tracing
+from gridwatch.common.metrics import exposition
+from gridwatch.common.probes import ProbeServer
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry, Histogram
+
+OPENMETRICS = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"
+
+
+def test_a_histogram_observed_in_a_span_carries_its_trace_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(tracing._state, "enabled", True)
+    registry = CollectorRegistry()
+    latency = Histogram("x_batch_seconds", "x", registry=registry, buckets=(0.1, 1.0))
+    with TracerProvider().get_tracer("t").start_as_current_span("batch") as span:
+        latency.observe(0.05, tracing.exemplar())
+    trace_id = format(span.get_span_context().trace_id, "032x")
+
+    body, content_type = exposition(OPENMETRICS, registry)
+    assert content_type.startswith("application/openmetrics-text")
+    (bucket,) = [line for line in body.decode().splitlines() if line.startswith('x_batch_seconds_bucket{le="0.1"}')]
+    assert f'# {{trace_id="{trace_id}"}} 0.05' in bucket
+    assert body.decode().rstrip().endswith("# EOF")
+
+    text, plain = exposition(None, registry)  # the Prometheus text format has no exemplars
+    assert plain.startswith("text/plain")
+    assert trace_id not in text.decode()
+
+
+def test_the_probe_server_negotiates_the_format() -> None:
+    registry = CollectorRegistry()
+    Histogram("y_seconds", "y", registry=registry).observe(1.0)
+    server = ProbeServer("127.0.0.1", 0, ready=lambda: True, registry=registry)
+    server.start()
+    try:
+        url = f"http://127.0.0.1:{server.port}/metrics"
+        request = urllib.request.Request(url, headers={"Accept": OPENMETRICS})
+        with urllib.request.urlopen(request, timeout=5) as r:
+            assert r.headers["Content-Type"].startswith("application/openmetrics-text")
+            assert r.read().decode().rstrip().endswith("# EOF")
+        with urllib.request.urlopen(url, timeout=5) as r:
+            assert r.headers["Content-Type"].startswith("text/plain")
+    finally:
+        server.stop()
