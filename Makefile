@@ -52,6 +52,7 @@ test: setup lint k8s images ## Everything CI runs: lint, unit, integration and e
 k8s: ## Build (once, cached in ~/.cache/gridwatch/k8s) the test control plane: kube-apiserver, etcd, kwok, helm ...
 	bash tests/infra/k8s/build.sh
 	bash tests/infra/k8s/build-node.sh
+	bash tests/infra/k8s/build-prometheus-operator.sh
 
 bench: setup ## Benchmarks on real Kafka and Redis (a few minutes): writes docs/benchmarks.md and docs/benchmarks.json
 	@command -v wrk >/dev/null || { [ "$$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } \
