@@ -194,13 +194,6 @@ app.kubernetes.io/component: {{ .component }}
 - name: GRIDWATCH_REDIS_USERNAME
   value: {{ . | quote }}
 {{- end }}
-{{- if .Values.history.enabled }}
-- name: GRIDWATCH_POSTGRES_PASSWORD
-  valueFrom:
-    secretKeyRef:
-      name: {{ .Values.history.passwordSecret.name }}
-      key: {{ .Values.history.passwordSecret.key }}
-{{- end }}
 {{- range .Values.alerts.routes }}
 - name: {{ include "energy-site.routeEnv" .name }}
   valueFrom:
@@ -208,4 +201,41 @@ app.kubernetes.io/component: {{ .component }}
       name: {{ .webhookSecret.name }}
       key: {{ default "url" .webhookSecret.key }}
 {{- end }}
+{{- end }}
+
+{{/*
+PostgreSQL login of one component (ctx: dict "ctx" $ "component" <name>): its own role from history.roles.<name>
+(user and password Secret; `gridwatch migrate` gave it its grants), else the owner's history.user/passwordSecret.
+The simulator and the grid ingestor never use PostgreSQL and get no password.
+*/}}
+{{- define "energy-site.postgresEnv" -}}
+{{- $h := .ctx.Values.history }}
+{{- if and $h.enabled (not (has .component (list "simulator" "grid"))) }}
+{{- $role := index $h.roles .component | default dict }}
+{{- if $role.user }}
+- name: GRIDWATCH_POSTGRES_USER
+  value: {{ $role.user | quote }}
+- name: GRIDWATCH_POSTGRES_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $role.passwordSecret.name }}
+      key: {{ default "password" $role.passwordSecret.key }}
+{{- else }}
+- name: GRIDWATCH_POSTGRES_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $h.passwordSecret.name }}
+      key: {{ $h.passwordSecret.key }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* history.roles as GRIDWATCH_POSTGRES_ROLES for `gridwatch migrate`: <component>=<user>,... in a fixed order. */}}
+{{- define "energy-site.postgresRoles" -}}
+{{- $pairs := list }}
+{{- range $component := keys .Values.history.roles | sortAlpha }}
+{{- $role := index $.Values.history.roles $component }}
+{{- if $role.user }}{{ $pairs = append $pairs (printf "%s=%s" $component $role.user) }}{{ end }}
+{{- end }}
+{{- join "," $pairs }}
 {{- end }}

@@ -187,6 +187,13 @@ def helm_values(
             "user": str(history.get("user", "gridwatch")),
             "sslMode": str(history.get("sslMode", "prefer")),
             "passwordSecret": _secret(history.get("passwordSecretRef"), "password"),
+            "roles": {
+                str(component): {
+                    "user": str(role["user"]),
+                    "passwordSecret": _secret(role.get("passwordSecretRef"), "password"),
+                }
+                for component, role in sorted((history.get("roles") or {}).items())
+            },
         },
         "sensors": {
             "count": int(sensors.get("count", 300)),

@@ -73,6 +73,21 @@ def test_secrets_are_references_never_values() -> None:
     assert values_for({})["redis"]["passwordSecret"] == {"name": "", "key": "password"}
 
 
+def test_postgres_roles_are_per_workload_secret_references() -> None:
+    roles = {
+        "api": {"user": "gw_api", "passwordSecretRef": {"name": "pg-api"}},
+        "history": {"user": "gw_history", "passwordSecretRef": {"name": "pg-history", "key": "pw"}},
+    }
+    values = values_for({"history": {"enabled": True, "host": "pg", "passwordSecretRef": {"name": "pg-owner"},
+                                     "roles": roles}})  # fmt: skip
+    assert schema_errors(values) == []
+    assert values["history"]["roles"] == {
+        "api": {"user": "gw_api", "passwordSecret": {"name": "pg-api", "key": "password"}},
+        "history": {"user": "gw_history", "passwordSecret": {"name": "pg-history", "key": "pw"}},
+    }
+    assert values_for({})["history"]["roles"] == {}
+
+
 def test_kafka_tls_and_sasl_are_secret_references() -> None:
     spec = {
         "kafka": {
@@ -167,6 +182,10 @@ def _set(spec: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
 def test_every_spec_field_reaches_the_values_or_the_operator() -> None:
     base = defaulted_spec({"history": {"enabled": True, "host": "pg", "passwordSecretRef": {"name": "pg"}}})
     base["redis"]["passwordSecretRef"] = {"name": "r", "key": "password"}
+    base["history"]["roles"] = {
+        c: {"user": f"gw_{c}", "passwordSecretRef": {"name": f"pg-{c}", "key": "password"}}
+        for c in ("history", "alerts", "api", "trainer", "forecaster", "processor", "storage", "rebalancer", "ingest")
+    }
     base["ingest"]["tokenSecretRef"] = {"name": "t", "key": "tokens"}
     base["ingest"]["mqtt"]["passwordSecretRef"] = {"name": "m", "key": "password"}
     base["ingest"]["mqtt"]["brokerURL"] = "mqtts://broker"

@@ -3,7 +3,7 @@
 Workloads: `gridwatch simulator|processor|history|alerts|ingest|grid|api|storage|rebalancer|forecaster|trainer`.
 Tools: `gridwatch ingest-token|replay|detect|train|export`, `gridwatch forecast backtest`, `gridwatch models list|
 promote|rollback`, `gridwatch local up|down|status`. Operations: `gridwatch check`, `gridwatch config show|validate`,
-`gridwatch dlq inspect|replay` (and the `kubectl-gridwatch` plugin, gridwatch.ops.kubectl).
+`gridwatch migrate`, `gridwatch dlq inspect|replay` (and the `kubectl-gridwatch` plugin, gridwatch.ops.kubectl).
 """
 
 from __future__ import annotations
@@ -577,6 +577,20 @@ def export_csv(
         raise typer.Exit(1) from None
     if output is not None:
         typer.echo(f"{output}: {written} bytes", err=True)
+
+
+@app.command()
+def migrate(
+    grant: Annotated[
+        list[str] | None,
+        typer.Option(help="<workload>=<role>, repeatable; added to GRIDWATCH_POSTGRES_ROLES."),
+    ] = None,
+) -> None:
+    """Apply the schema migrations as the database owner, then give each workload role its grants."""
+    from gridwatch.common.db.commands import run_migrate
+    from gridwatch.common.db.settings import MigrateSettings
+
+    raise typer.Exit(run_migrate(MigrateSettings(), grant or []))
 
 
 app.add_typer(local_app, name="local")  # `gridwatch local up|down|status`: the local runtime behind `make up`

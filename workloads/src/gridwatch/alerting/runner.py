@@ -28,7 +28,7 @@ from gridwatch.alerting.rules import (
 from gridwatch.alerting.settings import AlertSettings
 from gridwatch.common import kafka, redisclient, tracing
 from gridwatch.common.consumer import ConsumerLoop, ConsumerSpec, Record, retry
-from gridwatch.common.db.migrate import connect, migrate
+from gridwatch.common.db.migrate import connect, ensure_schema
 from gridwatch.common.logging import configure_logging
 from gridwatch.common.metrics import announce
 from gridwatch.common.probes import ProbeServer
@@ -80,7 +80,7 @@ class AlertEngine:
     def _db(self) -> psycopg.Connection[TupleRow]:
         if self.conn is None:
             conn = connect(self.settings.postgres_conninfo, "alerts")
-            applied = migrate(conn)
+            applied = ensure_schema(conn)
             if applied:
                 self.log.info("migrations applied", migrations=applied)
             self.conn = conn

@@ -16,7 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from gridwatch.api import tasks
 from gridwatch.common.db.connection import async_pool
-from gridwatch.common.db.migrate import connect, migrate
+from gridwatch.common.db.migrate import connect, ensure_schema
 from gridwatch.common.settings import CommonSettings
 
 PG_ERRORS = Counter(
@@ -78,7 +78,7 @@ class Database:
 
 def _migrate_once(conninfo: str) -> list[str]:
     with connect(conninfo, "api-migrate") as conn:
-        return migrate(conn)
+        return ensure_schema(conn)
 
 
 async def open_database(settings: CommonSettings) -> Database | None:

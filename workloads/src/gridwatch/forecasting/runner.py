@@ -14,7 +14,7 @@ from confluent_kafka import KafkaException, Producer
 from psycopg.rows import TupleRow
 
 from gridwatch.common import kafka, redisclient
-from gridwatch.common.db.migrate import connect, migrate
+from gridwatch.common.db.migrate import connect, ensure_schema
 from gridwatch.common.forecast import source
 from gridwatch.common.forecast.models import horizon_steps
 from gridwatch.common.forecast.panel import NotEnoughHistory
@@ -82,7 +82,7 @@ class Forecaster:
     def _db(self) -> psycopg.Connection[TupleRow]:
         if self.conn is None:
             conn = connect(self.settings.postgres_conninfo, "forecaster")
-            migrate(conn)
+            ensure_schema(conn)
             self.conn = conn
         return self.conn
 

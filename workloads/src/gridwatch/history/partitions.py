@@ -6,7 +6,6 @@ import datetime as dt
 from collections.abc import Iterable
 
 import psycopg
-from psycopg import sql
 from psycopg.rows import TupleRow
 
 TABLE = "gw_history_minute"
@@ -49,45 +48,27 @@ def existing_days(conn: psycopg.Connection[TupleRow]) -> set[int]:
 
 
 def ensure_days(conn: psycopg.Connection[TupleRow], days: Iterable[int]) -> list[str]:
-    """Create the missing daily partitions in their own transaction; returns the names created."""
+    """Create the missing daily partitions in their own transaction; returns the names created.
+
+    Through gw_history_ensure_days (migration 050), which runs as the schema's owner: the history writer's role may
+    write rollups but not create tables.
+    """
     wanted = sorted(set(days))
-    created: list[str] = []
     if not wanted:
-        return created
+        return []
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK,))
-        have = existing_days(conn)
-        for day in wanted:
-            if day in have:
-                continue
-            conn.execute(
-                sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})").format(
-                    sql.Identifier(partition_name(day)),
-                    sql.Identifier(TABLE),
-                    sql.Literal(_date(day).isoformat() + " 00:00:00+00"),
-                    sql.Literal(_date(day + 1).isoformat() + " 00:00:00+00"),
-                )
-            )
-            created.append(partition_name(day))
-    return created
+        row = conn.execute("SELECT gw_history_ensure_days(%s::date[])", ([_date(d) for d in wanted],)).fetchone()
+    return [str(name) for name in (row[0] if row else [])]
 
 
 def drop_before(conn: psycopg.Connection[TupleRow], kind: str, cutoff: float) -> list[str]:
     """Drop rollups older than `cutoff` (epoch): whole partitions or TimescaleDB chunks, and the per-type totals
-    of the same whole days."""
-    dropped: list[str] = []
+    of the same whole days; through gw_history_drop_before (migration 050, runs as the owner)."""
+    if not kind:
+        return []
     with conn.transaction():
-        conn.execute("DELETE FROM gw_history_type_minute WHERE minute < to_timestamp(%s)", (day_of(cutoff) * _DAY,))
-        if kind == "timescaledb":
-            rows = conn.execute("SELECT drop_chunks(%s, older_than => to_timestamp(%s))", (TABLE, cutoff)).fetchall()
-            dropped = [str(r[0]) for r in rows]
-        elif kind == "partitioned":
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK,))
-            for day in sorted(existing_days(conn)):
-                if (day + 1) * _DAY <= cutoff:
-                    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(partition_name(day))))
-                    dropped.append(partition_name(day))
-    return dropped
+        row = conn.execute("SELECT gw_history_drop_before(to_timestamp(%s))", (cutoff,)).fetchone()
+    return [str(name) for name in (row[0] if row else [])]
 
 
 def day_of(ts: float) -> int:

@@ -13,7 +13,7 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from gridwatch.common import kafka, tracing
 from gridwatch.common.consumer import ConsumerLoop, ConsumerSpec, Record, retry
-from gridwatch.common.db.migrate import connect, migrate
+from gridwatch.common.db.migrate import connect, ensure_schema
 from gridwatch.common.lag import LagTracker
 from gridwatch.common.logging import configure_logging
 from gridwatch.common.metrics import announce
@@ -77,7 +77,7 @@ class HistoryWriter:
     def _db(self) -> HistoryStore:
         if self.store is None:
             conn = connect(self.settings.postgres_conninfo, "history")
-            applied = migrate(conn)
+            applied = ensure_schema(conn)
             if applied:
                 self.log.info("migrations applied", migrations=applied)
             self.kind = partitions.storage_kind(conn)

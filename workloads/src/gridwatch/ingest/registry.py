@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 import structlog
 
-from gridwatch.common.db.migrate import connect, migrate
+from gridwatch.common.db.migrate import connect, ensure_schema
 from gridwatch.common.schema import SensorType
 from gridwatch.ingest.payloads import SensorMeta
 
@@ -106,7 +106,7 @@ class Registry:
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
             self._conn = connect(self.conninfo, "ingest")
-            migrate(self._conn)
+            ensure_schema(self._conn)
         return self._conn
 
     def _run(self) -> None:

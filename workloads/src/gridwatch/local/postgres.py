@@ -243,3 +243,23 @@ class Postgres(Server):
 
     def env(self) -> dict[str, str]:
         return {"GRIDWATCH_POSTGRES_DSN": self.dsn}
+
+    def role_dsn(self, role: str, password: str) -> str:
+        """The DSN of a login role on this server."""
+        return f"postgresql://{quote(role, safe='')}:{quote(password, safe='')}@127.0.0.1:{self.port}/{self.database}"
+
+    def ensure_login_role(self, role: str, password: str) -> None:
+        """As the owner: a LOGIN role (no superuser, no CREATEDB/CREATEROLE) with a scram-sha-256 password;
+        an existing role gets its password (re)set, so the secret file stays the truth."""
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.dsn, autocommit=True, connect_timeout=10) as conn:
+            conn.execute("SET password_encryption = 'scram-sha-256'")
+            exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+            verb = "ALTER" if exists else "CREATE"
+            conn.execute(
+                sql.SQL(verb + " ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+                    sql.Identifier(role), sql.Literal(password)
+                )
+            )

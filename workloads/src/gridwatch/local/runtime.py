@@ -15,6 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+import psycopg
+
+from gridwatch.common.db.connection import connect
+from gridwatch.common.db.migrate import MigrationError, migrate
+from gridwatch.common.db.roles import WORKLOAD_GRANTS, RoleError, apply_grants
 from gridwatch.local.process import stored_secret, tail, wait_pid_gone
 from gridwatch.local.server import ServerError
 from gridwatch.local.stack import Stack
@@ -93,6 +98,7 @@ class Runtime:
             prom.rule_files = [p.resolve() for p in opts.rule_files if p.exists()]
             prom.scrape_interval = "5s"
         self.supervisor = Supervisor(self.launch, say, on_crash=self._show_crash)
+        self.postgres_dsns: dict[str, str] = {}  # workload -> the DSN of its own least-privilege role
 
     @property
     def secrets(self) -> Path:
@@ -139,10 +145,33 @@ class Runtime:
             env[key] = os.environ.get(key, value)
         if workload(name).metrics_offset is not None:
             env["GRIDWATCH_METRICS_PORT"] = str(self.metrics_port(name))
+        if self.postgres_dsns:  # provisioned: its own role, or no database at all (simulator, grid)
+            env.pop("GRIDWATCH_POSTGRES_DSN", None)
+            if name in self.postgres_dsns:
+                env["GRIDWATCH_POSTGRES_DSN"] = self.postgres_dsns[name]
         dist = o.ui_dir / "dist"
         if dist.is_dir():
             env["GRIDWATCH_API_STATIC_DIR"] = str(dist.resolve())
         return env
+
+    def provision_postgres(self) -> None:
+        """What `gridwatch migrate` does on a cluster: one scram login role per workload that uses PostgreSQL
+        (gw_<workload>, password in secrets/postgres-<workload>), the migrations as the owner, then each role's
+        grants; the workloads then connect as their own role, never as the owner (docs/security.md)."""
+        pg = self.stack.postgres
+        if pg is None:
+            return
+        roles: dict[str, str] = {}
+        for name in self.opts.workloads:
+            if name in WORKLOAD_GRANTS:
+                role, password = f"gw_{name}", stored_secret(self.secrets / f"postgres-{name}")
+                pg.ensure_login_role(role, password)
+                roles[name] = role
+                self.postgres_dsns[name] = pg.role_dsn(role, password)
+        with connect(pg.dsn, "migrate") as conn:
+            applied = migrate(conn)
+            apply_grants(conn, roles)
+        say(f"PostgreSQL: migrations {', '.join(applied) or 'current'}; roles {', '.join(roles.values())}")
 
     def launch(self, name: str) -> Workload:
         """Start one workload, its output appended to logs/<name>.log."""
@@ -211,6 +240,11 @@ class Runtime:
             say(f"could not start the local servers: {exc}")
             return 1
         say(f"servers ready in {time.monotonic() - started:.1f}s")
+        try:
+            self.provision_postgres()
+        except (psycopg.Error, MigrationError, RoleError) as exc:
+            say(f"could not migrate PostgreSQL and grant the workload roles: {exc}")
+            return 1
         self.supervisor.start(self.opts.workloads)
         for name in self.opts.workloads:
             say(f"started {name} (log: {self.logs / (name + '.log')})")

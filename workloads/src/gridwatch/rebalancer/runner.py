@@ -17,7 +17,7 @@ from prometheus_client import Counter, Gauge
 from psycopg.rows import TupleRow
 
 from gridwatch.common import kafka, redisclient
-from gridwatch.common.db.migrate import connect, migrate
+from gridwatch.common.db.migrate import connect, ensure_schema
 from gridwatch.common.logging import configure_logging
 from gridwatch.common.metrics import announce
 from gridwatch.common.probes import ProbeServer
@@ -181,7 +181,7 @@ class Rebalancer:
         try:
             if self.conn is None:
                 conn = connect(conninfo, "rebalancer")
-                migrate(conn)
+                ensure_schema(conn)
                 self.conn = conn
             self.conn.execute(
                 AUDIT_SQL,

@@ -7,7 +7,7 @@ import json
 import redis
 
 from gridwatch.common import redisclient, registry
-from gridwatch.common.db.migrate import connect, migrate
+from gridwatch.common.db.migrate import connect, ensure_schema
 from gridwatch.common.registry import ModelKind, ModelRecord
 from gridwatch.common.settings import CommonSettings
 
@@ -68,14 +68,14 @@ def as_json(records: list[ModelRecord]) -> str:
 def list_models(settings: CommonSettings, kind: ModelKind | None) -> list[ModelRecord]:
     """The site's models (of one kind)."""
     with connect(_conninfo(settings), "models-cli") as conn:
-        migrate(conn)
+        ensure_schema(conn)
         return registry.list_models(conn, settings.site, kind)
 
 
 def promote(settings: CommonSettings, kind: ModelKind, version: int, actor: str) -> ModelRecord:
     """Promote a version by hand (no margin: the operator decides) and announce it to the replicas."""
     with connect(_conninfo(settings), "models-cli") as conn:
-        migrate(conn)
+        ensure_schema(conn)
         out = registry.promote(conn, settings.site, kind, version, actor, "promoted by hand")
     _announce(settings, kind, out.version)
     return out
@@ -84,7 +84,7 @@ def promote(settings: CommonSettings, kind: ModelKind, version: int, actor: str)
 def rollback(settings: CommonSettings, kind: ModelKind, actor: str) -> ModelRecord:
     """Return to the version that served before the current one, and announce it."""
     with connect(_conninfo(settings), "models-cli") as conn:
-        migrate(conn)
+        ensure_schema(conn)
         out = registry.rollback(conn, settings.site, kind, actor)
     _announce(settings, kind, out.version)
     return out

@@ -17,7 +17,7 @@ from psycopg.rows import TupleRow
 
 from gridwatch.common import redisclient, registry
 from gridwatch.common.artifact import Artifact, ArtifactError, dumps, loads
-from gridwatch.common.db.migrate import connect, migrate
+from gridwatch.common.db.migrate import connect, ensure_schema
 from gridwatch.common.forecast.panel import NotEnoughHistory
 from gridwatch.common.forecast.selection import selections_of
 from gridwatch.common.forest import ArrayForest
@@ -60,7 +60,7 @@ class Trainer:
         now = time.time() if now is None else now
         started = time.perf_counter()
         with connect(s.postgres_conninfo, "trainer") as conn:
-            migrate(conn)
+            ensure_schema(conn)
             try:
                 out = self._train(conn, kind, now)
             except (NotEnoughHistory, detector.NotEnoughData) as exc:

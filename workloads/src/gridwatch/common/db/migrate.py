@@ -13,7 +13,7 @@ from psycopg.rows import TupleRow
 from gridwatch.common.db.connection import connect
 
 # `connect` lived here first; callers importing it from this module keep working.
-__all__ = ["Migration", "MigrationError", "connect", "load", "migrate"]
+__all__ = ["Migration", "MigrationError", "SchemaNotReady", "connect", "ensure_schema", "load", "migrate", "pending"]
 
 LOCK_ID = 0x67726964  # pg_advisory_xact_lock key shared by every process that migrates
 _NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
@@ -21,6 +21,13 @@ _NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 
 class MigrationError(RuntimeError):
     """The database's recorded migrations disagree with the files in the repository."""
+
+
+class SchemaNotReady(psycopg.errors.InsufficientPrivilege):
+    """Migrations are pending and this connection's role may not apply them (run `gridwatch migrate` as the owner).
+
+    A psycopg error (the privilege one it stems from), so every workload's database retry treats it like an outage.
+    """
 
 
 @dataclass(frozen=True)
@@ -83,3 +90,28 @@ def migrate(conn: psycopg.Connection[TupleRow]) -> list[str]:
             )
             applied_now.append(f"{m.version:03d}_{m.name}")
     return applied_now
+
+
+def pending(conn: psycopg.Connection[TupleRow]) -> list[str]:
+    """The shipped migrations the database has not recorded yet (read-only: any workload role may ask)."""
+    row = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+    done: set[int] = set()
+    if row is not None and row[0]:
+        done = {int(r[0]) for r in conn.execute("SELECT version FROM schema_migrations").fetchall()}
+    return [f"{m.version:03d}_{m.name}" for m in load() if m.version not in done]
+
+
+def ensure_schema(conn: psycopg.Connection[TupleRow]) -> list[str]:
+    """What a workload runs at start: nothing when the schema is current (the case with `gridwatch migrate` as a
+    separate step, e.g. the chart's hook Job); otherwise it migrates, which only the owner role may do, and a
+    least-privilege workload role gets SchemaNotReady, which its caller retries until the owner has migrated."""
+    todo = pending(conn)
+    if not todo:
+        return []
+    try:
+        return migrate(conn)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise SchemaNotReady(
+            f"{len(todo)} migrations pending ({', '.join(todo)}) and role {conn.info.user!r} may not apply them: "
+            "run `gridwatch migrate` as the database owner"
+        ) from exc
