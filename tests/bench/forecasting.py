@@ -220,11 +220,12 @@ def render(out: dict[str, Any]) -> str:
         lines.append(f"- {error}")
     sp = out["speed"]
     lines.append(
-        f"**Speed** (one thread): forecasting {int(sp['machines']):,} machines x {int(sp['horizon_steps'])} steps "
-        f"(24 h at 15 min) with P10/P50/P90 from the trained global model: **{sp['gbm_predict_cpu_s']:.2f} s of CPU** "
-        f"({sp['gbm_predict_s']:.2f} s wall); the seasonal AR fit (with its 56 calibration origins) + forecast "
-        f"{sp['seasonal_ar_fit_predict_cpu_s']:.2f} s CPU ({sp['seasonal_ar_fit_predict_s']:.2f} s wall); training "
-        f"the global model on them {sp['gbm_train_cpu_s']:.1f} s CPU ({sp['gbm_train_s']:.1f} s wall). Load average "
+        f"**Speed** (one thread), {int(sp['machines']):,} machines x {int(sp['horizon_steps'])} steps (24 h at 15 min) "
+        f"with P10/P50/P90: the forecaster's per-machine step, the seasonal AR fitted on three weeks (with its 56 "
+        f"calibration origins) and forecast, **{sp['seasonal_ar_fit_predict_cpu_s']:.2f} s of CPU** "
+        f"({sp['seasonal_ar_fit_predict_s']:.2f} s wall); the trained global model's forecast "
+        f"**{sp['gbm_predict_cpu_s']:.2f} s of CPU** ({sp['gbm_predict_s']:.2f} s wall); training the global model "
+        f"{sp['gbm_train_cpu_s']:.1f} s CPU ({sp['gbm_train_s']:.1f} s wall). Load average "
         f"{sp['load_average']:g} on {int(sp['cores'])} cores at the end: wall time includes waiting for a core."
     )
     lines.append(END)

@@ -78,3 +78,38 @@ def test_levels_are_checked() -> None:
     assert model.predict(4, (5, 50, 95)).shape == (1, 4, 3)
     with pytest.raises(ValueError, match="between 1 and 99"):
         model.predict(4, (0, 50))
+
+
+@pytest.mark.parametrize("weeks", [1, 2, 3])  # a daily season only, the switch to the weekly one, weekly only
+def test_seasonal_ar_one_pass_inner_errors_equal_refitting_at_every_origin(weeks: int) -> None:
+    from gridwatch.common.forecast.models import SeasonalAR, _PointModel
+
+    p = weekly_panel(series=4, weeks=weeks, step_s=1800.0)
+    y = p.filled()
+    model = SeasonalAR()
+    fast, fast_h = model.inner_errors(y, p, p.day)
+    # the base class refits on y[:, :cut] at every origin (a single cut: deviation_parts on the cut history)
+    slow, slow_h = _PointModel.inner_errors(model, y, p, p.day)
+    assert fast_h == slow_h and len(fast) == len(slow) > 1
+    for a, b in zip(fast, slow, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-9 * float(np.abs(y).max()))
+    state = model._fit_point(y, p)
+    direct = SeasonalAR()._states_at(y[:, : y.shape[1] - 7], p, [y.shape[1] - 7])[0]
+    again = SeasonalAR()._states_at(y, p, [y.shape[1], y.shape[1] - 7])
+    np.testing.assert_allclose(again[1].phi, direct.phi, atol=1e-12)
+    np.testing.assert_allclose(again[0].level, state.level, atol=1e-9)
+
+
+def test_grid_quantiles_and_window_sums_match_numpy() -> None:
+    from gridwatch.common.forecast.models import _GRID, grid_quantiles, window_sum, window_sums
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(6, 333))
+    np.testing.assert_allclose(grid_quantiles(x), np.quantile(x, _GRID / 100.0, axis=1).T, atol=1e-12)
+    bounds = [(0, 10), (5, 333), (100, 250), (332, 333)]
+    expected = np.stack([x[:, a:b].sum(axis=1) for a, b in bounds], axis=1)
+    np.testing.assert_allclose(window_sums(x, bounds), expected, atol=1e-10)
+    rows = rng.integers(0, 6, 50)
+    for ends in (np.full(50, 300), rng.integers(40, 333, 50)):  # one origin (the forecaster), many (training)
+        expected_rows = np.array([x[i, e - 40 : e].sum() for i, e in zip(rows, ends, strict=True)])
+        np.testing.assert_allclose(window_sum(x, rows, ends, 40), expected_rows, atol=1e-10)

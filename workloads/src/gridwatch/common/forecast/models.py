@@ -120,10 +120,19 @@ class _PointModel:
         y = panel.filled()
         if y.shape[1] < self.min_history(panel):
             raise NotEnoughHistory(f"{self.name} needs {self.min_history(panel)} observations, got {y.shape[1]}")
-        self._state = self._fit_point(y, panel)
-        errors, cal_h = self.inner_errors(y, panel, horizon)
+        self._state, errors, cal_h = self._fit_with_errors(y, panel, horizon)
         self._calibrated = _calibrate(errors, cal_h, y.shape[0])
         return self
+
+    def _fit_with_errors(self, y: F64, panel: Panel, horizon: int) -> tuple[Any, list[F64], int]:
+        """The fitted state on the whole history and the inner origins' errors (`inner_errors`)."""
+        return (self._fit_point(y, panel), *self.inner_errors(y, panel, horizon))
+
+    def _cuts(self, t_len: int, panel: Panel) -> list[int]:
+        """The inner origins (history lengths), newest first, that leave the point model enough history."""
+        spacing = max(1, panel.day // self.calibration_per_day)
+        cuts = [t_len - c * spacing for c in range(1, self.calibration_days * self.calibration_per_day + 1)]
+        return [cut for cut in cuts if cut >= self._needs(panel)]
 
     def inner_errors(self, y: F64, panel: Panel, horizon: int) -> tuple[list[F64], int]:
         """Errors (actual - point) of refits at rolling origins inside the history, newest origin first, and the
@@ -131,12 +140,8 @@ class _PointModel:
         t_len = y.shape[1]
         need = self._needs(panel)
         cal_h = max(1, min(max(horizon, 1), panel.day))
-        spacing = max(1, panel.day // self.calibration_per_day)
         errors: list[F64] = []
-        for c in range(1, self.calibration_days * self.calibration_per_day + 1):
-            cut = t_len - c * spacing
-            if cut < need:
-                break
+        for cut in self._cuts(t_len, panel):
             span = min(cal_h, t_len - cut)
             errors.append(
                 y[:, cut : cut + span][:, :span] - self._predict_point(self._fit_point(y[:, :cut], panel), span)
@@ -168,13 +173,24 @@ def _calibrate(errors: list[F64], cal_h: int, n: int) -> _Calibrated:
     last: F64 | None = None
     for k in range(buckets):
         if pooled[k]:
-            last = np.quantile(np.concatenate(pooled[k], axis=1), _GRID / 100.0, axis=1).T
+            last = grid_quantiles(np.concatenate(pooled[k], axis=1))
         if last is not None:
             q[:, k, :] = last
     for k in range(buckets - 1, -1, -1):  # buckets before the first with errors borrow the next one
         if not pooled[k] and k + 1 < buckets:
             q[:, k, :] = q[:, k + 1, :]
     return _Calibrated(cal_h, q)
+
+
+def grid_quantiles(x: F64) -> F64:
+    """Quantiles at levels 1..99 % of each row of x (series, samples), numpy's default linear interpolation: one
+    sort per row instead of np.quantile's 99 partitions (which cost seconds on 10,000 series)."""
+    s = np.sort(x, axis=1)
+    pos = (_GRID / 100.0) * (s.shape[1] - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, s.shape[1] - 1)
+    frac = pos - lo
+    return np.asarray(s[:, lo] + (s[:, hi] - s[:, lo]) * frac[None, :], dtype=np.float64)
 
 
 class Naive(_PointModel):
@@ -273,6 +289,33 @@ class Decomposition(_PointModel):
         return np.asarray(state.profile[:, j % m] + state.level[:, None] + ar, dtype=np.float64)
 
 
+def ar_decay(phi: F64, h: int) -> F64:
+    """phi ** (j + 1) for the steps j < h, shape (series, h): a running product (pow costs 20 ns an element)."""
+    out = np.empty((h, phi.size))
+    out[:] = phi[None, :]
+    np.multiply.accumulate(out, axis=0, out=out)
+    return np.ascontiguousarray(out.T)
+
+
+def seasonal_repeat(last: F64, h: int) -> F64:
+    """last[:, j % m] for the steps j < h: a slice (no fancy index) while the horizon fits in one season."""
+    m = last.shape[1]
+    if h <= m:
+        return np.array(last[:, :h], dtype=np.float64)
+    return np.asarray(last[:, np.arange(h) % m], dtype=np.float64)
+
+
+def window_sums(x: F64, bounds: list[tuple[int, int]]) -> F64:
+    """Sums of x[:, a:b] (series, windows) for every (a, b): one reduceat over the distinct edges and a running sum
+    of those segments (the windows overlap; one pass over the columns instead of one per window)."""
+    t_len = x.shape[1]
+    edges = sorted({e for ab in bounds for e in ab if e < t_len} | {0})
+    prefix = np.zeros((x.shape[0], len(edges) + 1))  # prefix[:, k]: sum of x[:, :edges[k]]; the last: all of x
+    np.cumsum(np.add.reduceat(x, edges, axis=1), axis=1, out=prefix[:, 1:])
+    pos = {e: k for k, e in enumerate(edges)} | {t_len: len(edges)}
+    return np.stack([prefix[:, pos[hi]] - prefix[:, pos[lo]] for lo, hi in bounds], axis=1)
+
+
 def deviation_parts(y: F64, period: int, span: int) -> tuple[F64, F64, F64]:
     """Seasonal deviations d_t = y_t - y_(t-period), their EWMA level and each series' AR(1) coefficient.
 
@@ -280,14 +323,15 @@ def deviation_parts(y: F64, period: int, span: int) -> tuple[F64, F64, F64]:
     remainder d - level at t use observations up to t only.
     """
     n, t_len = y.shape
-    dev = np.zeros((n, t_len))
-    dev[:, period:] = y[:, period:] - y[:, :-period]
+    r = np.empty((n, t_len))  # the deviation, then (in place) its remainder over the level
+    r[:, :period] = 0.0
+    np.subtract(y[:, period:], y[:, :-period], out=r[:, period:])
     alpha = 2.0 / (span + 1.0)
     level = np.zeros((n, t_len))
     if t_len > period:
-        d = dev[:, period:]
+        d = r[:, period:]
         level[:, period:], _ = lfilter([alpha], [1.0, alpha - 1.0], d, axis=1, zi=(1.0 - alpha) * d[:, :1])
-    r = dev - level
+    r -= level
     tail = r[:, max(period, t_len - 2 * period) :]
     num = (tail[:, 1:] * tail[:, :-1]).sum(axis=1)
     den = (tail[:, :-1] ** 2).sum(axis=1)
@@ -326,15 +370,59 @@ class SeasonalAR(_PointModel):
         return panel.week if t_len >= panel.week + 2 * panel.day else panel.day
 
     def _fit_point(self, y: F64, panel: Panel) -> SeasonalARState:
-        m = self._period(panel, y.shape[1])
-        level, r, phi = deviation_parts(y, m, max(1, round(self.span_days * panel.day)))
-        return SeasonalARState(y[:, -m:].copy(), level[:, -1].copy(), r[:, -1].copy(), phi)
+        return self._states_at(y, panel, [y.shape[1]])[0]
+
+    def _states_at(self, y: F64, panel: Panel, cuts: list[int]) -> list[SeasonalARState]:
+        """The fits on y[:, :cut] for every cut, from one pass over the history: the deviation's EWMA level and
+        remainder are causal, so a fit on y[:, :cut] reads them at cut - 1 of the whole history's, and its AR(1)
+        sums over the last two seasons are window sums of the same products. Exactly what refitting gives
+        (to rounding); 56 refits of a 10,000-machine panel took 20 s of CPU."""
+        span_steps = max(1, round(self.span_days * panel.day))
+        states: list[SeasonalARState | None] = [None] * len(cuts)
+        for m in sorted({self._period(panel, cut) for cut in cuts}):
+            mine = [k for k, cut in enumerate(cuts) if self._period(panel, cut) == m]
+            end = max(cuts[k] for k in mine)
+            level, r, _ = deviation_parts(y[:, :end], m, span_steps)
+            prod = np.zeros_like(r)
+            np.multiply(r[:, 1:], r[:, :-1], out=prod[:, 1:])
+            sq = np.zeros_like(r)
+            np.square(r[:, :-1], out=sq[:, 1:])
+            bounds = [(max(m, cuts[k] - 2 * m) + 1, cuts[k]) for k in mine]  # deviation_parts' tail products
+            num, den = window_sums(prod, bounds), window_sums(sq, bounds)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                phis = np.clip(np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0), 0.0, 0.999)
+            for col, k in enumerate(mine):
+                cut = cuts[k]
+                states[k] = SeasonalARState(
+                    y[:, cut - m : cut].copy(), level[:, cut - 1].copy(), r[:, cut - 1].copy(), phis[:, col].copy()
+                )
+        return [s for s in states if s is not None]
 
     def _predict_point(self, state: SeasonalARState, h: int) -> F64:
-        j = np.arange(h)
-        m = state.last_period.shape[1]
-        ar = state.phi[:, None] ** (j[None, :] + 1) * state.remainder[:, None]
-        return np.asarray(state.last_period[:, j % m] + state.level[:, None] + ar, dtype=np.float64)
+        ar = ar_decay(state.phi, h) * state.remainder[:, None]
+        out = seasonal_repeat(state.last_period, h)
+        out += state.level[:, None]
+        out += ar
+        return out
+
+    def _fit_with_errors(self, y: F64, panel: Panel, horizon: int) -> tuple[Any, list[F64], int]:
+        """The final fit and the inner origins' fits from the same pass (`_states_at`)."""
+        t_len = y.shape[1]
+        cuts = self._cuts(t_len, panel)
+        if not cuts:  # a short history: one origin, as many steps as there are (as the base class)
+            return (self._fit_point(y, panel), *_PointModel.inner_errors(self, y, panel, horizon))
+        final, *inner = self._states_at(y, panel, [t_len, *cuts])
+        cal_h = max(1, min(max(horizon, 1), panel.day))
+        errors = [
+            y[:, cut : cut + min(cal_h, t_len - cut)] - self._predict_point(state, min(cal_h, t_len - cut))
+            for cut, state in zip(cuts, inner, strict=True)
+        ]
+        return final, errors, cal_h
+
+    def inner_errors(self, y: F64, panel: Panel, horizon: int) -> tuple[list[F64], int]:
+        """The base class's errors at its inner origins, every fit from one pass (`_states_at`)."""
+        _, errors, cal_h = self._fit_with_errors(y, panel, horizon)
+        return errors, cal_h
 
 
 # --- the learned global model ------------------------------------------------------------------------------
@@ -362,6 +450,19 @@ class _Rows:
     h: I64
 
 
+def window_sum(x: F64, i: I64, end: I64, width: int) -> F64:
+    """Sum of x[i, end - width : end] for every row: per distinct end (the forecaster's single origin) a sum over
+    the window, for many ends one running sum over the columns they span (never the whole panel's history)."""
+    ends, where = np.unique(end, return_inverse=True)
+    if ends.size <= 16:
+        sums = np.stack([x[:, e - width : e].sum(axis=1) for e in ends], axis=1)  # (series, distinct ends)
+        return np.asarray(sums[i, where], dtype=np.float64)
+    lo = int(ends[0]) - width
+    csum = np.zeros((x.shape[0], int(ends[-1]) - lo + 1))
+    np.cumsum(x[:, lo : int(ends[-1])], axis=1, out=csum[:, 1:])
+    return np.asarray(csum[i, end - lo] - csum[i, end - width - lo], dtype=np.float64)
+
+
 def gbm_features(y: F64, rows: _Rows, panel: Panel) -> tuple[F64, F64, F64]:
     """Feature matrix, baseline (the seasonal AR forecast) and scale of each row.
 
@@ -372,17 +473,11 @@ def gbm_features(y: F64, rows: _Rows, panel: Panel) -> tuple[F64, F64, F64]:
     d, w = panel.day, panel.week
     i, t, h = rows.i, rows.t, rows.h
     tau = t + h
-    csum = np.zeros((y.shape[0], y.shape[1] + 1))
-    np.cumsum(np.abs(y), axis=1, out=csum[:, 1:])
-    scale = (csum[i, t + 1] - csum[i, t + 1 - w]) / w
+    scale = window_sum(np.abs(y), i, t + 1, w) / w
     scale = np.where(scale > 1e-9, scale, 1.0)
-    vsum = np.zeros_like(csum)
-    np.cumsum(y, axis=1, out=vsum[:, 1:])
-    vsq = np.zeros_like(csum)
-    np.cumsum(y * y, axis=1, out=vsq[:, 1:])
-    mean_d = (vsum[i, t + 1] - vsum[i, t + 1 - d]) / d
-    mean_d_w = (vsum[i, t + 1 - w] - vsum[i, t + 1 - w - d]) / d
-    var_d = np.maximum((vsq[i, t + 1] - vsq[i, t + 1 - d]) / d - mean_d**2, 0.0)
+    mean_d = window_sum(y, i, t + 1, d) / d
+    mean_d_w = window_sum(y, i, t + 1 - w, d) / d
+    var_d = np.maximum(window_sum(y * y, i, t + 1, d) / d - mean_d**2, 0.0)
     level, remainder, phi = deviation_parts(y, w, d)
     decay = phi[i] ** h
     last_week = y[i, tau - w]
