@@ -187,9 +187,11 @@ def test_history_export_matches_the_json_series_of_the_same_filters(api: tuple[s
     base, _ = api
     span = {"from": str(START + 3600), "to": str(START + 3 * 3600)}
     csv_rows = rows_of(httpx.get(f"{base}/api/v1/export/history.csv", params={**span, "sensor": "m007-power"}).content)
-    json_points = httpx.get(
+    series = httpx.get(
         f"{base}/api/v1/analytics/history", params={**span, "sensor": "m007-power", "metric": "mean", "step": 60}
-    ).json()["points"]
+    ).json()
+    json_points = series["points"]
+    assert series["unit"] == "kW" and {r["unit"] for r in csv_rows} == {"kW"}  # the sensor's type, from its rollups
     assert len(csv_rows) == len(json_points) == 120
     for row, point in zip(csv_rows, json_points, strict=True):
         assert dt.datetime.fromisoformat(row["time"]).timestamp() == point["ts"]
@@ -198,9 +200,11 @@ def test_history_export_matches_the_json_series_of_the_same_filters(api: tuple[s
     # a type over an hour: the per-minute energy of the type's sensors sums to the JSON series' buckets
     by_type = rows_of(httpx.get(f"{base}/api/v1/export/history.csv", params={**span, "type": "power"}).content)
     assert {r["sensor_type"] for r in by_type} == {"power"} and len(by_type) == MACHINES * 120
-    energy = httpx.get(
+    energy_series = httpx.get(
         f"{base}/api/v1/analytics/history", params={**span, "type": "power", "metric": "energy_kwh", "step": 3600}
-    ).json()["points"]
+    ).json()
+    assert energy_series["unit"] == "kWh"
+    energy = energy_series["points"]
     per_hour: dict[float, float] = {}
     for r in by_type:
         ts = dt.datetime.fromisoformat(r["time"]).timestamp()

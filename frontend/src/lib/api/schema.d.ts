@@ -611,15 +611,19 @@ export interface components {
          * @description An alert with its lifecycle events, oldest first.
          */
         AlertDetail: {
+            /** @description Unix epoch seconds (UTC) */
             acknowledged_at: number | null;
             acknowledged_by: string | null;
+            /** @description Unix epoch seconds (UTC) */
             cleared_at: number | null;
             count: number;
             /** @default [] */
             events?: components["schemas"]["AlertEvent"][];
             fingerprint: string;
+            /** @description Time as Unix epoch seconds (UTC) */
             first_seen: number;
             id: number;
+            /** @description Time as Unix epoch seconds (UTC) */
             last_seen: number;
             machine: string | null;
             message: string;
@@ -628,6 +632,7 @@ export interface components {
             severity: components["schemas"]["Severity"];
             /** @enum {unknown} */
             state: "acknowledged" | "active" | "cleared";
+            /** @description What the rule measured: a threshold rule's reading in its sensor type's unit, a failure probability (0-1), a silent sensor's age in seconds, an anomalous fraction of readings (0-1) */
             value: number | null;
         };
         /**
@@ -650,13 +655,17 @@ export interface components {
          * @description An alert in its lifecycle: active, acknowledged or cleared.
          */
         AlertRecord: {
+            /** @description Unix epoch seconds (UTC) */
             acknowledged_at: number | null;
             acknowledged_by: string | null;
+            /** @description Unix epoch seconds (UTC) */
             cleared_at: number | null;
             count: number;
             fingerprint: string;
+            /** @description Time as Unix epoch seconds (UTC) */
             first_seen: number;
             id: number;
+            /** @description Time as Unix epoch seconds (UTC) */
             last_seen: number;
             machine: string | null;
             message: string;
@@ -665,6 +674,7 @@ export interface components {
             severity: components["schemas"]["Severity"];
             /** @enum {unknown} */
             state: "acknowledged" | "active" | "cleared";
+            /** @description What the rule measured: a threshold rule's reading in its sensor type's unit, a failure probability (0-1), a silent sensor's age in seconds, an anomalous fraction of readings (0-1) */
             value: number | null;
         };
         /**
@@ -724,6 +734,7 @@ export interface components {
             active_anomalies: number;
             anomalies_total: number;
             energy_kwh: number;
+            /** @description Unix epoch seconds (UTC) */
             last_reading_ts: number | null;
             readings_total: number;
             site: string;
@@ -731,6 +742,7 @@ export interface components {
             top_failure_probabilities: components["schemas"]["RiskySensor"][];
             total_power_kw: number;
             total_sensors: number;
+            /** @description Unix epoch seconds (UTC) */
             updated_at: number | null;
         };
         /**
@@ -757,9 +769,12 @@ export interface components {
          * @description Energy of one local day or hour [start, end) and its cost at the site's tariff.
          */
         EnergyBucket: {
+            /** @description Money in the body's `currency` (ISO 4217), at the site's tariff */
             cost: number;
+            /** @description Time as Unix epoch seconds (UTC) */
             end: number;
             energy_kwh: number;
+            /** @description Time as Unix epoch seconds (UTC) */
             start: number;
         };
         /**
@@ -769,13 +784,16 @@ export interface components {
         EnergyCost: {
             buckets: components["schemas"]["EnergyBucket"][];
             currency: string;
+            /** @description Time as Unix epoch seconds (UTC) */
             from: number;
             /** @enum {unknown} */
             per: "day" | "hour";
             pricing: string;
             site: string;
             timezone: string;
+            /** @description Time as Unix epoch seconds (UTC) */
             to: number;
+            /** @description Money in the body's `currency` (ISO 4217), at the site's tariff */
             total_cost: number;
             total_energy_kwh: number;
         };
@@ -873,7 +891,9 @@ export interface components {
          * @description One bucket of a series.
          */
         HistoryPoint: {
+            /** @description Start of the bucket, Unix epoch seconds (UTC) */
             ts: number;
+            /** @description The bucket's value, in the series' `unit` */
             value: number;
         };
         /**
@@ -881,6 +901,7 @@ export interface components {
          * @description A downsampled series of one-minute rollups: `step`-second buckets, or the site's local days or hours (`per`).
          */
         HistorySeries: {
+            /** @description Time as Unix epoch seconds (UTC) */
             from: number;
             /** @enum {unknown} */
             metric: "anomalies" | "energy_kwh" | "last" | "max" | "mean" | "min" | "readings";
@@ -888,11 +909,18 @@ export interface components {
             per?: ("day" | "hour") | null;
             points: components["schemas"]["HistoryPoint"][];
             sensor: string | null;
+            /** @description Bucket width in seconds (nominal with `per`) */
             step: number;
             /** @default UTC */
             timezone?: string;
+            /** @description Time as Unix epoch seconds (UTC) */
             to: number;
             type: components["schemas"]["SensorType"] | null;
+            /**
+             * @description Unit of the points' values: the sensor type's (kW, A, V, °C, bar, mm/s) for mean/min/max/last, kWh for energy_kwh, `readings` for anomalies and readings; null when the sensor has no history
+             * @default null
+             */
+            unit?: string | null;
         };
         /**
          * HistorySummary
@@ -1068,6 +1096,7 @@ export interface components {
             age_seconds: number;
             connected: boolean;
             producer: string;
+            /** @description Readings per second the producer reported sending */
             rate: number;
             readings_sent: number;
             received_at: number;
@@ -1336,6 +1365,7 @@ export interface components {
          */
         Suggestion: {
             description: string;
+            /** @description Estimated saving in the page's `currency` over its `window_hours` */
             estimated_saving_currency: number;
             estimated_saving_kwh: number;
             evidence: Record<string, unknown>;
@@ -1343,6 +1373,7 @@ export interface components {
             /** @enum {unknown} */
             kind: "efficiency" | "maintenance" | "operational" | "peak_shifting";
             machine: string | null;
+            /** @description Urgency from 0 (none) to 100 */
             priority: number;
             sensors: string[];
             title: string;

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import msgspec
 
@@ -11,6 +11,9 @@ from gridwatch.common.schema import Alert, SensorType, Severity
 from gridwatch.common.state import SensorState
 
 T = TypeVar("T")
+# Units of the fields whose names do not carry one (the others end in _kw, _kwh, _s, _seconds, ...).
+Epoch = Annotated[float, msgspec.Meta(description="Time as Unix epoch seconds (UTC)")]
+Money = Annotated[float, msgspec.Meta(description="Money in the body's `currency` (ISO 4217), at the site's tariff")]
 
 __all__ = ["SensorState"]
 
@@ -84,8 +87,8 @@ class DashboardStats(msgspec.Struct):
     status_counts: StatusCounts
     active_anomalies: int
     top_failure_probabilities: list[RiskySensor]
-    last_reading_ts: float | None
-    updated_at: float | None
+    last_reading_ts: Annotated[float | None, msgspec.Meta(description="Unix epoch seconds (UTC)")]
+    updated_at: Annotated[float | None, msgspec.Meta(description="Unix epoch seconds (UTC)")]
 
 
 class ProducerInfo(msgspec.Struct):
@@ -96,7 +99,7 @@ class ProducerInfo(msgspec.Struct):
     received_at: float
     sensors: int
     readings_sent: int
-    rate: float
+    rate: Annotated[float, msgspec.Meta(description="Readings per second the producer reported sending")]
     age_seconds: float
     connected: bool
 
@@ -129,13 +132,19 @@ class AlertRecord(msgspec.Struct):
     severity: Severity
     state: Literal["active", "acknowledged", "cleared"]
     message: str
-    value: float | None
+    value: Annotated[
+        float | None,
+        msgspec.Meta(
+            description="What the rule measured: a threshold rule's reading in its sensor type's unit, a failure"
+            " probability (0-1), a silent sensor's age in seconds, an anomalous fraction of readings (0-1)"
+        ),
+    ]
     count: int
-    first_seen: float
-    last_seen: float
-    acknowledged_at: float | None
+    first_seen: Epoch
+    last_seen: Epoch
+    acknowledged_at: Annotated[float | None, msgspec.Meta(description="Unix epoch seconds (UTC)")]
     acknowledged_by: str | None
-    cleared_at: float | None
+    cleared_at: Annotated[float | None, msgspec.Meta(description="Unix epoch seconds (UTC)")]
 
 
 class AlertEvent(msgspec.Struct):
@@ -161,8 +170,8 @@ class AlertDetail(AlertRecord):
 class HistoryPoint(msgspec.Struct):
     """One bucket of a series."""
 
-    ts: float
-    value: float
+    ts: Annotated[float, msgspec.Meta(description="Start of the bucket, Unix epoch seconds (UTC)")]
+    value: Annotated[float, msgspec.Meta(description="The bucket's value, in the series' `unit`")]
 
 
 class HistorySeries(msgspec.Struct):
@@ -171,21 +180,28 @@ class HistorySeries(msgspec.Struct):
     sensor: str | None
     type: SensorType | None
     metric: Literal["mean", "min", "max", "last", "energy_kwh", "anomalies", "readings"]
-    from_: float = msgspec.field(name="from")
-    to: float
-    step: int
+    from_: Epoch = msgspec.field(name="from")
+    to: Epoch
+    step: Annotated[int, msgspec.Meta(description="Bucket width in seconds (nominal with `per`)")]
     points: list[HistoryPoint]
     per: Literal["hour", "day"] | None = None
     timezone: str = "UTC"
+    unit: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Unit of the points' values: the sensor type's (kW, A, V, °C, bar, mm/s) for mean/min/max/last,"
+            " kWh for energy_kwh, `readings` for anomalies and readings; null when the sensor has no history"
+        ),
+    ] = None
 
 
 class EnergyBucket(msgspec.Struct):
     """Energy of one local day or hour [start, end) and its cost at the site's tariff."""
 
-    start: float
-    end: float
+    start: Epoch
+    end: Epoch
     energy_kwh: float
-    cost: float
+    cost: Money
 
 
 class EnergyCost(msgspec.Struct):
@@ -195,11 +211,11 @@ class EnergyCost(msgspec.Struct):
     timezone: str
     currency: str
     per: Literal["hour", "day"]
-    from_: float = msgspec.field(name="from")
-    to: float
+    from_: Epoch = msgspec.field(name="from")
+    to: Epoch
     buckets: list[EnergyBucket]
     total_energy_kwh: float
-    total_cost: float
+    total_cost: Money
     pricing: str
 
 
@@ -242,12 +258,14 @@ class Suggestion(msgspec.Struct):
     kind: Literal["peak_shifting", "maintenance", "efficiency", "operational"]
     title: str
     description: str
-    priority: float
+    priority: Annotated[float, msgspec.Meta(description="Urgency from 0 (none) to 100")]
     machine: str | None
     sensors: list[str]
     evidence: dict[str, Any]
     estimated_saving_kwh: float
-    estimated_saving_currency: float
+    estimated_saving_currency: Annotated[
+        float, msgspec.Meta(description="Estimated saving in the page's `currency` over its `window_hours`")
+    ]
 
 
 class SuggestionPage(Page[Suggestion]):

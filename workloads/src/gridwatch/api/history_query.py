@@ -207,3 +207,13 @@ async def summary(conn: psycopg.AsyncConnection[TupleRow], site: str, start: flo
         "total_anomalies": sum(t["anomalies"] for t in types),
         "total_readings": sum(t["readings"] for t in types),
     }
+
+
+async def sensor_type_of(conn: psycopg.AsyncConnection[TupleRow], site: str, sensor: str) -> str | None:
+    """The type a sensor's rollups were written with (its most recent minute), or None without history."""
+    cur = await conn.execute(
+        "SELECT sensor_type FROM gw_history_minute WHERE site = %s AND sensor_id = %s ORDER BY minute DESC LIMIT 1",
+        (site, sensor),
+    )
+    row = await cur.fetchone()
+    return None if row is None else str(row[0])

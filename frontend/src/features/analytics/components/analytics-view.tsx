@@ -1,6 +1,6 @@
 // Analytics: history of one sensor or one sensor type over a chosen range (site-local days for long ranges), with the
 // metric to aggregate, and the load forecast against the measured load.
-import { useEffect, useMemo, useState } from 'react';
+import { type ReactNode, useEffect, useMemo, useState } from 'react';
 
 import { useHistory } from '@/features/analytics/api/get-history';
 import {
@@ -92,6 +92,17 @@ export function AnalyticsView() {
   // the forecaster forecasts each machine's power sensor, `<machine>-power`
   const machine = scope === 'sensor' && sensor.endsWith('-power') ? sensor.slice(0, -'-power'.length) : null;
   const subject = scope === 'sensor' ? (sensor ? `sensor ${sensor}` : 'a sensor') : `all ${type} sensors`;
+  // the server names the values' unit (the sensor type's, kWh or readings); energy's label already says kWh
+  const unit = history.data?.unit ?? null;
+  const withUnit = (value: ReactNode) =>
+    unit ? (
+      <>
+        {value} {unit}
+      </>
+    ) : (
+      value
+    );
+  const seriesLabel = unit && metric !== 'energy_kwh' ? `${METRIC_LABELS[metric]} (${unit})` : METRIC_LABELS[metric];
 
   return (
     <>
@@ -185,34 +196,36 @@ export function AnalyticsView() {
         <>
           <div className="stat-grid">
             <StatCard label="Buckets" value={formatInteger(points.length)} />
-            <StatCard label="Minimum" value={formatNumber(summary?.min, 2)} />
-            <StatCard label="Maximum" value={formatNumber(summary?.max, 2)} />
+            <StatCard label="Minimum" value={withUnit(formatNumber(summary?.min, 2))} testId="history-min" />
+            <StatCard label="Maximum" value={withUnit(formatNumber(summary?.max, 2))} testId="history-max" />
             <StatCard
               label={metric === 'energy_kwh' || metric === 'anomalies' || metric === 'readings' ? 'Total' : 'Average'}
-              value={formatNumber(
-                metric === 'energy_kwh' || metric === 'anomalies' || metric === 'readings'
-                  ? summary?.total
-                  : summary?.mean,
-                2,
+              value={withUnit(
+                formatNumber(
+                  metric === 'energy_kwh' || metric === 'anomalies' || metric === 'readings'
+                    ? summary?.total
+                    : summary?.mean,
+                  2,
+                ),
               )}
             />
           </div>
           <section className="card" aria-labelledby="history-title">
             <h2 id="history-title">
-              {METRIC_LABELS[metric]} of {subject}
+              {seriesLabel} of {subject}
             </h2>
             {points.length > 0 ? (
               <TimeChart
                 ts={points.map((p) => p.ts)}
                 series={[
                   {
-                    label: METRIC_LABELS[metric],
+                    label: seriesLabel,
                     values: points.map((p) => p.value),
                     colorVar: '--chart-1',
                     fill: true,
                   },
                 ]}
-                label={`${METRIC_LABELS[metric]} of ${subject}, ${points.length} buckets`}
+                label={`${seriesLabel} of ${subject}, ${points.length} buckets`}
                 height={320}
                 bars={metric === 'anomalies' || metric === 'readings' || metric === 'energy_kwh'}
               />

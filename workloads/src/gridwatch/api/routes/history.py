@@ -7,7 +7,9 @@ from enum import StrEnum
 from typing import Annotated
 
 import msgspec
+import psycopg
 from fastapi import APIRouter, HTTPException, Query, Request
+from psycopg.rows import TupleRow
 
 from gridwatch.api import costs
 from gridwatch.api import history_query as query
@@ -17,12 +19,13 @@ from gridwatch.api.deps import SettingsDep
 from gridwatch.api.encoding import MsgspecJSON
 from gridwatch.api.openapi import ok, problems
 from gridwatch.common import sitetime
-from gridwatch.common.schema import SensorType
+from gridwatch.common.schema import UNITS, SensorType
 from gridwatch.common.sitetime import Per
 from gridwatch.optimizer.tariff import Tariff
 
 router = APIRouter(prefix="/analytics", tags=["analytics"], default_response_class=MsgspecJSON)
 DEFAULT_RANGE_S = 86400.0
+_TYPES = frozenset(t.value for t in SensorType)
 LATEST_TS = 253402300799.0  # 9999-12-31T23:59:59Z, the last instant PostgreSQL's to_timestamp and ISO 8601 share
 
 
@@ -116,6 +119,7 @@ async def history(
             sensor_type=type.value if type is not None else None,
             bounds=bounds,
         )
+        unit = await _unit(conn, db.site, metric, sensor, type)
     return MsgspecJSON(
         HistorySeries(
             sensor=sensor,
@@ -127,8 +131,23 @@ async def history(
             points=msgspec.convert(data, list[HistoryPoint]),
             per=None if per is None else per.value,
             timezone=settings.timezone,
+            unit=unit,
         )
     )
+
+
+async def _unit(
+    conn: psycopg.AsyncConnection[TupleRow], site: str, metric: Metric, sensor: str | None, type: SensorType | None
+) -> str | None:
+    """The unit of a series' values: kWh, readings (counts), or the sensor type's unit for the value metrics."""
+    if metric is Metric.ENERGY_KWH:
+        return "kWh"
+    if metric in (Metric.ANOMALIES, Metric.READINGS):
+        return "readings"
+    if type is None and sensor is not None:
+        found = await query.sensor_type_of(conn, site, sensor)
+        type = SensorType(found) if found in _TYPES else None
+    return None if type is None else UNITS[type]
 
 
 @router.get("/energy", operation_id="analyticsEnergy", responses={**ok(EnergyCost), **problems(422, 503)})

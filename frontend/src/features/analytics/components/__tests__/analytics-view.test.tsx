@@ -67,6 +67,21 @@ describe('AnalyticsView', () => {
     expect(Number(last?.searchParams.get('to')) - Number(last?.searchParams.get('from'))).toBe(86_400);
   });
 
+  it('shows the unit the server names for the values', async () => {
+    mockFetch({
+      '/api/v1/analytics/history': () => ({
+        sensor: null, type: 'temperature', metric: 'max', from: 0, to: 0, step: 60, unit: '°C',
+        points: [{ ts: 1000, value: 71.25 }, { ts: 1060, value: 80.5 }],
+      }), // prettier-ignore
+    });
+    renderView(<AnalyticsView />, { path: '/analytics', route: '/analytics?type=temperature&metric=max' });
+    expect(
+      await screen.findByRole('img', { name: /Maximum \(°C\) of all temperature sensors, 2 buckets/ }),
+    ).toBeInTheDocument();
+    expect(screen.getByTestId('history-max')).toHaveTextContent('80.50 °C');
+    expect(screen.getByTestId('history-min')).toHaveTextContent('71.25 °C');
+  });
+
   it('queries one sensor when deep-linked with ?sensor=', async () => {
     const calls = mockFetch({
       '/api/v1/analytics/history': () => ({
