@@ -186,3 +186,43 @@ def test_processor_with_a_wrong_password_exits_with_the_reason(
     assert code != 0
     print(proc.log()[-1500:])
     assert "invalid credentials" in proc.log()
+
+
+@pytest.mark.parametrize("mechanism", ["SCRAM-SHA-512", "PLAIN"])
+def test_the_operators_admin_client_authenticates_from_the_sites_secrets(
+    secure_kafka: Kafka, tls: TlsFiles, mechanism: str
+) -> None:
+    """The operator creates the site's topics and reads its lag over SASL_SSL, with the CA and the password taken
+    from the Secrets spec.kafka references (here a reader returning their base64 data, as the API server does)."""
+    import base64
+
+    from gridwatch_operator.kafkaauth import target
+    from gridwatch_operator.topics import Kafka as OperatorKafka
+    from gridwatch_operator.topics import TopicsError
+
+    plain = mechanism == "PLAIN"
+    secrets = {
+        ("plant", "kafka-ca"): {"ca.crt": base64.b64encode(Path(tls.ca).read_bytes()).decode()},
+        ("plant", "kafka-user"): {
+            "password": base64.b64encode((PLAIN_PASSWORD if plain else SCRAM_PASSWORD).encode()).decode()
+        },
+        ("plant", "wrong"): {"password": base64.b64encode(b"nope").decode()},
+    }
+    sasl = {"mechanism": mechanism, "username": PLAIN_USER if plain else SCRAM_USER}
+    spec = {
+        "tls": {"enabled": True, "caSecretRef": {"name": "kafka-ca"}},
+        "sasl": {**sasl, "passwordSecretRef": {"name": "kafka-user"}},
+    }
+    ops = OperatorKafka(timeout=20)
+    where = target(secure_kafka.secure_bootstrap, spec, "plant", lambda ns, name: secrets[(ns, name)])
+    topic = f"op-{mechanism.lower()}-{uuid.uuid4().hex[:6]}"
+    outcome = ops.ensure_topics(where, [topic], 2, 1)
+    assert outcome.topics == {topic: "created"}
+    assert ops.partitions(where, topic) == 2
+    assert ops.lag(where, f"{topic}.processor", topic).messages == 0
+    bad = {**spec, "sasl": {**sasl, "passwordSecretRef": {"name": "wrong"}}}
+    refused = target(secure_kafka.secure_bootstrap, bad, "plant", lambda ns, name: secrets[(ns, name)])
+    with pytest.raises(TopicsError):
+        OperatorKafka(timeout=10).ensure_topics(refused, [topic + "-never"], 1, 1)
+    with pytest.raises(TopicsError):  # PLAINTEXT against the SASL_SSL listener: not authenticated, nothing done
+        OperatorKafka(timeout=10).ensure_topics(secure_kafka.secure_bootstrap, [topic + "-plain"], 1, 1)

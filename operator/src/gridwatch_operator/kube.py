@@ -66,3 +66,16 @@ def create_deployment(namespace: str, manifest: Mapping[str, Any], release: str)
 def scale_deployment(namespace: str, name: str, replicas: int) -> None:
     """Set spec.replicas through the scale subresource."""
     client.AppsV1Api(api_client()).patch_namespaced_deployment_scale(name, namespace, {"spec": {"replicas": replicas}})
+
+
+def read_secret_data(namespace: str, name: str) -> dict[str, str]:
+    """A Secret's data (base64 values) in the site's namespace, for the operator's own Kafka clients; KeyError when it
+    does not exist. `get` only (RBAC: the -sites ClusterRole), read when needed, never cached or logged."""
+    core = client.CoreV1Api(api_client())
+    try:
+        obj = core.read_namespaced_secret(name, namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            raise KeyError(f"{namespace}/{name}") from None
+        raise
+    return {str(k): str(v) for k, v in (obj.data or {}).items()}

@@ -17,6 +17,7 @@ from gridwatch_operator.autoscaler import decide
 from gridwatch_operator.drift import find
 from gridwatch_operator.flow import heartbeat, sensors_reporting
 from gridwatch_operator.helm import Helm, HelmError, Outcome, deployments
+from gridwatch_operator.kafkaauth import SecretReader, target
 from gridwatch_operator.readings import ReadingsLag
 from gridwatch_operator.registry import Registry, SiteState
 from gridwatch_operator.settings import GridwatchOperatorSettings
@@ -38,6 +39,7 @@ class Runtime:
     helm: Helm
     kafka: Kafka
     registry: Registry
+    secrets: SecretReader = kube.read_secret_data  # the Secrets spec.kafka references (kafkaauth)
 
 
 class SiteFailed(Exception):
@@ -83,15 +85,19 @@ def apply_release(rt: Runtime, site: SiteState, name: str, namespace: str, value
     return outcome
 
 
+def brokers(rt: Runtime, parsed: SiteSpec) -> str:
+    """The site's bootstrap servers with the TLS/SASL settings of spec.kafka (a KafkaTarget); raises TopicsError
+    (KafkaAuthError) when a referenced Secret or key is missing."""
+    return target(parsed.kafka.bootstrap_servers, parsed.kafka.security, parsed.namespace, rt.secrets)
+
+
 def ensure_topics(rt: Runtime, parsed: SiteSpec, notify: Notify) -> dict[str, Any]:
     """Create or raise the site's topics (the operator's only topic creation); the status.kafka block."""
     kafka = parsed.kafka
     if not kafka.manage_topics:
         return {"message": "topics are managed outside the operator (kafka.manageTopics=false)", "error": None}
     try:
-        outcome = rt.kafka.ensure_topics(
-            kafka.bootstrap_servers, kafka.topics, kafka.partitions, kafka.replication_factor
-        )
+        outcome = rt.kafka.ensure_topics(brokers(rt, parsed), kafka.topics, kafka.partitions, kafka.replication_factor)
     except TopicsError as exc:
         notify("Warning", "KafkaFailed", str(exc))
         return {"error": str(exc), "message": None}
@@ -209,9 +215,7 @@ def repair_drift(
 def data_flow(rt: Runtime, parsed: SiteSpec, warn: Callable[[str], None], now: float) -> dict[str, Any]:
     """status.dataFlow: the newest message time on the readings topic and the sensors the heartbeats report."""
     try:
-        newest, values = rt.kafka.tail(
-            parsed.kafka.bootstrap_servers, parsed.kafka.readings_topic, rt.settings.tail_messages
-        )
+        newest, values = rt.kafka.tail(brokers(rt, parsed), parsed.kafka.readings_topic, rt.settings.tail_messages)
     except TopicsError as exc:
         warn(f"data flow unknown: {exc}")
         return {"error": str(exc)}
@@ -226,14 +230,13 @@ def measure_lag(
     """The processor group's lag in messages and in readings (readings.py: counted, or sampled); None if unknown."""
     kafka = parsed.kafka
     try:
-        group = rt.kafka.lag(kafka.bootstrap_servers, kafka.processor_group, kafka.readings_topic)
+        where = brokers(rt, parsed)
+        group = rt.kafka.lag(where, kafka.processor_group, kafka.readings_topic)
     except TopicsError as exc:
         warn(f"consumer lag unknown: {exc}")
         return None, None
     try:
-        readings = rt.kafka.readings_lag(
-            kafka.bootstrap_servers, kafka.readings_topic, group, rt.settings.lag_sample_messages
-        )
+        readings = rt.kafka.readings_lag(where, kafka.readings_topic, group, rt.settings.lag_sample_messages)
     except TopicsError as exc:
         warn(f"consumer lag in readings unknown: {exc}")
         return group, None

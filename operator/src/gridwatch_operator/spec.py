@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -46,6 +46,7 @@ class KafkaSpec:
     topic_prefix: str
     prefix_override: str
     manage_topics: bool
+    security: Mapping[str, Any] = field(default_factory=dict)  # spec.kafka's tls and sasl (Secret references)
 
     @property
     def topics(self) -> list[str]:
@@ -74,6 +75,7 @@ class SiteSpec:
     autoscaling: bool
     policy: Policy
     timezone: str = "UTC"
+    namespace: str = ""  # where the EnergySite and the Secrets it references live
 
     def problem(self) -> str | None:
         """Why the spec cannot be applied though the API server accepted it (CEL cannot check IANA names)."""
@@ -106,7 +108,9 @@ class SiteSpec:
                 topic_prefix=override or site_id,
                 prefix_override=override,
                 manage_topics=bool(kafka.get("manageTopics", True)),
+                security={k: kafka[k] for k in ("tls", "sasl") if kafka.get(k)},
             ),
+            namespace=namespace,
             autoscaling=bool(auto.get("enabled")),
             policy=Policy.from_spec(auto),
             timezone=str(spec.get("timezone") or "UTC"),

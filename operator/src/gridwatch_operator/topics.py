@@ -79,26 +79,45 @@ def topic_names(prefix: str) -> list[str]:
     return [f"{prefix}.{kind}" for kind in TOPIC_KINDS]
 
 
+class KafkaTarget(str):
+    """A bootstrap string that also carries the librdkafka security properties (TLS, SASL) to reach it with
+    (gridwatch_operator.kafkaauth); a plain str means PLAINTEXT. Still the bootstrap string in messages."""
+
+    security: Mapping[str, str]
+
+    def __new__(cls, bootstrap: str, security: Mapping[str, str] | None = None) -> KafkaTarget:
+        obj = super().__new__(cls, bootstrap)
+        obj.security = dict(security or {})
+        return obj
+
+
+def _security(bootstrap: str) -> dict[str, str]:
+    return dict(getattr(bootstrap, "security", {}))
+
+
 class Kafka:
-    """AdminClient per bootstrap string, shared by every site that uses that cluster."""
+    """AdminClient per bootstrap string and credentials, shared by every site that uses that cluster so."""
 
     def __init__(self, timeout: float = 10.0) -> None:
         self.timeout = timeout
-        self._clients: dict[str, AdminClient] = {}
+        self._clients: dict[tuple[str, tuple[tuple[str, str], ...]], AdminClient] = {}
         self._lock = threading.Lock()
 
     def admin(self, bootstrap: str) -> AdminClient:
-        """A cached AdminClient for this cluster."""
+        """A cached AdminClient for this cluster and these credentials."""
+        security = _security(bootstrap)
+        key = (str(bootstrap), tuple(sorted(security.items())))
         with self._lock:
-            if bootstrap not in self._clients:
-                self._clients[bootstrap] = AdminClient(
+            if key not in self._clients:
+                self._clients[key] = AdminClient(
                     {
-                        "bootstrap.servers": bootstrap,
+                        "bootstrap.servers": str(bootstrap),
                         "client.id": "gridwatch-operator",
                         "socket.timeout.ms": int(self.timeout * 1000),
+                        **security,
                     }
                 )
-            return self._clients[bootstrap]
+            return self._clients[key]
 
     def ensure_topics(
         self, bootstrap: str, names: Iterable[str], partitions: int, replication_factor: int
@@ -155,11 +174,12 @@ class Kafka:
         """A consumer that never subscribes nor commits (assign or offset lookups only)."""
         return Consumer(
             {
-                "bootstrap.servers": bootstrap,
+                "bootstrap.servers": str(bootstrap),
                 "group.id": group,
                 "client.id": client_id,
                 "enable.auto.commit": False,
                 "socket.timeout.ms": int(self.timeout * 1000),
+                **_security(bootstrap),
             }
         )
 

@@ -161,7 +161,8 @@ def test_operator_chart_is_one_recreated_replica_with_rbac_per_namespace() -> No
     bindings = sorted((o["kind"], o["metadata"].get("namespace", "")) for o in objects if "Binding" in o["kind"])
     assert bindings == [("RoleBinding", "plant-north")] * 2 + [("RoleBinding", "plant-south")] * 2
     rules = [r for o in objects if o["kind"] == "ClusterRole" for r in o["rules"]]
-    assert not any("secrets" in r["resources"] for r in rules)  # configmap driver
+    # configmap driver: Secrets only read (`get`, the Kafka credentials an EnergySite references), never written
+    assert [r["verbs"] for r in rules if "secrets" in r["resources"]] == [["get"]]
     assert not any("*" in r["verbs"] or "*" in r["resources"] for r in rules)
     assert not any(r["apiGroups"] == [""] and "nodes" in r["resources"] for r in rules)
 
