@@ -19,7 +19,10 @@ from typing import Any
 
 import yaml
 
+from gridwatch_operator import chartstore
+
 DIGEST_PREFIX = "gridwatch-digest="
+CHART_PREFIX = "chart="  # which chart (by content) a revision was made from: docs/upgrading.md, rollout control
 _WARNING = re.compile(r"^(W\d{4} |WARNING|Warning)", re.IGNORECASE)
 
 
@@ -44,6 +47,14 @@ class Release:
         """The gridwatch digest recorded in the description, if any."""
         if self.description.startswith(DIGEST_PREFIX):
             return self.description.removeprefix(DIGEST_PREFIX).split()[0]
+        return None
+
+    @property
+    def chart_id(self) -> str | None:
+        """The `chart=` token of the description (chart_id() of the chart it was made from); None before 0.2.0."""
+        for token in self.description.split():
+            if token.startswith(CHART_PREFIX):
+                return token.removeprefix(CHART_PREFIX)
         return None
 
 
@@ -115,6 +126,7 @@ class Helm:
         self.binary = binary
         self.timeout = timeout
         self.history_max = history_max
+        self.driver = driver
         self.env = {**os.environ, "HELM_DRIVER": driver}
 
     def _run(self, args: Sequence[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -144,6 +156,14 @@ class Helm:
         meta = yaml.safe_load((self.chart / "Chart.yaml").read_text())
         return str(meta["version"])
 
+    def chart_id(self) -> str:
+        """Identity of the operator's chart by content (its digest, shortened)."""
+        return chart_digest(self.chart)[:16]
+
+    def record(self, name: str, namespace: str, revision: int) -> dict[str, Any]:
+        """helm's stored record of one revision (chart, values, manifest)."""
+        return chartstore.read_record(namespace, name, revision, self.driver)
+
     def status(self, name: str, namespace: str) -> Release | None:
         """The release's latest revision, or None when there is none."""
         proc = self._run(["status", name, "--namespace", namespace, "--output", "json"])
@@ -152,6 +172,13 @@ class Helm:
                 return None
             raise HelmError(self._error(proc))
         return _release(json.loads(proc.stdout))
+
+    def deployed_chart_version(self, name: str, namespace: str) -> str:
+        """The chart version of the latest revision (`helm status` does not report the chart)."""
+        proc = self._run(["get", "metadata", name, "--namespace", namespace, "--output", "json"])
+        if proc.returncode != 0:
+            raise HelmError(self._error(proc))
+        return str(json.loads(proc.stdout or "{}").get("version") or "")
 
     def values(self, name: str, namespace: str) -> dict[str, Any]:
         """User-supplied values of the latest revision."""
@@ -178,11 +205,18 @@ class Helm:
             return Outcome(current, digest, changed=False)
         if current is not None and current.status in ("pending-install", "pending-upgrade", "pending-rollback"):
             self._unstick(current)
+        return self.upgrade(name, namespace, self.chart, values, digest, self.chart_id())
+
+    def upgrade(
+        self, name: str, namespace: str, chart: Path, values: Mapping[str, Any], digest: str, chart_id: str | None
+    ) -> Outcome:
+        """helm upgrade --install from `chart`, recording the digest and the chart's identity in the description."""
+        description = f"{DIGEST_PREFIX}{digest}" + (f" {CHART_PREFIX}{chart_id}" if chart_id else "")
         proc = self._run(
             [
                 "upgrade",
                 name,
-                str(self.chart),
+                str(chart),
                 "--install",
                 "--namespace",
                 namespace,
@@ -194,7 +228,7 @@ class Helm:
                 "--timeout",
                 f"{int(self.timeout)}s",
                 "--description",
-                f"{DIGEST_PREFIX}{digest}",
+                description,
                 "--output",
                 "json",
             ],

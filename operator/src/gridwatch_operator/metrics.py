@@ -13,7 +13,7 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 
 LABELS = ("namespace", "site", "component")
 COMPONENT = "operator"
-KNOWN_CONDITIONS = ("Ready", "Progressing", "Degraded", "DataFlowing")
+KNOWN_CONDITIONS = ("Ready", "Progressing", "Degraded", "DataFlowing", "UpgradePending")
 
 RECONCILE = Histogram(
     "gridwatch_operator_reconcile_seconds",
@@ -49,7 +49,8 @@ DRIFT_REPAIRS = Counter(
 
 CONDITION = Gauge(
     "gridwatch_operator_site_condition",
-    "1 while the EnergySite's status condition is True, else 0 (Ready, Progressing, Degraded, DataFlowing)",
+    "1 while the EnergySite's status condition is True, else 0 (Ready, Progressing, Degraded, DataFlowing, "
+    "UpgradePending)",
     (*LABELS, "condition"),
 )
 

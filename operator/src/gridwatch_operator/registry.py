@@ -6,6 +6,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from gridwatch_operator.rollout import Policy
+
 
 @dataclass
 class SiteState:
@@ -18,6 +20,8 @@ class SiteState:
     release_checked: float = 0.0
     deleting: bool = False
     site_id: str = ""  # the identity (spec.site_identity): the `site` label of its metrics, as of its workloads
+    upgrade: Policy | None = None  # spec.upgrade resolved (rollout.py), set by every handler that parsed the spec
+    upgrade_status: dict[str, Any] | None = None  # status.upgrade of the last helm call
 
 
 class Registry:

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from gridwatch_operator.maintenance import windows
+
 GROUP = "gridwatch.io"
 VERSION = "v1alpha1"
 PLURAL = "energysites"
@@ -70,6 +72,24 @@ class GridwatchOperatorSettings(BaseSettings):
     metrics_port: int = Field(default=9090, ge=0, le=65535)
     liveness_port: int = Field(default=8080, ge=0, le=65535)
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    upgrade_policy: str = Field(
+        default="Automatic",
+        pattern=r"^(Automatic|Manual)$",
+        description="Chart upgrades of sites whose spec.upgrade.policy is Inherit: Automatic or Manual",
+    )
+    maintenance_windows: list[dict[str, Any]] = Field(
+        default=[],
+        description='JSON: windows of Inherit sites, [{"schedule": "0 2 * * 6", "durationMinutes": 240}] (UTC)',
+    )
+    rollout_interval_seconds: float = Field(
+        default=60.0, gt=0, le=3600, description="How often a site with a held chart upgrade re-checks its window"
+    )
+
+    @field_validator("maintenance_windows")
+    @classmethod
+    def _windows(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        windows(value)  # a bad schedule stops the operator at start, with the reason
+        return value
 
     @field_validator("namespaces", mode="before")
     @classmethod

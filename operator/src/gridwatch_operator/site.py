@@ -6,18 +6,22 @@ Kubernetes events, so unit tests drive it with a fake Helm and fake Kafka and co
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gridwatch_operator import kube, metrics
+from gridwatch_operator import kube, metrics, rollout
 from gridwatch_operator import status as st
 from gridwatch_operator.autoscaler import decide
 from gridwatch_operator.drift import find
 from gridwatch_operator.flow import heartbeat, sensors_reporting
 from gridwatch_operator.helm import Helm, HelmError, Outcome, deployments
 from gridwatch_operator.kafkaauth import SecretReader, target
+from gridwatch_operator.maintenance import ScheduleError
 from gridwatch_operator.readings import ReadingsLag
 from gridwatch_operator.registry import Registry, SiteState
 from gridwatch_operator.settings import GridwatchOperatorSettings
@@ -75,10 +79,21 @@ def site_values(
     return merge(values, rt.settings.site_values)
 
 
-def apply_release(rt: Runtime, site: SiteState, name: str, namespace: str, values: Mapping[str, Any]) -> Outcome:
-    """helm upgrade --install under the site's lock; remembers the release's Deployments."""
+def apply_release(
+    rt: Runtime, site: SiteState, name: str, namespace: str, values: Mapping[str, Any], *, changed: bool = True
+) -> Outcome:
+    """helm upgrade --install under the site's lock (rollout control may hold its chart); remembers its Deployments.
+
+    `changed`: the spec or the scale changed since the last apply; when False and the chart upgrade is held,
+    nothing is applied (the values may differ only by what the new operator maps differently: part of the upgrade).
+    """
+    settings = rt.settings
+    policy = site.upgrade or rollout.Policy.resolve(None, settings.upgrade_policy, settings.maintenance_windows)
+    now = dt.datetime.now(dt.UTC)
     with site.lock:
-        outcome = rt.helm.ensure(name, namespace, values)
+        result = rollout.ensure(rt.helm, name, namespace, values, policy, now, apply_held=changed)
+        outcome = result.outcome
+        site.upgrade_status = result.status
         site.revision = outcome.release.revision
         site.deployments = deployments(outcome.release.manifest)
     metrics.HELM_REVISION.labels(**metrics.labels(namespace, site.site_id or name)).set(outcome.release.revision)
@@ -122,12 +137,15 @@ def apply_site(
     name = parsed.name
     site = rt.registry.get(namespace, name)
     site.site_id = parsed.site_id
+    site.upgrade = upgrade_policy(rt, parsed)
     fields: dict[str, Any] = {"siteId": parsed.site_id, "kafka": ensure_topics(rt, parsed, notify)}
     pinned = {**status, "siteId": parsed.site_id}  # the values carry the identity parsed (and recorded) here
     values = site_values(rt, name, namespace, spec, desired_status(pinned, site))
     previous = dict(status.get("helm") or {})
+    applied = spec_digest(spec)
     try:
-        outcome = apply_release(rt, site, name, namespace, values)
+        changed = status.get("observedGeneration") != generation and previous.get("specDigest") != applied
+        outcome = apply_release(rt, site, name, namespace, values, changed=changed)
     except HelmError as exc:
         notify("Warning", "HelmFailed", str(exc))
         fields["helm"] = {**previous, "release": name, "error": str(exc)}
@@ -136,12 +154,19 @@ def apply_site(
     fields["helm"] = {
         "release": name,
         "revision": release.revision,
-        "chartVersion": rt.helm.chart_version(),
+        "chartVersion": release.chart_version or rt.helm.chart_version(),
         "digest": outcome.digest,
+        "specDigest": applied,
         "lastAppliedTime": st.now() if outcome.changed else previous.get("lastAppliedTime") or st.now(),
         "error": None,
     }
     fields["observedGeneration"] = generation
+    fields["upgrade"] = site.upgrade_status
+    before, after = status.get("upgrade") or {}, site.upgrade_status or {}
+    if after.get("pending") and before.get("message") != after.get("message"):
+        notify("Normal", "UpgradeHeld", str(after.get("message")))
+    elif before.get("pending") and not after.get("pending"):
+        notify("Normal", "ChartUpgraded", str(after.get("message")))
     if outcome.changed:
         verb = "Installed" if release.revision == 1 else "Upgraded"
         notify("Normal", verb, f"helm release {name} at revision {release.revision}")
@@ -150,6 +175,23 @@ def apply_site(
     if fields["kafka"].get("error"):
         raise SiteFailed("kafka", f"Kafka topics: {fields['kafka']['error']}", fields)
     return fields
+
+
+def spec_digest(spec: Mapping[str, Any]) -> str:
+    """Digest of what the spec asks the release to be: every field but spec.upgrade (when, not what)."""
+    body = {str(k): v for k, v in spec.items() if k != "upgrade"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def upgrade_policy(rt: Runtime, parsed: SiteSpec) -> rollout.Policy:
+    """The site's upgrade policy: spec.upgrade, or the operator's siteUpgrades default for Inherit.
+
+    A schedule the operator cannot parse (refused as InvalidSpec by the reconcile handler) holds every chart upgrade.
+    """
+    try:
+        return rollout.Policy.resolve(parsed.upgrade, rt.settings.upgrade_policy, rt.settings.maintenance_windows)
+    except ScheduleError:
+        return rollout.Policy(rollout.MANUAL)
 
 
 def observed(
@@ -259,6 +301,7 @@ def autoscale(
     name = parsed.name
     site = rt.registry.get(namespace, name)
     site.site_id = parsed.site_id
+    site.upgrade = upgrade_policy(rt, parsed)
     kafka = parsed.kafka
     patch: dict[str, Any] = {}
     partitions = kafka.partitions

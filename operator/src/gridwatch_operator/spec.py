@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gridwatch_operator.autoscaler import Policy
+from gridwatch_operator.maintenance import ScheduleError, windows
 from gridwatch_operator.topics import topic_names
 
 # Defaults mirror crds/energysite.yaml; the API server applies those, so these only matter for
@@ -76,6 +77,7 @@ class SiteSpec:
     policy: Policy
     timezone: str = "UTC"
     namespace: str = ""  # where the EnergySite and the Secrets it references live
+    upgrade: Mapping[str, Any] | None = None  # spec.upgrade, resolved against the operator's default by rollout.py
 
     def problem(self) -> str | None:
         """Why the spec cannot be applied though the API server accepted it (CEL cannot check IANA names)."""
@@ -86,6 +88,10 @@ class SiteSpec:
                 f"spec.timezone {self.timezone!r} is not a known IANA time zone "
                 "(expected a name such as 'Europe/Berlin' or 'UTC'); the site is not applied until it is fixed"
             )
+        try:
+            windows((self.upgrade or {}).get("maintenanceWindows") or [])
+        except ScheduleError as exc:
+            return f"spec.upgrade.maintenanceWindows: {exc}; the site is not applied until it is fixed"
         return None
 
     @classmethod
@@ -114,4 +120,5 @@ class SiteSpec:
             autoscaling=bool(auto.get("enabled")),
             policy=Policy.from_spec(auto),
             timezone=str(spec.get("timezone") or "UTC"),
+            upgrade=dict(spec.get("upgrade") or {}),
         )

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from gridwatch_operator import conditions, flow
+from gridwatch_operator import conditions, flow, rollout
 from gridwatch_operator.conditions import Component, Observation
 
 
@@ -96,7 +96,11 @@ def observe(
         paused=paused,
         spec_error=spec_error,
     )
-    fresh = [*conditions.compute(obs), flow.condition(status, time.time() if at is None else at, window_s)]
+    fresh = [
+        *conditions.compute(obs),
+        flow.condition(status, time.time() if at is None else at, window_s),
+        rollout.condition(status),
+    ]
     merged = conditions.merge(status.get("conditions"), fresh, stamp, generation)
     return {
         "conditions": merged,

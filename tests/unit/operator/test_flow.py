@@ -57,7 +57,13 @@ def test_observe_adds_data_flowing_beside_the_other_conditions() -> None:
     current = {"observedGeneration": 1, "dataFlow": {"lastMessageTime": NOW - 1, "sensorsReporting": 3}}
     out = status.observe(current, 1, found, paused=False, stamp="2026-01-01T00:00:00Z", window_s=60, at=NOW)
     kinds = {c["type"]: c["status"] for c in out["conditions"]}
-    assert kinds == {"Ready": "True", "Progressing": "False", "Degraded": "False", "DataFlowing": "True"}
+    assert kinds == {
+        "Ready": "True",
+        "Progressing": "False",
+        "Degraded": "False",
+        "DataFlowing": "True",
+        "UpgradePending": "False",  # rollout.py: no chart upgrade is held
+    }
     later = status.observe(
         {**current, **out}, 1, found, paused=False, stamp="2026-01-01T00:05:00Z", window_s=60, at=NOW + 300
     )

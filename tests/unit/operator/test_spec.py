@@ -46,3 +46,11 @@ def test_helm_values_read_kafka_from_the_same_parse() -> None:
     override = helm_values("north", {"kafka": {"topicPrefix": "eu1"}}, {}, default_image="img:1")["kafka"]
     assert override["topicPrefix"] == "eu1"
     assert override["partitions"] == SiteSpec.parse("north", {}).kafka.partitions
+
+
+def test_a_maintenance_window_out_of_range_is_a_spec_problem_the_pattern_cannot_see() -> None:
+    bad = {"upgrade": {"policy": "Automatic", "maintenanceWindows": [{"schedule": "61 2 * * *"}]}}
+    problem = SiteSpec.parse("s", bad).problem()
+    assert problem is not None and problem.startswith("spec.upgrade.maintenanceWindows: minute '61'")
+    good = {"upgrade": {"maintenanceWindows": [{"schedule": "0 2 * * 6", "durationMinutes": 240}]}}
+    assert SiteSpec.parse("s", good).problem() is None

@@ -24,6 +24,10 @@ OPERATOR_FIELDS = {
     ("processor", "autoscaling", "cooldownSeconds"),
     ("processor", "autoscaling", "minReplicas"),
     ("processor", "autoscaling", "maxReplicas"),
+    # rollout control (rollout.py): when the release moves to a new chart, not what it renders
+    ("upgrade", "policy"),
+    ("upgrade", "chartVersion"),
+    ("upgrade", "maintenanceWindows"),
 }
 
 

@@ -7,7 +7,7 @@ The logic lives in site.py, free of kopf; these modules only translate kopf's ar
 
 from __future__ import annotations
 
-from gridwatch_operator.handlers import autoscale, delete, observe, reconcile, startup
+from gridwatch_operator.handlers import autoscale, delete, observe, reconcile, rollout, startup
 from gridwatch_operator.handlers.common import SETTINGS
 
-__all__ = ["SETTINGS", "autoscale", "delete", "observe", "reconcile", "startup"]
+__all__ = ["SETTINGS", "autoscale", "delete", "observe", "reconcile", "rollout", "startup"]
