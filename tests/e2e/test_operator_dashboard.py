@@ -75,7 +75,11 @@ def test_every_operator_panel_query_returns_data(
     prometheus = Prometheus(logdir / "prometheus", targets=targets, scrape_interval="1s")
     prometheus.start()
     try:
-        autoscaling = {"enabled": True, "minReplicas": 1, "maxReplicas": 3, "lagPerReplica": 100, "cooldownSeconds": 4}
+        # the backlog below is garbage (no readings in it), so this site scales on the lag in Kafka messages
+        autoscaling = {
+            "enabled": True, "minReplicas": 1, "maxReplicas": 3, "lagPerReplica": 100, "cooldownSeconds": 4,
+            "lagUnit": "messages",
+        }  # fmt: skip
         manifest = site_manifest(SITE, e2e_kafka, kafka={"partitions": 4}, processor={"autoscaling": autoscaling})
         cluster.apply(manifest, SOUTH)
         wait_ready(cluster, SITE, SOUTH)
