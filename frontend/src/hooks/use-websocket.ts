@@ -2,6 +2,7 @@
 import { useEffect, useRef, useState } from 'react';
 
 import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay } from '@/lib/backoff';
+import { getSettings } from '@/lib/settings-store';
 
 export type SocketState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
@@ -90,7 +91,9 @@ export function useWebSocket(url: string, options: UseWebSocketOptions): SocketS
       if (disposed) return;
       let ws: WebSocket;
       try {
-        ws = new WebSocket(url);
+        // Browsers cannot set headers on a WebSocket: the API takes the token as the subprotocol after "bearer"
+        const { token } = getSettings();
+        ws = token ? new WebSocket(url, ['bearer', token]) : new WebSocket(url);
       } catch {
         scheduleReconnect();
         return;

@@ -3,6 +3,7 @@
 import createClient from 'openapi-fetch';
 
 import type { paths } from '@/lib/api/schema';
+import { getSettings } from '@/lib/settings-store';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -16,10 +17,19 @@ export class ApiError extends Error {
   }
 }
 
+/** The stored token on every request that carries none, so reads work when the API requires OIDC tokens. */
+export function withToken(request: Request): Request {
+  const { token } = getSettings();
+  if (!token || request.headers.has('Authorization')) return request;
+  const headers = new Headers(request.headers);
+  headers.set('Authorization', `Bearer ${token}`);
+  return new Request(request, { headers });
+}
+
 /** The client; fetch is looked up per call so tests can replace it. */
 export const api = createClient<paths>({
   baseUrl: globalThis.location?.origin ?? '',
-  fetch: (request: Request) => globalThis.fetch(request),
+  fetch: (request: Request) => globalThis.fetch(withToken(request)),
 });
 
 function detailOf(error: unknown, fallback: string): string {

@@ -5,7 +5,7 @@ import { useSyncExternalStore } from 'react';
 export type ThemeChoice = 'system' | 'light' | 'dark';
 
 export interface Settings {
-  /** Bearer token for writes (alert ack/clear). */
+  /** Bearer token: for writes (alert ack/clear), and for reads and /ws when the API requires OIDC tokens. */
   token: string;
   theme: ThemeChoice;
 }
