@@ -2,9 +2,12 @@
 
 desired = ceil(lag / lagPerReplica), the lag in the policy's unit (readings by default, or messages: see
 readings.py for how readings are counted), clamped to [minReplicas, maxReplicas] and to the partition
-count (a consumer group cannot use more members than partitions). Scale-up is immediate;
-scale-down waits until cooldownSeconds have passed since the last change, so a burst that was
-just absorbed does not make the group rebalance twice.
+count (a consumer group cannot use more members than partitions). Scale-up is immediate, except
+that it waits (at most SETTLE_SECONDS after the last change) while processors added by the last
+change are not ready yet: the lag they have not started to absorb says nothing about the
+capacity they add, and scaling on it would step up once per poll. Scale-down waits until
+cooldownSeconds have passed since the last change, so a burst that was just absorbed does not
+make the group rebalance twice.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+SETTLE_SECONDS = 180.0  # longest a scale-up waits for the processors of the previous one to become ready
 
 
 @dataclass(frozen=True)
@@ -82,15 +87,26 @@ def decide(
     partitions: int,
     now: float,
     last_scale_time: float | None,
+    ready: int | None = None,
 ) -> Decision:
     """Next processor replicas. `lag` None means it could not be measured: keep what runs
-    (only pulled back inside [min, max] if the bounds changed)."""
+    (only pulled back inside [min, max] if the bounds changed). `ready` is how many processors are
+    ready (None: unknown, never holds a scale-up)."""
     if lag is None:
         bounded = max(policy.min_replicas, min(policy.max_replicas, current))
         reason = "lag unknown; keeping replicas" if bounded == current else "lag unknown; applying new bounds"
         return Decision(current, bounded, None, reason)
     replicas, why = target(policy, lag, partitions)
     if replicas > current:
+        joining = ready is not None and ready < current and last_scale_time is not None
+        if joining and now - (last_scale_time or now) < SETTLE_SECONDS:
+            return Decision(
+                current,
+                current,
+                lag,
+                f"scale up to {replicas} held: {ready} of {current} processors ready, the last ones still joining: "
+                f"{why}",
+            )
         return Decision(current, replicas, lag, f"scale up: {why}")
     if replicas < current:
         ceiling = min(policy.max_replicas, partitions) if partitions >= 1 else policy.max_replicas

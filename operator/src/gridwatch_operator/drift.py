@@ -34,12 +34,17 @@ def wanted_replicas(manifest: Mapping[str, Any]) -> int | None:
     return int(replicas) if replicas is not None else None
 
 
-def find(expected: Mapping[str, Mapping[str, Any]], live: Mapping[str, int | None]) -> list[Drift]:
+def find(
+    expected: Mapping[str, Mapping[str, Any]],
+    live: Mapping[str, int | None],
+    chosen: Mapping[str, int] | None = None,
+) -> list[Drift]:
     """Compare the manifest's Deployments (by name) with live spec.replicas (by name; a live
-    Deployment without replicas maps to None). Deployments only in `live` are not ours to judge."""
+    Deployment without replicas maps to None). `chosen` are replicas the operator decides instead of the
+    manifest (the lag autoscaler's processors). Deployments only in `live` are not ours to judge."""
     drifts: list[Drift] = []
     for name, manifest in sorted(expected.items()):
-        want = wanted_replicas(manifest)
+        want = (chosen or {}).get(name, wanted_replicas(manifest))
         if name not in live:
             drifts.append(Drift(name, want, None))
         elif want is not None and live[name] != want:

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kubernetes.client import ApiException
+
 from gridwatch_operator import kube, metrics, rollout
 from gridwatch_operator import status as st
 from gridwatch_operator.autoscaler import decide
@@ -27,7 +29,7 @@ from gridwatch_operator.registry import Registry, SiteState
 from gridwatch_operator.settings import GridwatchOperatorSettings
 from gridwatch_operator.spec import SiteSpec
 from gridwatch_operator.topics import GroupLag, Kafka, TopicsError
-from gridwatch_operator.values import helm_values, merge, processor_replicas
+from gridwatch_operator.values import autoscaled, helm_values, merge, processor_replicas
 
 RELEASE_RECHECK_SECONDS = 30.0  # how often a timer asks helm about a release it does not know yet
 
@@ -44,6 +46,7 @@ class Runtime:
     kafka: Kafka
     registry: Registry
     secrets: SecretReader = kube.read_secret_data  # the Secrets spec.kafka references (kafkaauth)
+    scale: Callable[[str, str, int], None] = kube.scale_deployment  # (namespace, Deployment, replicas)
 
 
 class SiteFailed(Exception):
@@ -228,19 +231,43 @@ def ensure_known(rt: Runtime, site: SiteState, name: str, namespace: str) -> Non
             site.deployments = deployments(release.manifest or rt.helm.manifest(name, namespace))
 
 
+def processor_deployment(site: SiteState, name: str) -> str:
+    """The release's processor Deployment (by its component label; `<release>-processor` before it is known)."""
+    for deployment, manifest in (site.deployments or {}).items():
+        if ((manifest.get("metadata") or {}).get("labels") or {}).get("app.kubernetes.io/component") == "processor":
+            return deployment
+    return f"{name}-processor"
+
+
+def chosen_replicas(site: SiteState, name: str, spec: Mapping[str, Any], status: Mapping[str, Any]) -> dict[str, int]:
+    """Replicas the operator owns instead of the manifest: the autoscaled processors' (status.scaling.replicas)."""
+    if not autoscaled(spec):
+        return {}
+    return {processor_deployment(site, name): processor_replicas(spec, desired_status(status, site))}
+
+
 def repair_drift(
-    site: SiteState, name: str, namespace: str, live: Iterable[Mapping[str, Any]], notify: Notify
+    site: SiteState,
+    name: str,
+    namespace: str,
+    live: Iterable[Mapping[str, Any]],
+    notify: Notify,
+    chosen: Mapping[str, int] | None = None,
 ) -> list[str]:
-    """Restore Deployments deleted or scaled by hand; returns what was repaired."""
+    """Restore Deployments deleted or scaled by hand, to the manifest's replicas or the operator's `chosen` ones
+    (chosen_replicas); returns what was repaired."""
     repaired: list[str] = []
     with site.lock:
         if site.deleting or not site.deployments:
             return repaired
         seen = {str(d["name"]): d["replicas"] for d in live}
-        for drift in find(site.deployments, seen):
+        for drift in find(site.deployments, seen, chosen):
             current = kube.read_deployment(namespace, drift.name)  # the watch may lag behind
             if drift.missing:
-                if current is not None or not kube.create_deployment(namespace, site.deployments[drift.name], name):
+                manifest = dict(site.deployments[drift.name])
+                if chosen and drift.name in chosen:  # recreated at the autoscaler's count, not the API's default 1
+                    manifest["spec"] = {**(manifest.get("spec") or {}), "replicas": chosen[drift.name]}
+                if current is not None or not kube.create_deployment(namespace, manifest, name):
                     continue
             else:
                 have = None if current is None else (current.get("spec") or {}).get("replicas")
@@ -336,7 +363,10 @@ def autoscale(
         return patch
     scaling = dict(status.get("scaling") or {})
     current = processor_replicas(spec, desired_status(status, site))
-    decision = decide(parsed.policy, current, lag, partitions, now, st.parse_time(scaling.get("lastScaleTime")))
+    ready = ((status.get("components") or {}).get("processor") or {}).get("ready")
+    scaled_at = st.parse_time(scaling.get("lastScaleTime"))
+    joined = ready if isinstance(ready, int) else None
+    decision = decide(parsed.policy, current, lag, partitions, now, scaled_at, joined)
     record = {
         "from": current,
         "to": decision.replicas,
@@ -345,22 +375,23 @@ def autoscale(
         "reason": decision.reason,
     }
     if decision.changed:
-        scaled = {**status, "siteId": parsed.site_id, "scaling": {**scaling, "replicas": decision.replicas}}
-        values = site_values(rt, name, namespace, spec, scaled)
+        deployment = processor_deployment(site, name)
         try:
-            outcome = apply_release(rt, site, name, namespace, values)
-        except HelmError as exc:
-            notify("Warning", "ScalingFailed", f"processor {current} -> {decision.replicas}: {exc}")
+            with site.lock:
+                rt.scale(namespace, deployment, decision.replicas)
+                site.scaled_replicas = decision.replicas
+        except (ApiException, OSError) as exc:
+            why = getattr(exc, "reason", None) or str(exc)
+            notify("Warning", "ScalingFailed", f"processor {current} -> {decision.replicas}: {why}")
             metrics.RECONCILE_ERRORS.labels(**labels, reason="scaling").inc()
             failed = {
                 **record,
                 "to": current,
-                "reason": f"scaling to {decision.replicas} failed: {exc}",
+                "reason": f"scaling to {decision.replicas} failed: {why}",
                 "time": st.now(),
             }
             patch["scaling"] = {"lastEvaluation": failed}
             return patch
-        site.scaled_replicas = decision.replicas
         stamp = st.now()
         metrics.SCALING_DECISIONS.labels(**labels, direction=decision.direction).inc()
         notify("Normal", "Scaled", f"processor {current} -> {decision.replicas}: {decision.reason}")
@@ -369,12 +400,6 @@ def autoscale(
             "lastScaleTime": stamp,
             "lastDecision": {**record, "time": stamp},
             "lastEvaluation": {**record, "time": stamp},
-        }
-        patch["helm"] = {
-            "revision": outcome.release.revision,
-            "digest": outcome.digest,
-            "lastAppliedTime": stamp,
-            "error": None,
         }
         return patch
     last = scaling.get("lastEvaluation") or {}

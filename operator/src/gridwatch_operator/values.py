@@ -129,6 +129,19 @@ def processor_replicas(spec: Mapping[str, Any], status: Mapping[str, Any]) -> in
     return int(_get(spec, "processor", "replicas") or 1)
 
 
+def autoscaled(spec: Mapping[str, Any]) -> bool:
+    """spec.processor.autoscaling.enabled: the operator owns the processors' replicas (scale subresource)."""
+    return bool((_get(spec, "processor", "autoscaling") or {}).get("enabled"))
+
+
+def processor_values(spec: Mapping[str, Any], status: Mapping[str, Any]) -> JSON:
+    """The chart's processor block: fixed replicas, or `autoscaled` (the chart then renders no spec.replicas and
+    the operator scales the Deployment through its scale subresource, so scaling makes no Helm revision)."""
+    if autoscaled(spec):
+        return {"autoscaled": True}
+    return {"replicas": processor_replicas(spec, status)}
+
+
 def helm_values(
     name: str,
     spec: Mapping[str, Any],
@@ -271,7 +284,7 @@ def helm_values(
             "replicas": int(simulator.get("replicas", 1)),
         },
         "processor": {
-            "replicas": processor_replicas(spec, status),
+            **processor_values(spec, status),
             # auto: the registry's promoted forest when PostgreSQL is there; never one fitted per replica
             "forest": "auto" if anomaly.get("trainedDetector", True) else False,
         },
@@ -343,11 +356,12 @@ def auth_values(auth: Mapping[str, Any]) -> JSON:
 
 
 def desired_replicas(values: Mapping[str, Any]) -> dict[str, int | None]:
-    """Replicas each component's Deployment should have (None: left to the API's HPA)."""
+    """Replicas each component's Deployment should have (None: left to the API's HPA or the lag autoscaler)."""
     out: dict[str, int | None] = {}
     if values["simulator"]["enabled"]:
         out["simulator"] = int(values["simulator"]["replicas"])
-    out["processor"] = int(values["processor"]["replicas"])
+    processor = values["processor"]
+    out["processor"] = None if processor.get("autoscaled") else int(processor["replicas"])
     if values["history"]["enabled"]:
         out["history"] = int(values["history"].get("replicas", 1))
         out["alerts"] = int(values["alerts"].get("replicas", 1))

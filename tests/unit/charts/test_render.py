@@ -138,6 +138,16 @@ def test_api_replicas_are_left_to_the_hpa_when_enabled() -> None:
 
 
 @needs_helm
+def test_autoscaled_processors_are_rendered_without_replicas() -> None:
+    # the operator's lag autoscaler owns them (scale subresource): a helm upgrade must neither set nor reset them
+    values = CHARTS / "energy-site" / "ci" / "autoscaling-values.yaml"
+    objects = render("energy-site", values, "--set", "processor.autoscaled=true", "--set", "processor.replicas=3")
+    deployments = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Deployment"}
+    assert "replicas" not in deployments["plant-north-processor"]["spec"]
+    assert deployments["plant-north-simulator"]["spec"]["replicas"] == 1
+
+
+@needs_helm
 def test_the_chart_schema_refuses_bad_values() -> None:
     assert HELM is not None
     proc = subprocess.run(

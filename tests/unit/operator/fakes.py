@@ -26,7 +26,7 @@ def manifest(values: Mapping[str, Any]) -> str:
                 "name": f"{values['site']}-{component}",
                 "labels": {"app.kubernetes.io/component": component},
             },
-            "spec": {"replicas": values[component]["replicas"]},
+            "spec": {} if values[component].get("autoscaled") else {"replicas": values[component]["replicas"]},
         }
         for component in ("processor", "api")
     ]
@@ -131,10 +131,29 @@ class Events:
         return [reason for _, reason, _ in self.events]
 
 
-def runtime(helm: FakeHelm | None = None, kafka: FakeKafka | None = None) -> Runtime:
+class Scaler:
+    """Records scale-subresource calls (namespace, Deployment, replicas); fails with `fail` when set."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, int]] = []
+        self.fail: Exception | None = None
+
+    def __call__(self, namespace: str, deployment: str, replicas: int) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.calls.append((namespace, deployment, replicas))
+
+
+def runtime(helm: FakeHelm | None = None, kafka: FakeKafka | None = None, scaler: Scaler | None = None) -> Runtime:
     """A Runtime over the fakes."""
     settings = GridwatchOperatorSettings(workloads_image="example.org/gridwatch:1.0", data_flowing_window_seconds=60)
-    return Runtime(settings=settings, helm=helm or FakeHelm(), kafka=kafka or FakeKafka(), registry=Registry())
+    return Runtime(
+        settings=settings,
+        helm=helm or FakeHelm(),
+        kafka=kafka or FakeKafka(),
+        registry=Registry(),
+        scale=scaler or Scaler(),
+    )
 
 
 def site_spec(**spec: Any) -> dict[str, Any]:

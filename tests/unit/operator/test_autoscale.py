@@ -8,8 +8,9 @@ from gridwatch_operator import site as logic
 from gridwatch_operator import status as st
 from gridwatch_operator.site import Runtime
 from gridwatch_operator.spec import SiteSpec
+from kubernetes.client import ApiException
 
-from tests.unit.operator.fakes import Events, FakeHelm, FakeKafka, beat, runtime, site_spec
+from tests.unit.operator.fakes import Events, FakeHelm, FakeKafka, Scaler, beat, runtime, site_spec
 
 NS = "sites"
 NOW = 1_800_000_000.0
@@ -22,30 +23,54 @@ def run(rt: Runtime, spec: dict[str, Any], status: dict[str, Any], events: Event
     return logic.autoscale(rt, SiteSpec.parse("north", spec), NS, spec, status, events, events.warn, now)
 
 
-def installed(helm: FakeHelm, kafka: FakeKafka, spec: dict[str, Any]) -> tuple[Runtime, dict[str, Any]]:
+def installed(
+    helm: FakeHelm, kafka: FakeKafka, spec: dict[str, Any], scaler: Scaler | None = None
+) -> tuple[Runtime, dict[str, Any]]:
     """A site whose release the reconcile handler installed; returns its status."""
-    rt = runtime(helm, kafka)
+    rt = runtime(helm, kafka, scaler)
     parsed = SiteSpec.parse("north", spec)
     status = logic.apply_site(rt, parsed, NS, spec, {}, 1, Events())
     return rt, status
 
 
-def test_lag_scales_the_processors_up_through_helm() -> None:
-    helm, kafka, events = FakeHelm(), FakeKafka(), Events()
+def test_lag_scales_the_processors_up_through_the_scale_subresource_not_helm() -> None:
+    helm, kafka, events, scaler = FakeHelm(), FakeKafka(), Events(), Scaler()
     spec = site_spec(processor=AUTO)
-    rt, status = installed(helm, kafka, spec)
+    rt, status = installed(helm, kafka, spec, scaler)
+    assert helm.applied[-1]["processor"] == {"autoscaled": True, "forest": "auto"}  # the chart renders no replicas
     kafka.current_lag = 250
     patch = run(rt, spec, status, events)
 
     assert kafka.lag_asked == [("broker:9092", "north.processor", "north.readings")]
     assert patch["consumerLag"] == 250
-    assert helm.applied[-1]["processor"]["replicas"] == 3
+    assert scaler.calls == [(NS, "north-processor", 3)]
+    assert len(helm.applied) == 1 and "helm" not in patch  # no Helm revision per scaling step
     assert patch["scaling"]["replicas"] == 3
     assert patch["scaling"]["lastDecision"]["from"] == 1
     assert patch["scaling"]["lastDecision"]["to"] == 3
-    assert patch["helm"]["revision"] == 2
     assert rt.registry.get(NS, "north").scaled_replicas == 3
     assert events.events[-1][:2] == ("Normal", "Scaled")
+    # a reconcile afterwards (a real configuration change elsewhere) renders the same processor block
+    again = logic.apply_site(rt, SiteSpec.parse("north", spec), NS, spec, {**status, **patch}, 2, Events())
+    assert again["helm"]["revision"] == 1 and len(helm.applied) == 1
+
+
+def test_a_restarted_operator_keeps_the_replicas_and_the_cooldown_from_the_status() -> None:
+    helm, kafka, scaler = FakeHelm(), FakeKafka(), Scaler()
+    spec = site_spec(processor=AUTO)
+    rt, status = installed(helm, kafka, spec, scaler)
+    kafka.current_lag = 400
+    status = {**status, **run(rt, spec, status, Events())}
+    scaled_at = st.parse_time(status["scaling"]["lastScaleTime"]) or NOW
+
+    fresh = runtime(helm, kafka, scaler)  # a new process: nothing in memory, the status from the API server
+    kafka.current_lag = 0
+    held = run(fresh, spec, status, Events(), now=scaled_at + 10)
+    assert "held by cooldown" in held["scaling"]["lastEvaluation"]["reason"]
+    assert scaler.calls == [(NS, "north-processor", 4)]
+    assert logic.chosen_replicas(fresh.registry.get(NS, "north"), "north", spec, status) == {"north-processor": 4}
+    down = run(fresh, spec, status, Events(), now=scaled_at + 301)
+    assert down["scaling"]["replicas"] == 1 and scaler.calls[-1] == (NS, "north-processor", 1)
 
 
 def test_the_consumer_group_follows_the_topic_prefix() -> None:
@@ -56,46 +81,46 @@ def test_the_consumer_group_follows_the_topic_prefix() -> None:
 
 
 def test_scaling_is_capped_by_the_partitions() -> None:
-    helm, kafka = FakeHelm(), FakeKafka()
+    helm, kafka, scaler = FakeHelm(), FakeKafka(), Scaler()
     spec = site_spec(processor=AUTO)
-    rt, status = installed(helm, kafka, spec)
+    rt, status = installed(helm, kafka, spec, scaler)
     kafka.current_lag, kafka.partition_count = 10_000, 2
     patch = run(rt, spec, status, Events())
     assert patch["scaling"]["replicas"] == 2
-    assert helm.applied[-1]["processor"]["replicas"] == 2
+    assert scaler.calls == [(NS, "north-processor", 2)]
 
 
 def test_scale_down_waits_for_the_cooldown() -> None:
-    helm, kafka, events = FakeHelm(), FakeKafka(), Events()
+    helm, kafka, events, scaler = FakeHelm(), FakeKafka(), Events(), Scaler()
     spec = site_spec(processor=AUTO)
-    rt, status = installed(helm, kafka, spec)
+    rt, status = installed(helm, kafka, spec, scaler)
     kafka.current_lag = 400
     up = run(rt, spec, status, events)
     status = {**status, **up}
-    applied = len(helm.applied)
 
     kafka.current_lag = 0
     held = run(rt, spec, status, events, now=st.parse_time(up["scaling"]["lastScaleTime"]) or NOW)
-    assert len(helm.applied) == applied
+    assert len(scaler.calls) == 1
     assert "held by cooldown" in held["scaling"]["lastEvaluation"]["reason"]
     assert held["scaling"]["replicas"] == 4
 
     later = (st.parse_time(up["scaling"]["lastScaleTime"]) or NOW) + 301
     down = run(rt, spec, status, events, now=later)
     assert down["scaling"]["replicas"] == 1
-    assert helm.applied[-1]["processor"]["replicas"] == 1
+    assert scaler.calls[-1] == (NS, "north-processor", 1)
+    assert len(helm.applied) == 1
 
 
-def test_a_failed_helm_upgrade_keeps_the_replicas_and_says_why() -> None:
-    helm, kafka, events = FakeHelm(), FakeKafka(), Events()
+def test_a_refused_scale_keeps_the_replicas_and_says_why() -> None:
+    helm, kafka, events, scaler = FakeHelm(), FakeKafka(), Events(), Scaler()
     spec = site_spec(processor=AUTO)
-    rt, status = installed(helm, kafka, spec)
+    rt, status = installed(helm, kafka, spec, scaler)
     kafka.current_lag = 250
-    helm.fail = "timed out"
+    scaler.fail = ApiException(status=403, reason="Forbidden")
     patch = run(rt, spec, status, events)
     evaluation = patch["scaling"]["lastEvaluation"]
     assert (evaluation["from"], evaluation["to"]) == (1, 1)
-    assert "scaling to 3 failed: timed out" in evaluation["reason"]
+    assert "scaling to 3 failed: Forbidden" in evaluation["reason"]
     assert "replicas" not in patch["scaling"]
     assert rt.registry.get(NS, "north").scaled_replicas is None
     assert "ScalingFailed" in events.reasons()

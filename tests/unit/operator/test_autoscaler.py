@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from gridwatch_operator.autoscaler import Policy, decide, target
+from gridwatch_operator.autoscaler import SETTLE_SECONDS, Policy, decide, target
 
 POLICY = Policy(min_replicas=1, max_replicas=6, lag_per_replica=1000, cooldown_seconds=300)
 NOW = 10_000.0
@@ -75,3 +75,17 @@ def test_policy_from_spec() -> None:
     assert Policy.from_spec(spec) == Policy(2, 8, 250, 60.0)
     assert Policy.from_spec(spec).lag_unit == "readings"
     assert Policy.from_spec({**spec, "lagUnit": "messages"}).lag_unit == "messages"
+
+
+def test_a_scale_up_waits_for_the_last_ones_to_join() -> None:
+    # 2 processors were asked for 10 s ago, 1 is ready: the lag has not met the new one yet
+    held = decide(POLICY, current=2, lag=5000, partitions=8, now=NOW, last_scale_time=NOW - 10, ready=1)
+    assert (held.replicas, held.changed) == (2, False)
+    assert held.reason.startswith("scale up to 5 held: 1 of 2 processors ready")
+    # once they are ready, or after SETTLE_SECONDS (a pod that never becomes ready), it scales
+    assert decide(POLICY, current=2, lag=5000, partitions=8, now=NOW, last_scale_time=NOW - 10, ready=2).replicas == 5
+    late = NOW - SETTLE_SECONDS - 1
+    assert decide(POLICY, current=2, lag=5000, partitions=8, now=NOW, last_scale_time=late, ready=1).replicas == 5
+    # never scaled (a site starting up) or readiness unknown: immediate
+    assert decide(POLICY, current=1, lag=5000, partitions=8, now=NOW, last_scale_time=None, ready=0).replicas == 5
+    assert decide(POLICY, current=2, lag=5000, partitions=8, now=NOW, last_scale_time=NOW - 1).replicas == 5

@@ -37,3 +37,11 @@ def test_scaled_and_deleted() -> None:
     assert drifts[0].missing and not drifts[1].missing
     assert drifts[0].message == "Deployment s-api was deleted; recreated from the release manifest"
     assert drifts[1].message == "Deployment s-processor was scaled to 7; restored to 2 replicas"
+
+
+def test_the_autoscalers_choice_replaces_the_manifest_replicas() -> None:
+    expected = deployments(MANIFEST)
+    # the operator scaled the processors to 3: that is not drift; 5 set by hand is, and goes back to 3
+    assert find(expected, {"s-processor": 3, "s-api": 5}, {"s-processor": 3}) == []
+    (drift,) = find(expected, {"s-processor": 5, "s-api": 5}, {"s-processor": 3})
+    assert drift.message == "Deployment s-processor was scaled to 5; restored to 3 replicas"

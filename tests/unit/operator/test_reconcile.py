@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from gridwatch_operator.site import SiteFailed, apply_site, observed
+from gridwatch_operator.site import SiteFailed, apply_site, chosen_replicas, observed
 from gridwatch_operator.spec import SiteSpec
 
 from tests.unit.operator.fakes import Events, FakeHelm, FakeKafka, runtime, site_spec
@@ -96,13 +96,16 @@ def test_topics_managed_elsewhere_are_not_touched() -> None:
     assert "manageTopics=false" in fields["kafka"]["message"]
 
 
-def test_a_reconcile_keeps_the_autoscalers_choice() -> None:
+def test_a_reconcile_leaves_the_replicas_to_the_autoscaler() -> None:
     helm = FakeHelm()
     rt = runtime(helm)
     rt.registry.get(NS, "north").scaled_replicas = 3
     spec = site_spec(processor={"autoscaling": {"enabled": True, "minReplicas": 1, "maxReplicas": 4}})
     apply(rt, "north", spec, {"scaling": {"replicas": 1}}, Events())
-    assert helm.applied[-1]["processor"]["replicas"] == 3
+    # the release renders no processor replicas (an upgrade never resets them); drift repair keeps the choice
+    assert helm.applied[-1]["processor"] == {"autoscaled": True, "forest": "auto"}
+    site = rt.registry.get(NS, "north")
+    assert chosen_replicas(site, "north", spec, {"scaling": {"replicas": 1}}) == {"north-processor": 3}
 
 
 def test_observed_reports_the_releases_deployments() -> None:

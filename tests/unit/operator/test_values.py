@@ -146,6 +146,17 @@ def test_autoscaled_processors_follow_the_autoscaler_within_bounds() -> None:
     assert processor_replicas(defaulted_spec({"processor": {"replicas": 3}}), {"scaling": {"replicas": 1}}) == 3
 
 
+def test_autoscaled_processors_render_no_replicas() -> None:
+    auto = {"processor": {"replicas": 3, "autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 4}}}
+    values = values_for(auto, {"scaling": {"replicas": 4}})
+    assert values["processor"] == {
+        "autoscaled": True,
+        "forest": "auto",
+    }  # the same values whatever the autoscaler chose
+    assert values_for(auto, {"scaling": {"replicas": 2}}) == values
+    assert desired_replicas(values)["processor"] is None
+
+
 def test_desired_replicas_leave_the_api_to_its_hpa() -> None:
     assert desired_replicas(values_for({})) == {"simulator": 1, "processor": 1, "api": 2}
     hpa = values_for({"api": {"autoscaling": {"enabled": True}}, "simulator": {"enabled": False}})

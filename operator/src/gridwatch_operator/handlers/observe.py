@@ -10,7 +10,7 @@ from gridwatch_operator import status as st
 from gridwatch_operator.handlers.common import SETTINGS, DeploymentIndex, live, namespaced, notifier, runtime
 from gridwatch_operator.helm import HelmError
 from gridwatch_operator.settings import GROUP, PLURAL, VERSION
-from gridwatch_operator.site import ensure_known, observed, repair_drift
+from gridwatch_operator.site import chosen_replicas, ensure_known, observed, repair_drift
 from gridwatch_operator.spec import SiteSpec
 
 
@@ -42,7 +42,8 @@ def observe(
     seen = live(site_deployments, namespace, name)
     update: dict[str, Any] = {}
     if not paused and rt.settings.drift_repair:
-        repaired = repair_drift(site, name, namespace, seen, notifier(body))
+        chosen = chosen_replicas(site, name, spec, status)  # the lag autoscaler's processors
+        repaired = repair_drift(site, name, namespace, seen, notifier(body), chosen)
         if repaired:
             drift = status.get("drift") or {}
             update["drift"] = {
