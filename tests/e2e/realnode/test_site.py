@@ -465,3 +465,28 @@ def test_kubectl_plugin_shows_the_real_site(site: Site) -> None:
     assert all(comp["ready"] == comp["desired"] for comp in found["components"]), found["components"]
     assert found["sensors_reporting"] == REPORTING
     assert isinstance(found["alerts"]["active"], int)
+
+
+def test_forecasts_flow_on_real_pods(site: Site) -> None:
+    """The forecaster pod forecasts from the site's PostgreSQL history and the API pod serves it (issue 15, "forecasts
+    flow on Kubernetes"): two weeks of rollups are seeded under the site's identity, then the forecaster restarted."""
+    from tests.utils.model_history import seed
+
+    c = site.c
+    wait_until(lambda: condition(c.site(SITE, SITE_NS), "Ready").get("status") == "True", 300, "Ready", 2)
+    rows = seed(site.backends.postgres.dsn, f"{SITE_NS}.{SITE}", time.time(), days=14, machines=3)
+    assert rows > 0
+    c.kubectl("delete", "pod", "-n", SITE_NS, "-l", "app.kubernetes.io/component=forecaster", "--wait=true")
+    url = f"{site.api_url()}/api/v1/forecast"
+
+    def served() -> dict[str, Any] | None:
+        answer = httpx.get(url, params={"scope": "site"}, timeout=10)
+        return answer.json() if answer.status_code == 200 else None
+
+    forecast = wait_until(served, 240, "the site forecast served by the API", 3)
+    assert forecast["site"] == f"{SITE_NS}.{SITE}" and forecast["scope"] == "site"
+    assert forecast["model"] and forecast["model_version"]
+    assert forecast["step_s"] == 900 and len(forecast["points"]) == 120 // 15  # the sample's forecastHorizonMinutes
+    assert all(p["p10"] <= p["p50"] <= p["p90"] for p in forecast["points"]), forecast["points"]
+    machine = httpx.get(url, params={"scope": "machine", "id": "m00001"}, timeout=10)
+    assert machine.status_code == 200 and len(machine.json()["points"]) == 8, machine.text
