@@ -212,6 +212,10 @@ def observed(
     site = rt.registry.get(namespace, name)
     found = st.components(site.deployments or {}, live)
     window = rt.settings.data_flowing_window_seconds
+    if site.upgrade_status is not None:
+        # the status timer's copy of the body can predate the reconcile that held or upgraded the chart: the
+        # UpgradePending condition follows what this operator last did, not that stale copy (it flapped to False)
+        status = {**status, "upgrade": site.upgrade_status}
     fields = st.observe(
         status, generation, found, paused=paused, stamp=st.now(), window_s=window, spec_error=spec_error
     )

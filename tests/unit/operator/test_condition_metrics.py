@@ -47,3 +47,17 @@ def test_before_the_first_reconcile_the_identity_comes_from_the_status() -> None
     observed(rt, "west", NS, {"siteId": "sites.west", "observedGeneration": 1}, 1, [], paused=False)
     assert value("sites.west", "Degraded") == 0.0
     assert value("west", "Degraded") is None
+
+
+def test_upgrade_pending_follows_the_operators_last_helm_call_not_a_stale_status() -> None:
+    """The status timer may hold a body read before the reconcile that held the chart upgrade; the condition must
+    not flip back to False from it."""
+    rt = runtime()
+    site = rt.registry.get(NS, "held")
+    stale = {"observedGeneration": 1}  # no status.upgrade yet
+    first = {c["type"]: c for c in observed(rt, "held", NS, stale, 1, [], paused=False)["conditions"]}
+    assert first["UpgradePending"]["status"] == "False"
+    site.upgrade_status = {"pending": True, "reason": "AwaitingApproval", "message": "chart 0.2.0 waits"}
+    again = {c["type"]: c for c in observed(rt, "held", NS, stale, 1, [], paused=False)["conditions"]}
+    assert (again["UpgradePending"]["status"], again["UpgradePending"]["reason"]) == ("True", "AwaitingApproval")
+    assert value("held", "UpgradePending") == 1.0
