@@ -43,6 +43,9 @@ SITE_NS = "kps-sites"
 LABELLED, UNLABELLED = "plant-a", "plant-b"
 PROMETHEUS = "kps"
 SELECTOR = {"matchLabels": {"release": PROMETHEUS}}
+# Not the session operator's release name: the operator chart's ClusterRoles are named after the release, and the
+# session fixture (tests/e2e/conftest.py) installs `gridwatch-operator` on the same control plane.
+OPERATOR_RELEASE = "gridwatch-operator-kps"
 
 
 @pytest.fixture(scope="module")
@@ -134,9 +137,10 @@ def _operator_env(cluster: Cluster) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def installed(kps: Cluster, monkeypatch_module: pytest.MonkeyPatch) -> Cluster:
-    """The operator chart with the selector labels, a site with the values that operator gives it, one without."""
-    _install(kps, "gridwatch-operator", "gridwatch-operator", OPERATOR_NS, {
+def installed(kps: Cluster, monkeypatch_module: pytest.MonkeyPatch) -> Iterator[Cluster]:
+    """The operator chart with the selector labels, a site with the values that operator gives it, one without;
+    uninstalled afterwards, so the e2e tests after this module find the plane as they expect it."""
+    _install(kps, OPERATOR_RELEASE, "gridwatch-operator", OPERATOR_NS, {
         "watchNamespaces": [SITE_NS],
         "monitoring": {"selectorLabels": {"release": PROMETHEUS}},
         "crds": {"create": False},  # the EnergySite CRD is not needed here (and may belong to another release)
@@ -151,7 +155,11 @@ def installed(kps: Cluster, monkeypatch_module: pytest.MonkeyPatch) -> Cluster:
     rt.settings = GridwatchOperatorSettings()  # the installed operator's settings, from its Deployment's environment
     assert rt.settings.monitoring_selector_labels == {"release": PROMETHEUS}
     _install(kps, LABELLED, "energy-site", SITE_NS, site_values(rt, LABELLED, SITE_NS, spec, {}))
-    return kps
+    try:
+        yield kps
+    finally:
+        for release, ns in ((LABELLED, SITE_NS), (UNLABELLED, SITE_NS), (OPERATOR_RELEASE, OPERATOR_NS)):
+            kps.helm("uninstall", release, "-n", ns, "--wait", "--timeout", "60s", check=False, timeout=90)
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +199,7 @@ def test_prometheus_selects_the_labelled_site_and_the_operator_only(installed: C
     monitors = _monitors(installed, "servicemonitors")
     site_sm = monitors[(SITE_NS, LABELLED)]
     other_sm = monitors[(SITE_NS, UNLABELLED)]
-    operator_sm = monitors[(OPERATOR_NS, "gridwatch-operator")]
+    operator_sm = monitors[(OPERATOR_NS, OPERATOR_RELEASE)]
     assert site_sm["metadata"]["labels"]["release"] == operator_sm["metadata"]["labels"]["release"] == PROMETHEUS
     assert "release" not in other_sm["metadata"]["labels"]
 
