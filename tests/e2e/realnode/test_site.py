@@ -465,7 +465,9 @@ def test_kubectl_plugin_shows_the_real_site(site: Site) -> None:
         assert out.returncode == 0, out.stderr
         found: dict[str, Any] = json.loads(out.stdout)
         flowing = {x["type"]: x["status"] for x in found["conditions"]}.get("DataFlowing") == "True"
-        return found if flowing and "active" in found["alerts"] else None
+        if flowing and "active" in found["alerts"]:
+            return found
+        raise AssertionError(f"DataFlowing {flowing}, alerts {found['alerts']}")  # wait_until shows the last one
 
     found = wait_until(report, 90, "the plugin's report with data flowing and the site's alerts")
     assert found["site_id"] == f"{SITE_NS}.{SITE}"
