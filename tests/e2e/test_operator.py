@@ -567,13 +567,16 @@ def test_release_installs_into_a_restricted_namespace_without_warnings(
 
     # The same objects through a server-side dry run, and a control showing the check can see a
     # violation when the security context is weakened.
-    def server_warnings(*sets: str) -> str:
+    def server_warnings(*sets: str, admitted: bool = True) -> str:
         args = [a for kv in sets for a in ("--set", kv)]
         rendered = cluster.helm("template", "pss-dry", chart, "-n", NORTH, *args).stdout
-        return cluster.kubectl("apply", "-n", NORTH, "--dry-run=server", "-f", "-", stdin=rendered).stderr
+        out = cluster.kubectl("apply", "-n", NORTH, "--dry-run=server", "-f", "-", stdin=rendered, check=admitted)
+        return out.stderr
 
     assert server_warnings() == ""
-    weak = server_warnings("securityContext.allowPrivilegeEscalation=true")
+    # weakened, the Deployments get warnings and the helm test's bare Pod is refused outright
+    weak = server_warnings("securityContext.allowPrivilegeEscalation=true", admitted=False)
+    assert 'pods "pss-dry-api-test" is forbidden: violates PodSecurity' in weak, weak
     assert 'would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false' in weak, weak
 
     # Releases made by the operator: no HelmWarnings events, no pods refused by admission.
