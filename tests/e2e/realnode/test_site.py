@@ -446,36 +446,6 @@ def test_ui_in_browser_against_real_pods(site: Site) -> None:
     assert " failed" not in result.stdout
 
 
-def test_kubectl_plugin_shows_the_real_site(site: Site) -> None:
-    """`kubectl gridwatch status` on real pods: live replicas, data flowing, and active alerts from the site's API
-    through the API server's service proxy (on kwok pods that line can only say it is unreachable)."""
-    import sys
-
-    c = site.c
-    env = c.env()
-    env["PATH"] = f"{env['PATH']}:{Path(sys.executable).parent}"
-    env["KUBECONFIG"] = str(c.kubeconfig)
-    kubectl = str(c.plane.bin_dir / "kubectl")
-
-    def report() -> dict[str, Any] | None:
-        out = subprocess.run(
-            [kubectl, "gridwatch", "status", SITE, "-n", SITE_NS, "-o", "json"],
-            capture_output=True, text=True, env=env, timeout=60, check=False,
-        )  # fmt: skip
-        assert out.returncode == 0, out.stderr
-        found: dict[str, Any] = json.loads(out.stdout)
-        flowing = {x["type"]: x["status"] for x in found["conditions"]}.get("DataFlowing") == "True"
-        if flowing and "active" in found["alerts"]:
-            return found
-        raise AssertionError(f"DataFlowing {flowing}, alerts {found['alerts']}")  # wait_until shows the last one
-
-    found = wait_until(report, 90, "the plugin's report with data flowing and the site's alerts")
-    assert found["site_id"] == f"{SITE_NS}.{SITE}"
-    assert all(comp["ready"] == comp["desired"] for comp in found["components"]), found["components"]
-    assert found["sensors_reporting"] == REPORTING
-    assert isinstance(found["alerts"]["active"], int)
-
-
 def test_forecasts_flow_on_real_pods(site: Site) -> None:
     """The forecaster pod forecasts from the site's PostgreSQL history and the API pod serves it (issue 15, "forecasts
     flow on Kubernetes"): two weeks of rollups are seeded under the site's identity, then the forecaster restarted."""
