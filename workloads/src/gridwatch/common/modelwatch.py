@@ -125,7 +125,10 @@ class ModelWatcher(Generic[T]):
                     msg = pubsub.get_message(timeout=1.0)
                     if msg is not None and self._is_mine(msg.get("data")):
                         self._wake.set()
-            except (redis.RedisError, OSError) as exc:
+            except (redis.RedisError, OSError, TypeError, ValueError) as exc:
+                # TypeError/ValueError: redis-py polling a socket the client closed meanwhile (at shutdown)
+                if self._stop.is_set():
+                    return
                 self.log.warning("model notices unavailable; polling the registry", error=str(exc))
                 self._stop.wait(delay)
                 delay = min(delay * 2, 30.0)
