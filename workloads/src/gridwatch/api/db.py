@@ -46,6 +46,8 @@ class Database:
             try:
                 applied = await asyncio.to_thread(_migrate_once, self.conninfo)
             except psycopg.Error as exc:
+                if tasks.stopping():
+                    raise asyncio.CancelledError from exc
                 log.warning("postgres migrations pending; retrying", error=str(exc))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)

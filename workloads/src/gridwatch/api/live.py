@@ -136,6 +136,8 @@ class LiveHub:
                     if message.get("type") == "message":
                         self._on_message(message["data"])
             except (RedisError, OSError) as exc:
+                if tasks.stopping():
+                    raise asyncio.CancelledError from exc
                 log.warning("live subscription lost; retrying", error=str(exc), delay=delay)
             finally:
                 with contextlib.suppress(Exception):
@@ -165,11 +167,15 @@ class LiveHub:
             try:
                 await self._push_update()
             except (RedisError, OSError) as exc:
+                if tasks.stopping():
+                    raise asyncio.CancelledError from exc
                 if self.redis_up:
                     log.warning("live update failed: redis unavailable", error=str(exc))
                     self.broadcast(ErrorEvent(ts=time.time(), detail="Redis is unavailable"))
                 self.redis_up = False
             except Exception:  # keep pushing whatever one tick did
+                if tasks.stopping():
+                    raise
                 log.exception("live update failed")
 
     async def _push_update(self) -> None:

@@ -100,6 +100,8 @@ class SiteStats:
             try:
                 await self.refresh(source)
             except (RedisError, OSError) as exc:
+                if tasks.stopping():
+                    raise asyncio.CancelledError from exc
                 log.debug("site stats refresh failed", error=str(exc))
             await asyncio.sleep(self.interval_s)
 
