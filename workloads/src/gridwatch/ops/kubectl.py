@@ -13,6 +13,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from gridwatch.ops import site_alerts
+
 GROUP, VERSION, PLURAL = "gridwatch.io", "v1alpha1", "energysites"
 
 app = typer.Typer(
@@ -136,36 +138,8 @@ def gather(name: str, namespace: str, context: str | None = None, alerts: bool =
         observed_generation=status.get("observedGeneration"),
     )
     if alerts:
-        report.alerts = _active_alerts(core, namespace, release)
+        report.alerts = site_alerts.fetch(core, namespace, release)
     return report
-
-
-def _active_alerts(core: Any, namespace: str, release: str) -> dict[str, Any]:
-    """Active alerts from the site's API, through the API server's service proxy; the reason when unreachable."""
-    try:
-        services = core.list_namespaced_service(
-            namespace, label_selector=f"app.kubernetes.io/instance={release},app.kubernetes.io/component=api"
-        ).items
-        if not services:
-            return {"error": "the site has no API Service"}
-        svc = services[0]
-        port = svc.spec.ports[0].name or str(svc.spec.ports[0].port)
-        path = f"/api/v1/namespaces/{namespace}/services/{svc.metadata.name}:{port}/proxy/api/alerts"
-        raw = core.api_client.call_api(
-            path,
-            "GET",
-            query_params=[("state", "active"), ("limit", "5")],
-            header_params={"Accept": "application/json"},
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _request_timeout=5,
-        )[0]
-        body = json.loads(raw.data)
-    except Exception as exc:  # the rest of the screen is still worth printing
-        return {"error": f"unreachable: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"}
-    active = [a for a in body.get("items", []) if isinstance(a, dict)]
-    latest = [f"{a.get('severity', '?')} {a.get('sensor_id', '')}: {a.get('message', '')}" for a in active[:3]]
-    return {"active": int(body.get("total", len(active))), "latest": latest}
 
 
 def _condition_text(c: dict[str, Any]) -> Text:
