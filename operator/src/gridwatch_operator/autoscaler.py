@@ -29,6 +29,9 @@ class Policy:
     lag_per_replica: int = 25000
     cooldown_seconds: float = 300.0
     lag_unit: str = "readings"
+    engine: str = "Operator"  # Operator: decide() below; KEDA: a ScaledObject scales (keda.py)
+    readings_per_message: int = 500  # engine KEDA: readings -> KEDA's messages (keda.thresholds)
+    activation_lag: int = 0  # engine KEDA: activationLagThreshold, in lag_unit
 
     @classmethod
     def from_spec(cls, autoscaling: Mapping[str, Any]) -> Policy:
@@ -39,6 +42,9 @@ class Policy:
             lag_per_replica=int(autoscaling.get("lagPerReplica", 25000)),
             cooldown_seconds=float(autoscaling.get("cooldownSeconds", 300)),
             lag_unit=str(autoscaling.get("lagUnit") or "readings"),
+            engine=str(autoscaling.get("engine") or "Operator"),
+            readings_per_message=max(1, int(autoscaling.get("readingsPerMessage", 500))),
+            activation_lag=max(0, int(autoscaling.get("activationLag", 0))),
         )
 
 

@@ -79,3 +79,15 @@ def read_secret_data(namespace: str, name: str) -> dict[str, str]:
             raise KeyError(f"{namespace}/{name}") from None
         raise
     return {str(k): str(v) for k, v in (obj.data or {}).items()}
+
+
+def keda_available() -> bool:
+    """The API server serves KEDA's ScaledObjects (keda.sh/v1alpha1 scaledobjects): a discovery read, which every
+    authenticated client may make (no RBAC rule). False on 404; other API errors are raised."""
+    try:
+        found = client.CustomObjectsApi(api_client()).get_api_resources("keda.sh", "v1alpha1")
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return any(r.name == "scaledobjects" for r in (found.resources or []))

@@ -22,6 +22,7 @@ class SiteState:
     site_id: str = ""  # the identity (spec.site_identity): the `site` label of its metrics, as of its workloads
     upgrade: Policy | None = None  # spec.upgrade resolved (rollout.py), set by every handler that parsed the spec
     upgrade_status: dict[str, Any] | None = None  # status.upgrade of the last helm call
+    keda_rendered: bool | None = None  # engine KEDA: whether the last helm call rendered the ScaledObject
 
 
 class Registry:

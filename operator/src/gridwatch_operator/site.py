@@ -16,7 +16,7 @@ from typing import Any
 
 from kubernetes.client import ApiException
 
-from gridwatch_operator import kube, metrics, rollout
+from gridwatch_operator import keda, kube, metrics, rollout
 from gridwatch_operator import status as st
 from gridwatch_operator.autoscaler import decide
 from gridwatch_operator.drift import find
@@ -29,7 +29,7 @@ from gridwatch_operator.registry import Registry, SiteState
 from gridwatch_operator.settings import GridwatchOperatorSettings
 from gridwatch_operator.spec import SiteSpec
 from gridwatch_operator.topics import GroupLag, Kafka, TopicsError
-from gridwatch_operator.values import autoscaled, helm_values, merge, processor_replicas
+from gridwatch_operator.values import autoscaled, helm_values, keda_engine, merge, processor_replicas
 
 RELEASE_RECHECK_SECONDS = 30.0  # how often a timer asks helm about a release it does not know yet
 
@@ -47,6 +47,7 @@ class Runtime:
     registry: Registry
     secrets: SecretReader = kube.read_secret_data  # the Secrets spec.kafka references (kafkaauth)
     scale: Callable[[str, str, int], None] = kube.scale_deployment  # (namespace, Deployment, replicas)
+    keda_available: Callable[[], bool] = kube.keda_available  # the cluster serves scaledobjects.keda.sh
 
 
 class SiteFailed(Exception):
@@ -66,7 +67,13 @@ def desired_status(status: Mapping[str, Any], site: SiteState) -> Mapping[str, A
 
 
 def site_values(
-    rt: Runtime, name: str, namespace: str, spec: Mapping[str, Any], status: Mapping[str, Any]
+    rt: Runtime,
+    name: str,
+    namespace: str,
+    spec: Mapping[str, Any],
+    status: Mapping[str, Any],
+    *,
+    keda_available: bool = False,
 ) -> dict[str, Any]:
     """The site's values, with the operator's monitoring selector labels, then its siteValues, merged over them."""
     values = helm_values(
@@ -76,6 +83,7 @@ def site_values(
         default_image=rt.settings.workloads_image,
         pull_policy=rt.settings.image_pull_policy,
         namespace=namespace,
+        keda_available=keda_available,
     )
     if rt.settings.monitoring_selector_labels:
         values = merge(values, {"metrics": {"selectorLabels": dict(rt.settings.monitoring_selector_labels)}})
@@ -143,7 +151,8 @@ def apply_site(
     site.upgrade = upgrade_policy(rt, parsed)
     fields: dict[str, Any] = {"siteId": parsed.site_id, "kafka": ensure_topics(rt, parsed, notify)}
     pinned = {**status, "siteId": parsed.site_id}  # the values carry the identity parsed (and recorded) here
-    values = site_values(rt, name, namespace, spec, desired_status(pinned, site))
+    with_keda = keda_engine(spec) and keda_present(rt, site, notify)
+    values = site_values(rt, name, namespace, spec, desired_status(pinned, site), keda_available=with_keda)
     previous = dict(status.get("helm") or {})
     applied = spec_digest(spec)
     try:
@@ -165,6 +174,8 @@ def apply_site(
     }
     fields["observedGeneration"] = generation
     fields["upgrade"] = site.upgrade_status
+    site.keda_rendered = with_keda if keda_engine(spec) else None
+    fields["scaling"] = scaling_owner(parsed, spec, site, name, with_keda)
     before, after = status.get("upgrade") or {}, site.upgrade_status or {}
     if after.get("pending") and before.get("message") != after.get("message"):
         notify("Normal", "UpgradeHeld", str(after.get("message")))
@@ -178,6 +189,25 @@ def apply_site(
     if fields["kafka"].get("error"):
         raise SiteFailed("kafka", f"Kafka topics: {fields['kafka']['error']}", fields)
     return fields
+
+
+def keda_present(rt: Runtime, site: SiteState, notify: Notify) -> bool:
+    """Whether the cluster serves KEDA's ScaledObjects; when the API cannot tell, what the last release rendered."""
+    try:
+        return rt.keda_available()
+    except (ApiException, OSError) as exc:
+        why = getattr(exc, "reason", None) or str(exc)
+        notify("Warning", "KEDAUnknown", f"cannot tell whether {keda.SCALEDOBJECTS} is served: {why}")
+        return bool(site.keda_rendered)
+
+
+def scaling_owner(
+    parsed: SiteSpec, spec: Mapping[str, Any], site: SiteState, name: str, with_keda: bool
+) -> dict[str, Any]:
+    """status.scaling's engine fields: KEDA's block for engine KEDA, else None (a merge patch deletes it)."""
+    if keda_engine(spec):
+        return keda.status_block(parsed.policy, parsed.kafka.partitions, with_keda, processor_deployment(site, name))
+    return {"engine": keda.OPERATOR if autoscaled(spec) else None, "keda": None}
 
 
 def spec_digest(spec: Mapping[str, Any]) -> str:
@@ -365,6 +395,8 @@ def autoscale(
         patch["sensorsReporting"] = data["sensorsReporting"]
     if not parsed.autoscaling:
         return patch
+    if keda_engine(spec):
+        return {**patch, **keda_scaling(rt, parsed, namespace, spec, status, notify)}
     scaling = dict(status.get("scaling") or {})
     current = processor_replicas(spec, desired_status(status, site))
     ready = ((status.get("components") or {}).get("processor") or {}).get("ready")
@@ -410,3 +442,30 @@ def autoscale(
     if {k: last.get(k) for k in record} != record or scaling.get("replicas") != current:
         patch["scaling"] = {"replicas": current, "lastEvaluation": {**record, "time": st.now()}}
     return patch
+
+
+def keda_scaling(
+    rt: Runtime, parsed: SiteSpec, namespace: str, spec: Mapping[str, Any], status: Mapping[str, Any], notify: Notify
+) -> dict[str, Any]:
+    """Engine KEDA: never scale (KEDA's HPA owns the replicas); re-render the release when KEDA's CRDs appeared or
+    went away since the last helm call; report who scales in status.scaling."""
+    name = parsed.name
+    site = rt.registry.get(namespace, name)
+    available = keda_present(rt, site, notify)
+    if site.keda_rendered is not None and available != site.keda_rendered:
+        pinned = {**status, "siteId": parsed.site_id}
+        values = site_values(rt, name, namespace, spec, desired_status(pinned, site), keda_available=available)
+        try:
+            apply_release(rt, site, name, namespace, values)
+        except HelmError as exc:
+            notify("Warning", "HelmFailed", str(exc))
+            available = site.keda_rendered
+        else:
+            site.keda_rendered = available
+            what = "rendered the ScaledObject" if available else "removed the ScaledObject"
+            notify("Normal", "KEDAChanged", f"{keda.SCALEDOBJECTS} served: {available}; {what}")
+    block = keda.status_block(parsed.policy, parsed.kafka.partitions, available, processor_deployment(site, name))
+    scaling = status.get("scaling") or {}
+    if {k: scaling.get(k) for k in block} != block:
+        return {"scaling": block}
+    return {}

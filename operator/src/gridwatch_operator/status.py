@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from gridwatch_operator import conditions, flow, rollout
+from gridwatch_operator import conditions, flow, keda, rollout
 from gridwatch_operator.conditions import Component, Observation
 
 
@@ -100,6 +100,7 @@ def observe(
         *conditions.compute(obs),
         flow.condition(status, time.time() if at is None else at, window_s),
         rollout.condition(status),
+        *keda.condition(status),
     ]
     merged = conditions.merge(status.get("conditions"), fresh, stamp, generation)
     return {

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from gridwatch_operator import keda
 from gridwatch_operator.autoscaler import Policy
 from gridwatch_operator.spec import SiteSpec
 
@@ -129,14 +130,28 @@ def processor_replicas(spec: Mapping[str, Any], status: Mapping[str, Any]) -> in
     return int(_get(spec, "processor", "replicas") or 1)
 
 
+def keda_engine(spec: Mapping[str, Any]) -> bool:
+    """spec.processor.autoscaling enabled with engine KEDA: a KEDA ScaledObject owns the processors' replicas."""
+    auto = _get(spec, "processor", "autoscaling") or {}
+    return bool(auto.get("enabled")) and auto.get("engine") == keda.KEDA
+
+
 def autoscaled(spec: Mapping[str, Any]) -> bool:
-    """spec.processor.autoscaling.enabled: the operator owns the processors' replicas (scale subresource)."""
-    return bool((_get(spec, "processor", "autoscaling") or {}).get("enabled"))
+    """spec.processor.autoscaling.enabled with engine Operator: the operator owns the processors' replicas (scale
+    subresource). With engine KEDA it does not: KEDA's HPA does, and the operator must not fight it."""
+    return bool((_get(spec, "processor", "autoscaling") or {}).get("enabled")) and not keda_engine(spec)
 
 
-def processor_values(spec: Mapping[str, Any], status: Mapping[str, Any]) -> JSON:
+def processor_values(spec: Mapping[str, Any], status: Mapping[str, Any], *, keda_available: bool = False) -> JSON:
     """The chart's processor block: fixed replicas, or `autoscaled` (the chart then renders no spec.replicas and
-    the operator scales the Deployment through its scale subresource, so scaling makes no Helm revision)."""
+    the operator scales the Deployment through its scale subresource, so scaling makes no Helm revision), or with
+    engine KEDA a `keda` block (a ScaledObject, no spec.replicas). Engine KEDA on a cluster without KEDA's CRDs:
+    fixed at minReplicas (the KEDAScaling condition says why)."""
+    if keda_engine(spec):
+        policy = Policy.from_spec(_get(spec, "processor", "autoscaling") or {})
+        if keda_available:
+            return {"autoscaled": False, "keda": keda.chart_values(policy)}
+        return {"replicas": policy.min_replicas}
     if autoscaled(spec):
         return {"autoscaled": True}
     return {"replicas": processor_replicas(spec, status)}
@@ -150,9 +165,11 @@ def helm_values(
     default_image: str,
     pull_policy: str = "IfNotPresent",
     namespace: str = "",
+    keda_available: bool = False,
 ) -> JSON:
     """Values for the site's release. Absent spec fields fall back to the CRD's defaults (the API
-    server applies those, so they are only absent in unit tests and hand-written specs)."""
+    server applies those, so they are only absent in unit tests and hand-written specs). `keda_available`: the
+    cluster serves scaledobjects.keda.sh (only read for engine KEDA)."""
     sensors = spec.get("sensors") or {}
     simulator = spec.get("simulator") or {}
     api = spec.get("api") or {}
@@ -284,7 +301,7 @@ def helm_values(
             "replicas": int(simulator.get("replicas", 1)),
         },
         "processor": {
-            **processor_values(spec, status),
+            **processor_values(spec, status, keda_available=keda_available),
             # auto: the registry's promoted forest when PostgreSQL is there; never one fitted per replica
             "forest": "auto" if anomaly.get("trainedDetector", True) else False,
         },
@@ -356,12 +373,13 @@ def auth_values(auth: Mapping[str, Any]) -> JSON:
 
 
 def desired_replicas(values: Mapping[str, Any]) -> dict[str, int | None]:
-    """Replicas each component's Deployment should have (None: left to the API's HPA or the lag autoscaler)."""
+    """Replicas each component's Deployment should have (None: left to the API's HPA, the lag autoscaler or KEDA)."""
     out: dict[str, int | None] = {}
     if values["simulator"]["enabled"]:
         out["simulator"] = int(values["simulator"]["replicas"])
     processor = values["processor"]
-    out["processor"] = None if processor.get("autoscaled") else int(processor["replicas"])
+    owned = processor.get("autoscaled") or (processor.get("keda") or {}).get("enabled")
+    out["processor"] = None if owned else int(processor["replicas"])
     if values["history"]["enabled"]:
         out["history"] = int(values["history"].get("replicas", 1))
         out["alerts"] = int(values["alerts"].get("replicas", 1))

@@ -26,7 +26,9 @@ def manifest(values: Mapping[str, Any]) -> str:
                 "name": f"{values['site']}-{component}",
                 "labels": {"app.kubernetes.io/component": component},
             },
-            "spec": {} if values[component].get("autoscaled") else {"replicas": values[component]["replicas"]},
+            "spec": {}
+            if values[component].get("autoscaled") or (values[component].get("keda") or {}).get("enabled")
+            else {"replicas": values[component]["replicas"]},
         }
         for component in ("processor", "api")
     ]

@@ -194,6 +194,9 @@ def test_empty_spec_defaults_to_a_complete_valid_site() -> None:
     assert spec["sensors"]["count"] == 300
     assert spec["processor"]["autoscaling"] == {
         "enabled": False,
+        "engine": "Operator",
+        "readingsPerMessage": 500,
+        "activationLag": 0,
         "minReplicas": 1,
         "maxReplicas": 4,
         "lagUnit": "readings",

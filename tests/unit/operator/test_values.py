@@ -24,6 +24,10 @@ OPERATOR_FIELDS = {
     ("processor", "autoscaling", "cooldownSeconds"),
     ("processor", "autoscaling", "minReplicas"),
     ("processor", "autoscaling", "maxReplicas"),
+    # engine KEDA's fields reach the values only with engine KEDA on a cluster serving KEDA (test_keda.py)
+    ("processor", "autoscaling", "engine"),
+    ("processor", "autoscaling", "readingsPerMessage"),
+    ("processor", "autoscaling", "activationLag"),
     # rollout control (rollout.py): when the release moves to a new chart, not what it renders
     ("upgrade", "policy"),
     ("upgrade", "chartVersion"),
