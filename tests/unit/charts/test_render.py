@@ -135,6 +135,15 @@ def test_api_replicas_are_left_to_the_hpa_when_enabled() -> None:
     assert deployments["plant-north-processor"]["spec"]["replicas"] == 3
     [hpa] = [o for o in objects if o["kind"] == "HorizontalPodAutoscaler"]
     assert hpa["spec"]["scaleTargetRef"]["name"] == "plant-north-api"
+    assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 300  # Kubernetes' own default
+
+
+@needs_helm
+def test_the_api_hpa_scale_down_window_is_a_value() -> None:
+    values = CHARTS / "energy-site" / "ci" / "autoscaling-values.yaml"
+    objects = render("energy-site", values, "--set", "api.autoscaling.scaleDownStabilizationSeconds=15")
+    [hpa] = [o for o in objects if o["kind"] == "HorizontalPodAutoscaler"]
+    assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 15
 
 
 @needs_helm
