@@ -25,7 +25,7 @@ from gridwatch.dashboards.boards import BOARDS
 from gridwatch.dashboards.queries import PanelQuery, expand, panel_queries, variable_queries
 from websockets.sync.client import connect
 
-from tests.infra.services import Kafka, Prometheus, Redis, ServiceError
+from tests.infra.services import Kafka, Postgres, Prometheus, Redis, ServiceError
 from tests.utils.workloads import Workload, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,7 +93,9 @@ def hold_websocket(obs: Observed, ready: threading.Event) -> None:
 
 
 @pytest.fixture(scope="module")
-def observed(kafka: Kafka, redis_server: Redis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
+def observed(
+    kafka: Kafka, redis_server: Redis, postgres: Postgres, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Observed]:
     tmp = tmp_path_factory.mktemp("observability")
     site = f"obs{int(time.time()) % 100_000}"
     base = {
@@ -106,7 +108,16 @@ def observed(kafka: Kafka, redis_server: Redis, tmp_path_factory: pytest.TempPat
     workloads = {
         "processor": Workload("processor", {**base, "GRIDWATCH_METRICS_PORT": str(ports["processor"])}, tmp),
         "api": Workload(
-            "api", {**base, "GRIDWATCH_API_PORT": str(ports["api"]), "GRIDWATCH_API_WS_UPDATE_INTERVAL_S": "1"}, tmp
+            "api",
+            {
+                **base,
+                "GRIDWATCH_API_PORT": str(ports["api"]),
+                "GRIDWATCH_API_WS_UPDATE_INTERVAL_S": "1",
+                # today's energy and cost gauges are priced from PostgreSQL history
+                "GRIDWATCH_POSTGRES_DSN": postgres.dsn,
+                "GRIDWATCH_API_ENERGY_TODAY_INTERVAL_S": "2",
+            },
+            tmp,
         ),
         "simulator": Workload(
             "simulator",

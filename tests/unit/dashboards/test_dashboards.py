@@ -9,8 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gridwatch.api import energy_today
 from gridwatch.api import metrics as api_metrics
-from gridwatch.api.contract import DashboardStats, ProducerInfo, ProducerStatus, RiskySensor, StatusCounts
+from gridwatch.api.contract import (
+    DashboardStats,
+    EnergyCost,
+    ProducerInfo,
+    ProducerStatus,
+    RiskySensor,
+    StatusCounts,
+)
 from gridwatch.dashboards import render
 from gridwatch.dashboards.boards import BOARDS
 from gridwatch.dashboards.queries import expand, panel_queries, variable_queries
@@ -74,12 +82,18 @@ def exported_metric_names() -> set[str]:
         ],
     )
     api_metrics._COLLECTOR.put(api_labels, api_metrics.Snapshot(time.time(), stats, producers))
+    today = EnergyCost(
+        site="catalog", timezone="UTC", currency="EUR", per="day", from_=0.0, to=1.0, buckets=[],
+        total_energy_kwh=1.0, total_cost=0.25, pricing="catalog",
+    )  # fmt: skip
+    energy_today.COLLECTOR.put(api_labels, time.time(), today)
     try:
         names = set(REGISTRY._names_to_collectors)
         for family in text_string_to_metric_families(generate_latest(REGISTRY).decode()):
             names.update(sample.name for sample in family.samples)
     finally:
         api_metrics._COLLECTOR.drop(api_labels)
+        energy_today.COLLECTOR.drop(api_labels)
     return names | PROMETHEUS_SERIES
 
 
@@ -229,6 +243,8 @@ def test_the_metric_check_can_fail() -> None:
                 "Sensors by status",
                 "Anomalies by kind",
                 "Top failure probabilities",
+                "Energy today",
+                "Cost today",
             },
         ),
         (

@@ -16,6 +16,7 @@ from gridwatch.api import contract, metrics, openapi, problems, routes
 from gridwatch.api import db as database
 from gridwatch.api.auth import Authenticator, DocsGuard
 from gridwatch.api.cache import MicroCache
+from gridwatch.api.energy_today import EnergyToday, from_database
 from gridwatch.api.live import LiveHub
 from gridwatch.api.middleware import Observe, RateLimit
 from gridwatch.api.repository import Repository
@@ -46,9 +47,16 @@ def create_app(settings: ApiSettings) -> FastAPI:
             await auth.start()
         hub.start()
         site_stats.start(repo)
+        today: EnergyToday | None = None
+        if app.state.db is not None:  # no PostgreSQL, no history to price: no *_today gauges
+            compute = from_database(app.state.db, settings.timezone, app.state.suggestions.tariff)
+            today = EnergyToday(labels, compute, settings.energy_today_interval_s)
+            today.start()
         try:
             yield
         finally:
+            if today is not None:
+                await today.stop()
             await site_stats.stop()
             await database.close_database(app.state.db)
             await hub.stop()

@@ -141,8 +141,8 @@ class SiteStatsCollector(Collector):
         with self._lock:
             fresh = [(dict(k), s) for k, s in self._snapshots.items() if now - s.taken_at <= self.max_age_s]
         names = list(LABELS)
-        # energy is the processor's counter gridwatch_processor_energy_joules_total (one count per reading), not a
-        # gauge here that every API replica would export again
+        # energy is the processor's counter gridwatch_processor_energy_joules_total (one count per reading), not
+        # Redis's running total again here; today's energy and cost from PostgreSQL are api/energy_today.py's
         power = GaugeMetricFamily(
             "gridwatch_api_site_power_watts", "Site power: sum of the latest power readings (W)", labels=names
         )

@@ -18,6 +18,13 @@ class ApiSettings(OptimizerSettings):
     host: str = Field(default="127.0.0.1", alias="GRIDWATCH_API_HOST")
     port: int = Field(default=8000, ge=0, le=65535, alias="GRIDWATCH_API_PORT")
     ws_update_interval_s: float = Field(default=2.0, gt=0, le=60, alias="GRIDWATCH_API_WS_UPDATE_INTERVAL_S")
+    energy_today_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        alias="GRIDWATCH_API_ENERGY_TODAY_INTERVAL_S",
+        description="How often today's energy and cost gauges are recomputed from PostgreSQL",
+    )
     ws_snapshot_limit: int = Field(default=1000, ge=0, le=100_000, alias="GRIDWATCH_API_WS_SNAPSHOT_LIMIT")
     producer_timeout_s: float = Field(default=10.0, gt=0, alias="GRIDWATCH_API_PRODUCER_TIMEOUT_S")
     token: SecretStr = Field(

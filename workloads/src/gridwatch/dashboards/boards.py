@@ -16,13 +16,16 @@ def site_overview() -> Dashboard:
         dashboard(
             "gridwatch-site-overview",
             "Gridwatch / Site overview",
-            "Power, energy, sensors by status, anomalies and the sensors most likely to fail, for one site.",
+            "Power, energy and cost today, sensors by status, anomalies and the riskiest sensors, for one site.",
         )
         .with_row(Row("Now"))
         .with_panel(p.site_power_stat())
         .with_panel(p.site_energy_stat())
         .with_panel(p.sensors_stat())
         .with_panel(p.producers_stat())
+        .with_row(Row("Today (site time zone, site tariff)"))
+        .with_panel(p.energy_today_stat())
+        .with_panel(p.cost_today_stat())
         .with_row(Row("Energy"))
         .with_panel(p.site_power_panel())
         .with_panel(p.site_energy_panel())

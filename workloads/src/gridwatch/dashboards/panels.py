@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import bargauge, common, heatmap, stat, timeseries
-from grafana_foundation_sdk.models.common import StackingMode
+from grafana_foundation_sdk.models.common import BigValueTextMode, StackingMode
 from grafana_foundation_sdk.models.dashboard import DynamicConfigValue
 
 from gridwatch.common.schema import Status
@@ -63,6 +63,36 @@ def site_energy_stat() -> stat.Panel:
             "sum by (site) (increase(gridwatch_processor_energy_joules_total"
             f'{{{SITE},direction="import"}}[$__range])) / 3600'
         ),
+    )
+
+
+def energy_today_stat() -> stat.Panel:
+    """The site's energy since its local midnight, as GET /api/v1/analytics/energy computes it."""
+    return single(
+        "Energy today",
+        "Energy since the site's local midnight (its time zone, not the browser's), computed by the API from "
+        "PostgreSQL history with the code of GET /api/v1/analytics/energy (refreshed every minute; J, shown in Wh). "
+        "One gauge per API replica, all equal: max by (site). No data while PostgreSQL is down.",
+        "watth",
+        instant(f"max by (site) (gridwatch_api_site_energy_today_joules{{{SITE}}}) / 3600"),
+    ).span(12)
+
+
+def cost_today_stat() -> stat.Panel:
+    """The site's energy cost since its local midnight at its tariff, labelled with the tariff's currency."""
+    return (
+        single(
+            "Cost today",
+            "Energy cost since the site's local midnight at the site's tariff, in the tariff's currency (shown "
+            "beside the value), computed by the API exactly as GET /api/v1/analytics/energy's total_cost (the "
+            "UI's dashboard shows the same figure). One gauge per API replica, all equal: max by (site). No data "
+            "while PostgreSQL is down.",
+            "none",
+            instant(f"max by (site, currency) (gridwatch_api_site_cost_today{{{SITE}}})", "{{currency}}"),
+        )
+        .span(12)
+        .decimals(2)
+        .text_mode(BigValueTextMode.VALUE_AND_NAME)
     )
 
 

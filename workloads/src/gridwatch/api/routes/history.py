@@ -13,7 +13,7 @@ from psycopg.rows import TupleRow
 
 from gridwatch.api import costs
 from gridwatch.api import history_query as query
-from gridwatch.api.contract import EnergyBucket, EnergyCost, HistoryPoint, HistorySeries, HistorySummary
+from gridwatch.api.contract import EnergyCost, HistoryPoint, HistorySeries, HistorySummary
 from gridwatch.api.db import DbDep
 from gridwatch.api.deps import SettingsDep
 from gridwatch.api.encoding import MsgspecJSON
@@ -166,22 +166,8 @@ async def energy(
     bounds = calendar(fr, to, settings.timezone, per)
     tariff: Tariff = request.app.state.suggestions.tariff
     async with db.connection() as conn:
-        quarters = await query.site_energy_quarters(conn, db.site, fr, to)
-    buckets = costs.price(quarters, bounds, tariff.price_at)
-    return MsgspecJSON(
-        EnergyCost(
-            site=db.site,
-            timezone=settings.timezone,
-            currency=tariff.currency,
-            per=per.value,
-            from_=fr,
-            to=to,
-            buckets=[EnergyBucket(b.start, b.end, b.energy_kwh, b.cost) for b in buckets],
-            total_energy_kwh=round(sum(b.energy_kwh for b in buckets), 6),
-            total_cost=round(sum(b.cost for b in buckets), 6),
-            pricing="each quarter hour's kWh at the tariff price in force at its start, in the site's time zone",
-        )
-    )
+        found = await costs.energy_cost(conn, db.site, settings.timezone, tariff, fr, to, per, bounds)
+    return MsgspecJSON(found)
 
 
 @router.get("/summary", operation_id="analyticsSummary", responses={**ok(HistorySummary), **problems(422, 503)})
