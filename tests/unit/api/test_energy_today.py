@@ -109,3 +109,31 @@ def test_the_loop_survives_outages_and_stops_when_cancelled() -> None:
     assert calls >= 4
     assert running["gridwatch_api_site_energy_today_joules"][1] == 2.0 * 3.6e6
     assert stopped == {}  # a stopped API exports nothing for the site
+
+
+def test_an_unexpected_error_drops_the_figures_and_the_loop_goes_on() -> None:
+    calls: list[float] = []
+
+    async def buggy_once(now: float) -> EnergyCost:
+        calls.append(now)
+        if len(calls) == 2:
+            raise ValueError("a bug")
+        return found(1.0, 0.25)
+
+    today = EnergyToday(LABELS, buggy_once, interval_s=3600)
+
+    async def main() -> tuple[bool, bool, bool]:
+        await today.refresh()
+        first = bool(samples(energy_today.COLLECTOR))
+        with pytest.raises(ValueError):
+            await today.refresh()
+        dropped = not samples(energy_today.COLLECTOR)
+        today.interval_s = 0.01
+        today.start()
+        while len(calls) < 4:
+            await asyncio.sleep(0.01)
+        back = bool(samples(energy_today.COLLECTOR))
+        await today.stop()
+        return first, dropped, back
+
+    assert asyncio.run(main()) == (True, True, True)

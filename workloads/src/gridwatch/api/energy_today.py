@@ -49,11 +49,11 @@ class EnergyToday:
         self._task: asyncio.Task[None] | None = None
 
     async def refresh(self) -> None:
-        """Compute once: keep the result, or drop the site's figures when PostgreSQL fails."""
+        """Compute once: keep the result, or drop the site's figures when it fails (PostgreSQL down, a bug)."""
         now = time.time()
         try:
             found = await self.compute(now)
-        except psycopg.Error:
+        except Exception:
             COLLECTOR.drop(self.labels)
             raise
         COLLECTOR.put(self.labels, now, found)
@@ -76,6 +76,8 @@ class EnergyToday:
                 if tasks.stopping():
                     raise asyncio.CancelledError from exc
                 log.debug("energy today refresh failed", error=str(exc))
+            except Exception:  # a bug must not end the task for good: logged, retried next interval
+                log.exception("energy today refresh failed unexpectedly")
             await asyncio.sleep(self.interval_s)
 
 
