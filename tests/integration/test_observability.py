@@ -140,7 +140,9 @@ def observed(
         for w in workloads.values():
             w.start()
         prometheus.start()
-        prometheus.wait_for_targets(timeout=120, healthy=True)
+        # a start-up bound, not a timing under test: three workloads importing at once on a loaded 2-core machine
+        # took over 120 s before their first log line
+        prometheus.wait_for_targets(timeout=300, healthy=True)
         wait_for(lambda: httpx.get(f"{obs.api}/readyz").status_code == 200, 60, "API ready", logs=obs.logs())
         ws_ready = threading.Event()
         threads = [
