@@ -19,7 +19,7 @@ normality assumption).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -29,6 +29,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from gridwatch.common.forecast.panel import F64, I64, NotEnoughHistory, Panel, day_of_week, slot_of_day
+from gridwatch.common.forecast.trees import Forest, compile_forest
 
 DEFAULT_LEVELS: tuple[int, ...] = (10, 50, 90)
 _GRID = np.arange(1, 100)  # the quantile levels (percent) calibrated errors are kept at
@@ -439,6 +440,8 @@ FEATURES: tuple[str, ...] = (
     "day_std",
 )
 _DOW = FEATURES.index("day_of_week")
+_STEP_FEATURES = (0, 1, 2)  # from one origin: functions of the step only
+_SERIES_FEATURES = (4, 5, 8, 9)  # from one origin: functions of the series only
 
 
 @dataclass
@@ -450,16 +453,20 @@ class _Rows:
     h: I64
 
 
-def window_sum(x: F64, i: I64, end: I64, width: int) -> F64:
-    """Sum of x[i, end - width : end] for every row: per distinct end (the forecaster's single origin) a sum over
-    the window, for many ends one running sum over the columns they span (never the whole panel's history)."""
+def window_sum(x: F64, i: I64, end: I64, width: int, of: Callable[[F64], F64] | None = None) -> F64:
+    """Sum of of(x)[i, end - width : end] for every row: per distinct end (the forecaster's single origin) a sum over
+    the window, for many ends one running sum over the columns they span (never the whole panel's history; `of`,
+    e.g. np.abs, is applied to those columns only)."""
     ends, where = np.unique(end, return_inverse=True)
     if ends.size <= 16:
-        sums = np.stack([x[:, e - width : e].sum(axis=1) for e in ends], axis=1)  # (series, distinct ends)
+        lo_col = int(ends[0]) - width
+        part = x[:, lo_col : int(ends[-1])] if of is None else of(x[:, lo_col : int(ends[-1])])
+        sums = np.stack([part[:, e - width - lo_col : e - lo_col].sum(axis=1) for e in ends], axis=1)
         return np.asarray(sums[i, where], dtype=np.float64)
     lo = int(ends[0]) - width
     csum = np.zeros((x.shape[0], int(ends[-1]) - lo + 1))
-    np.cumsum(x[:, lo : int(ends[-1])], axis=1, out=csum[:, 1:])
+    part = x[:, lo : int(ends[-1])] if of is None else of(x[:, lo : int(ends[-1])])
+    np.cumsum(part, axis=1, out=csum[:, 1:])
     return np.asarray(csum[i, end - lo] - csum[i, end - width - lo], dtype=np.float64)
 
 
@@ -473,11 +480,11 @@ def gbm_features(y: F64, rows: _Rows, panel: Panel) -> tuple[F64, F64, F64]:
     d, w = panel.day, panel.week
     i, t, h = rows.i, rows.t, rows.h
     tau = t + h
-    scale = window_sum(np.abs(y), i, t + 1, w) / w
+    scale = window_sum(y, i, t + 1, w, np.abs) / w
     scale = np.where(scale > 1e-9, scale, 1.0)
     mean_d = window_sum(y, i, t + 1, d) / d
     mean_d_w = window_sum(y, i, t + 1 - w, d) / d
-    var_d = np.maximum(window_sum(y * y, i, t + 1, d) / d - mean_d**2, 0.0)
+    var_d = np.maximum(window_sum(y, i, t + 1, d, np.square) / d - mean_d**2, 0.0)
     level, remainder, phi = deviation_parts(y, w, d)
     decay = phi[i] ** h
     last_week = y[i, tau - w]
@@ -520,6 +527,7 @@ class GradientBoosting:
     name: str = "gbm"
     regressors: dict[int, HistGradientBoostingRegressor] = field(default_factory=dict)
     conformal: float = 0.0  # added to the P90 and taken from the P10 (scaled units)
+    forest: Forest | None = None  # the regressors compiled (`trees`): the same predictions, about 3x faster
     horizon: int = 0
     _y: F64 | None = None
     _panel: Panel | None = None
@@ -580,6 +588,8 @@ class GradientBoosting:
             has_band = hold.any() and 10 in self.regressors and 90 in self.regressors
             lo_q = self.regressors[10].predict(x[hold]) if has_band else np.zeros(0)
             hi_q = self.regressors[90].predict(x[hold]) if has_band else np.zeros(0)
+            check = x[hold] if hold.any() else x
+            self.forest = compile_forest([self.regressors[q] for q in self.quantiles], check[:20_000])
         if has_band:
             score = np.maximum(lo_q - target[hold], target[hold] - hi_q)
             level = min(1.0, 0.8 * (1.0 + 1.0 / score.size))
@@ -611,9 +621,17 @@ class GradientBoosting:
         )
         x, base, scale = gbm_features(y, rows, panel)
         out = np.empty((n, h, len(levels)))
-        for k, q in enumerate(levels):
+        every: F64 | None = None
+        if self.forest is not None and np.isfinite(x).all():  # sklearn's NaN handling is left to sklearn
+            factors = [(rows.h, _STEP_FEATURES), (rows.i, _SERIES_FEATURES)]
             with threadpool_limits(limits=self.threads, user_api="openmp"):
-                z = self.regressors[q].predict(x)
+                every = self.forest.predict(x, factors)
+        for k, q in enumerate(levels):
+            if every is not None:
+                z = every[:, self.quantiles.index(q)]
+            else:
+                with threadpool_limits(limits=self.threads, user_api="openmp"):
+                    z = self.regressors[q].predict(x)
             if q == 10:
                 z = z - self.conformal
             elif q == 90:
