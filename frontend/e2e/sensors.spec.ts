@@ -1,7 +1,7 @@
 // Filter and search the sensors of the live stack, then open one.
 import { expect, test } from '@playwright/test';
 
-test('filter by status and type, search, and open a sensor', async ({ page }) => {
+test('filter by status and type, search, and open a sensor showing its source', async ({ page }) => {
   await page.goto('/sensors');
   const count = page.getByTestId('sensor-count');
   await expect(count).toHaveText(/of [\d,]+ sensors/);
@@ -18,6 +18,8 @@ test('filter by status and type, search, and open a sensor', async ({ page }) =>
   await page.getByLabel('Type').selectOption('temperature');
   await expect(page).toHaveURL(/type=temperature/);
   await expect(rows.first().getByRole('cell').nth(2)).toHaveText('temperature');
+  // every sensor of the live stack comes from its simulator
+  await expect(rows.first().getByTestId('sensor-source')).toHaveText('Simulated');
 
   const firstId = (await rows.first().getByRole('link').textContent())?.trim() ?? '';
   const machine = firstId.split('-')[0] ?? '';
@@ -35,6 +37,7 @@ test('filter by status and type, search, and open a sensor', async ({ page }) =>
   await expect(panel).toBeVisible();
   await expect(panel.getByTestId('detail-failure')).toHaveText(/%/);
   await expect(panel.getByTestId('detail-score')).toHaveText(/\d/);
+  await expect(panel.getByTestId('detail-source')).toHaveText('Simulated');
   await expect(panel.getByRole('img', { name: /Live readings of/ })).toBeVisible();
 
   // The deep link survives a reload (the API answers index.html for UI paths).
@@ -51,7 +54,7 @@ test('sorting by failure probability puts the riskiest sensor first', async ({ p
   await expect(page).toHaveURL(/sort=failure_probability/);
   const values = await page
     .getByTestId('sensor-row')
-    .evaluateAll((rows) => rows.slice(0, 10).map((r) => parseFloat(r.children[6]?.textContent ?? '0')));
+    .evaluateAll((rows) => rows.slice(0, 10).map((r) => parseFloat(r.children[7]?.textContent ?? '0')));
   expect(values.length).toBeGreaterThan(1);
   for (let i = 1; i < values.length; i += 1) expect(values[i - 1]).toBeGreaterThanOrEqual(values[i] ?? 0);
 });

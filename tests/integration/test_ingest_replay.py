@@ -64,6 +64,7 @@ def test_replay_of_a_nab_file_lands_every_reading_once(
         )
         state = json.loads(redis_client.hget(Keys(site).sensors, "aws-cpu") or b"{}")
         assert state["readings"] == expected
+        assert state["source"] == "replay"  # `gridwatch replay` says so; the API and UI show it
         assert int(redis_client.hget(Keys(site).aggregates, "readings_total") or 0) == expected
         bad = subprocess.run(
             [sys.executable, "-m", "gridwatch.cli", "replay", str(FILE), "--speed", "1x", "--as-fast-as-possible",

@@ -1,5 +1,19 @@
 // Number, time and percentage formatting shared by every view; times are shown in the site's time zone.
 import { getSiteTimeZone } from '@/lib/site-time';
+import type { SensorSource } from '@/lib/api/types';
+
+/** How a sensor's source reads in the UI. */
+export const SOURCE_LABELS: Record<SensorSource, string> = {
+  simulated: 'Simulated',
+  http: 'HTTP',
+  mqtt: 'MQTT',
+  replay: 'Replay',
+};
+
+/** A sensor's source, or 'Unknown' when its producer predates the field. */
+export function sourceLabel(source: SensorSource | null | undefined): string {
+  return source ? SOURCE_LABELS[source] : 'Unknown';
+}
 
 const numberFormats = new Map<string, Intl.NumberFormat>();
 

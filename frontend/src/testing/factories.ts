@@ -5,12 +5,15 @@ import type {
   Forecast,
   ForecastActual,
   ProducerStatus,
+  SensorSource,
   SensorState,
   SensorStatus,
   SensorType,
 } from '@/lib/api/types';
 
 const TYPES: SensorType[] = ['power', 'current', 'voltage', 'temperature', 'pressure', 'vibration'];
+// every 5th sensor has no source: a producer older than the field
+const SOURCES: (SensorSource | null)[] = ['simulated', 'http', 'mqtt', 'replay', null];
 
 export function sensor(i: number, overrides: Partial<SensorState> = {}): SensorState {
   const type = TYPES[i % TYPES.length] ?? 'power';
@@ -34,6 +37,7 @@ export function sensor(i: number, overrides: Partial<SensorState> = {}): SensorS
     baseline_std: 1,
     hazard: 0.01,
     updated_at: 1_700_000_000 + i,
+    source: SOURCES[i % SOURCES.length] ?? null,
     ...overrides,
   };
 }

@@ -47,6 +47,7 @@ def test_rebases_paces_and_retries(tmp_path: Path) -> None:
         status = next(answers)
         if status == 429:
             return httpx.Response(429, headers={"Retry-After": "1"})
+        assert request.headers["X-Gridwatch-Source"] == "replay"  # the sensors show replay as their source
         bodies.append(msgspec.msgpack.decode(request.content))
         return httpx.Response(202, json={"accepted": 4, "rejected": 0})
 

@@ -1114,6 +1114,12 @@ export interface components {
             timeout_seconds: number;
         };
         /**
+         * ReadingSource
+         * @description Where a sensor's readings came from: the built-in simulator or a device over one of the ingest paths.
+         * @enum {unknown}
+         */
+        ReadingSource: "http" | "mqtt" | "replay" | "simulated";
+        /**
          * Realtime
          * @description Sensors (riskiest first), site stats and producer status in one body.
          */
@@ -1204,6 +1210,8 @@ export interface components {
             machine: string;
             readings: number;
             score: number;
+            /** @default null */
+            source?: components["schemas"]["ReadingSource"] | null;
             status: components["schemas"]["Status"];
             ts: number;
             type: components["schemas"]["SensorType"];
@@ -3005,6 +3013,8 @@ export interface operations {
                 type?: components["schemas"]["SensorType"] | null;
                 /** @description Substring of the sensor or machine id */
                 q?: string | null;
+                /** @description Only sensors whose latest reading came from this source (reads every candidate's state) */
+                source?: components["schemas"]["ReadingSource"] | null;
                 /** @description Items per page (at most 10000) */
                 limit?: number;
                 /** @description Items to skip */

@@ -7,6 +7,7 @@ type Schemas = components['schemas'];
 export type SensorState = Schemas['SensorState'];
 export type SensorType = Schemas['SensorType'];
 export type SensorStatus = Schemas['Status'];
+export type SensorSource = Schemas['ReadingSource'];
 export type SensorPage = Schemas['Page_SensorState_'];
 export type DashboardStats = Schemas['DashboardStats'];
 export type ProducerStatus = Schemas['ProducerStatus'];
@@ -55,6 +56,7 @@ export const SENSOR_TYPES = [
   'vibration',
 ] as const satisfies readonly SensorType[];
 export const SENSOR_STATUSES = ['normal', 'warning', 'critical'] as const satisfies readonly SensorStatus[];
+export const SENSOR_SOURCES = ['simulated', 'http', 'mqtt', 'replay'] as const satisfies readonly SensorSource[];
 export const SEVERITIES = ['critical', 'warning', 'info'] as const satisfies readonly CriticalAlert['severity'][];
 export const SUGGESTION_KINDS = [
   'peak_shifting',

@@ -58,6 +58,19 @@ class FaultKind(StrEnum):
     DROPOUT = "dropout"
 
 
+class ReadingSource(StrEnum):
+    """Where a sensor's readings came from: the built-in simulator or a device over one of the ingest paths."""
+
+    SIMULATED = "simulated"
+    HTTP = "http"
+    MQTT = "mqtt"
+    REPLAY = "replay"
+
+
+READING_SOURCES: Final[tuple[ReadingSource, ...]] = tuple(ReadingSource)
+SOURCE_CODE: Final[dict[ReadingSource, int]] = {s: i for i, s in enumerate(READING_SOURCES)}
+
+
 class Status(StrEnum):
     """Health bin of a sensor, from its failure probability and current anomaly."""
 
@@ -88,7 +101,8 @@ class SensorInfo(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class ReadingBatch(msgspec.Struct, tag_field="msg", tag="readings", forbid_unknown_fields=True):
     """Readings of one gateway, column-wise: entry i of every list belongs to reading i.
 
-    `fault_index`/`fault_kind` list the readings under an injected fault (simulator ground truth).
+    `fault_index`/`fault_kind` list the readings under an injected fault (simulator ground truth); `source` is
+    where the readings came from (absent from producers older than the field: unknown).
     """
 
     schema_version: Version
@@ -103,6 +117,7 @@ class ReadingBatch(msgspec.Struct, tag_field="msg", tag="readings", forbid_unkno
     fault_index: list[int] = []
     fault_kind: list[FaultKind] = []
     traceparent: str | None = None
+    source: ReadingSource | None = None
 
 
 class Heartbeat(msgspec.Struct, tag_field="msg", tag="heartbeat", forbid_unknown_fields=True):

@@ -117,6 +117,7 @@ class SensorTable:
     season_weight: F64 = field(default_factory=lambda: np.zeros((0, SEASON_BINS)))  # how much each bin has learnt
     exceed: F64 = field(default_factory=lambda: np.zeros((0, TAIL_LEVELS.size)))  # rate of |z| >= each level
     type_code: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    source_code: I64 = field(default_factory=lambda: np.full(0, -1, dtype=np.int64))  # READING_SOURCES, -1: unknown
     shard: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # CRC-32 of the id: its partition key
     status: I64 = field(default_factory=lambda: np.full(0, -1, dtype=np.int64))
     stored_probability: F64 = field(default_factory=lambda: np.zeros(0))  # last written to the store, NaN: none
@@ -188,6 +189,7 @@ class SensorTable:
             ("anomaly_run", 0),
             ("anomalies", 0),
             ("type_code", 0),
+            ("source_code", -1),
             ("shard", 0),
             ("status", -1),
             ("model_saved", 0),

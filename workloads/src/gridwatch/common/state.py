@@ -9,7 +9,7 @@ import msgspec
 import structlog
 from prometheus_client import Counter
 
-from gridwatch.common.schema import SensorType, Status
+from gridwatch.common.schema import ReadingSource, SensorType, Status
 
 
 class SensorState(msgspec.Struct, omit_defaults=False):
@@ -33,6 +33,8 @@ class SensorState(msgspec.Struct, omit_defaults=False):
     baseline_std: float
     hazard: float
     updated_at: float
+    # where the sensor's latest reading came from; None: a producer (or a stored state) older than the field
+    source: ReadingSource | None = None
 
 
 class ProducerBeat(msgspec.Struct):

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from gridwatch.common import tracing
 from gridwatch.common.metrics import exposition
+from gridwatch.common.schema import ReadingSource
 from gridwatch.ingest import metrics
 from gridwatch.ingest.payloads import MAX_ERRORS, PayloadError, Problem, decode_body, parse
 from gridwatch.ingest.pipeline import Backpressure, Pipeline
@@ -19,6 +20,9 @@ from gridwatch.ingest.settings import IngestSettings
 from gridwatch.ingest.tokens import TokenStore
 
 PROBLEM = "application/problem+json"
+SOURCE_HEADER = "X-Gridwatch-Source"
+# what a request may say it carries; a live device need not say anything
+HTTP_SOURCES: dict[str, ReadingSource] = {"http": ReadingSource.HTTP, "replay": ReadingSource.REPLAY}
 
 
 class IngestResult(BaseModel):
@@ -101,20 +105,38 @@ def create_app(settings: IngestSettings, pipeline: Pipeline, tokens: TokenStore)
         tags=["ingest"],
     )
     async def telemetry(
-        request: Request, authorization: Annotated[str | None, Header()] = None
+        request: Request,
+        authorization: Annotated[str | None, Header()] = None,
+        source: Annotated[
+            str | None,
+            Header(
+                alias=SOURCE_HEADER,
+                description="`replay` when the readings are a recording played back (`gridwatch replay`); "
+                "default `http`",
+            ),
+        ] = None,
     ) -> IngestResult | JSONResponse:
         """Readings of one gateway: ThingsBoard-style `{"ts", "values"}` (one or a list) or a gateway batch."""
         started = time.perf_counter()
-        outcome = await _telemetry(request, authorization, started)
+        outcome = await _telemetry(request, authorization, source, started)
         metrics.REQUESTS.labels(**labels, transport="http", code=str(outcome.status_code)).inc()
         if outcome.status_code == 202:
             metrics.REQUEST_SECONDS.labels(**labels, transport="http").observe(time.perf_counter() - started)
         return outcome
 
-    async def _telemetry(request: Request, authorization: str | None, started: float) -> JSONResponse:
+    async def _telemetry(
+        request: Request, authorization: str | None, source_header: str | None, started: float
+    ) -> JSONResponse:
         gateway = gateway_of(authorization)
         if isinstance(gateway, JSONResponse):
             return gateway
+        source = HTTP_SOURCES.get((source_header or "http").strip().lower())
+        if source is None:
+            return problem(
+                422,
+                "Unprocessable Content",
+                f"{SOURCE_HEADER} '{source_header}' is not one of {', '.join(HTTP_SOURCES)}",
+            )
         try:
             body = await _read_body(request, settings.max_body_bytes)
         except _TooLarge:
@@ -138,7 +160,7 @@ def create_app(settings: IngestSettings, pipeline: Pipeline, tokens: TokenStore)
 
         retry = {"Retry-After": str(Backpressure.retry_after_s)}
         try:
-            pipeline.submit(gateway, "http", parsed, done)
+            pipeline.submit(gateway, "http", parsed, done, source)
         except Backpressure as exc:
             return problem(429, "Too Many Requests", f"Kafka is not keeping up ({exc}); retry later", headers=retry)
         try:

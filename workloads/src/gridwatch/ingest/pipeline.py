@@ -16,7 +16,7 @@ import structlog
 from confluent_kafka import KafkaError, Message, Producer
 
 from gridwatch.common import kafka, tracing
-from gridwatch.common.schema import SCHEMA_VERSION, Heartbeat, ReadingBatch, encode
+from gridwatch.common.schema import SCHEMA_VERSION, Heartbeat, ReadingBatch, ReadingSource, encode
 from gridwatch.ingest import metrics
 from gridwatch.ingest.payloads import Parsed, Problem, SensorMeta
 from gridwatch.ingest.settings import IngestSettings
@@ -154,13 +154,18 @@ class Pipeline:
             metrics.BACKPRESSURE.labels(**self.labels, transport=transport).inc()
             raise Backpressure(f"{self.inflight} Kafka messages awaiting delivery")
 
-    def submit(self, gateway: str, transport: str, parsed: Parsed, done: Done) -> None:
+    def submit(
+        self, gateway: str, transport: str, parsed: Parsed, done: Done, source: ReadingSource | None = None
+    ) -> None:
         """Produce the accepted readings (and the refused ones to the DLQ); `done` runs once all are delivered.
+
+        `source` is stamped on the batches (default: the transport's, http or mqtt; replay says so itself).
 
         Raises Backpressure before producing anything when Kafka is behind, or when the local queue fills midway
         (then the part already produced may still arrive: a retry is a harmless replay for the processor).
         """
         self.check_room(transport)
+        stamp = source if source is not None else ReadingSource(transport)
         with self._lock:
             stats = self._stats(gateway, transport)
             self.declare(gateway, parsed.declared)
@@ -181,6 +186,7 @@ class Pipeline:
                         types=parsed.types[start:end],
                         ts=parsed.ts[start:end],
                         values=parsed.values[start:end],
+                        source=stamp,
                     )
                 )
         waiting = [len(chunks) + (1 if parsed.rejected_total else 0)]

@@ -22,6 +22,7 @@ from gridwatch.common.registry import ModelKind
 from gridwatch.common.schema import (
     SCHEMA_VERSION,
     SENSOR_TYPES,
+    SOURCE_CODE,
     TYPE_CODE,
     Alert,
     EnrichedBatch,
@@ -222,6 +223,7 @@ class Processor:
                 labels[offset + i] = kind.value
         table = self.scorer.table
         sensor, new = table.lookup(ids, machines, types)
+        stamp_sources(table, sensor, batches)
         reset = self.store.restore(table, new)
         result = self.scorer.score(sensor, np.asarray(ts), np.asarray(values))
         pending = self.store.build(table, result, now)
@@ -330,6 +332,15 @@ class Processor:
     def _ready(self) -> bool:
         """Redis takes the writes (the loop adds: the consumer group is confirmed)."""
         return self.healthy_store and self.store.ping()
+
+
+def stamp_sources(table: SensorTable, sensor: Any, batches: list[ReadingBatch]) -> None:
+    """Record each batch's source on its sensors (a later batch wins), one numpy assignment per batch."""
+    offset = 0
+    for b in batches:
+        end = offset + len(b.sensor_ids)
+        table.source_code[sensor[offset:end]] = -1 if b.source is None else SOURCE_CODE[b.source]
+        offset = end
 
 
 def screen(batch: ReadingBatch, site: str, now: float) -> tuple[ReadingBatch | None, list[tuple[str, bytes | None]]]:

@@ -15,7 +15,7 @@ import structlog
 
 from gridwatch.common.live import LiveBatch
 from gridwatch.common.rediskeys import Keys
-from gridwatch.common.schema import SENSOR_TYPES, UNITS, Alert
+from gridwatch.common.schema import READING_SOURCES, SENSOR_TYPES, UNITS, Alert, ReadingSource
 from gridwatch.common.scoring import CHECKPOINT_READINGS, KINDS, STATUSES, BatchResult, SensorTable
 from gridwatch.common.state import (
     CORRUPT,
@@ -39,6 +39,7 @@ return 1
 """
 log = structlog.get_logger(__name__)
 _UNIT_OF_CODE: tuple[str, ...] = tuple(UNITS[t] for t in SENSOR_TYPES)
+_SOURCE_OF_CODE: tuple[ReadingSource | None, ...] = (*READING_SOURCES, None)  # code -1 (unknown) is the last
 
 
 class _State(SensorState, gc=False):
@@ -226,6 +227,7 @@ class StateStore:
                 np.sqrt(table.var[rows]).tolist(),
                 table.hazard[rows].tolist(),
                 repeat(now),
+                map(_SOURCE_OF_CODE.__getitem__, table.source_code[rows].tolist()),
             )
         )
         return pending

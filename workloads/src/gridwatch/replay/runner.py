@@ -123,7 +123,12 @@ def _post(
     http: httpx.Client, url: str, token: str, body: dict[str, Any], out: Outcome, sleep: Callable[[float], None]
 ) -> None:
     data = msgspec.msgpack.encode(body)
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/msgpack"}
+    # the header marks the readings as replayed, so the UI shows the sensors' source as replay rather than http
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/msgpack",
+        "X-Gridwatch-Source": "replay",
+    }
     for _ in range(120):
         response = http.post(f"{url.rstrip('/')}/api/v1/ingest/telemetry", content=data, headers=headers)
         if response.status_code == 202:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from gridwatch.common.assets import BatteryConfig, FlexibleLoadConfig
-from gridwatch.common.schema import SCHEMA_VERSION, Command, CommandKind, ReadingBatch, SensorType
+from gridwatch.common.schema import SCHEMA_VERSION, Command, CommandKind, ReadingBatch, ReadingSource, SensorType
 
 ASSET_GATEWAY = "assets"  # the gateway the simulated assets' meters report through
 
@@ -164,4 +164,5 @@ def meter_batch(
         values=[float(v) for v in values],
         fault_index=[],
         fault_kind=[],
+        source=ReadingSource.SIMULATED,
     )

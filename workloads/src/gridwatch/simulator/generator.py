@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import numpy as np
 import numpy.typing as npt
 
-from gridwatch.common.schema import SCHEMA_VERSION, FaultKind, ReadingBatch
+from gridwatch.common.schema import SCHEMA_VERSION, FaultKind, ReadingBatch, ReadingSource
 from gridwatch.simulator.faults import KINDS, FaultInjector
 from gridwatch.simulator.plant import Layout, Plant, build_layout
 from gridwatch.simulator.settings import SimulatorSettings
@@ -76,6 +76,7 @@ class Generator:
                     values=values.tolist(),
                     fault_index=faulty.tolist(),
                     fault_kind=[KINDS[k] for k in labels[faulty]],
+                    source=ReadingSource.SIMULATED,
                 ),
             )
             self.seq += 1

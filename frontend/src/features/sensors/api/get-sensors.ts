@@ -2,12 +2,13 @@
 import { keepPreviousData, queryOptions, useQuery } from '@tanstack/react-query';
 
 import { api, unwrap } from '@/lib/api-client';
-import type { SensorPage, SensorStatus, SensorType } from '@/lib/api/types';
+import type { SensorPage, SensorSource, SensorStatus, SensorType } from '@/lib/api/types';
 
 export interface SensorFilters {
   status?: SensorStatus | null;
   type?: SensorType | null;
   q?: string | null;
+  source?: SensorSource | null;
 }
 
 export const SENSOR_PAGE_LIMIT = 10_000;
@@ -17,6 +18,7 @@ export function getSensors(filters: SensorFilters, signal?: AbortSignal): Promis
     status: filters.status ?? undefined,
     type: filters.type ?? undefined,
     q: filters.q?.trim() || undefined,
+    source: filters.source ?? undefined,
     limit: SENSOR_PAGE_LIMIT,
     offset: 0,
   };
@@ -28,7 +30,12 @@ export function sensorsQueryOptions(filters: SensorFilters) {
     queryKey: [
       'sensors',
       'list',
-      { status: filters.status ?? null, type: filters.type ?? null, q: filters.q?.trim() ?? '' },
+      {
+        status: filters.status ?? null,
+        type: filters.type ?? null,
+        q: filters.q?.trim() ?? '',
+        source: filters.source ?? null,
+      },
     ],
     queryFn: ({ signal }) => getSensors(filters, signal),
     placeholderData: keepPreviousData,

@@ -7,7 +7,7 @@ import { useSensorHistory } from '@/features/sensors/api/get-sensor-history';
 import { ErrorMessage, Loading } from '@/components/query-state';
 import { StatusBadge } from '@/components/status-badge';
 import { TimeChart } from '@/components/time-chart';
-import { formatInteger, formatNumber, formatPercent, formatTime } from '@/lib/format';
+import { formatInteger, formatNumber, formatPercent, formatTime, sourceLabel } from '@/lib/format';
 
 const MAX_SPARK_POINTS = 300;
 
@@ -87,6 +87,10 @@ export function SensorDetail({ id, closeHref }: { id: string; closeHref: string 
             <div>
               <dt>Energy</dt>
               <dd>{formatNumber(sensor.energy_kwh, 2)} kWh</dd>
+            </div>
+            <div>
+              <dt>Source</dt>
+              <dd data-testid="detail-source">{sourceLabel(sensor.source)}</dd>
             </div>
             <div>
               <dt>Last reading</dt>

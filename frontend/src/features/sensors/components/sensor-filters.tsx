@@ -1,12 +1,21 @@
 // Status and type filters and the search box of the sensors view; their values live in the URL.
 import { useEffect, useState } from 'react';
 
-import { SENSOR_STATUSES, SENSOR_TYPES, type SensorStatus, type SensorType } from '@/lib/api/types';
+import {
+  SENSOR_SOURCES,
+  SENSOR_STATUSES,
+  SENSOR_TYPES,
+  type SensorSource,
+  type SensorStatus,
+  type SensorType,
+} from '@/lib/api/types';
+import { SOURCE_LABELS } from '@/lib/format';
 
 export interface SensorFilterValues {
   status: SensorStatus | null;
   type: SensorType | null;
   q: string;
+  source: SensorSource | null;
 }
 
 export interface SensorFiltersProps {
@@ -63,6 +72,20 @@ export function SensorFilters({ value, onChange, total, shown }: SensorFiltersPr
           {SENSOR_TYPES.map((t) => (
             <option key={t} value={t}>
               {t}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label className="field">
+        <span>Source</span>
+        <select
+          value={value.source ?? ''}
+          onChange={(e) => onChange({ source: (e.target.value || null) as SensorSource | null })}
+        >
+          <option value="">All sources</option>
+          {SENSOR_SOURCES.map((s) => (
+            <option key={s} value={s}>
+              {SOURCE_LABELS[s]}
             </option>
           ))}
         </select>

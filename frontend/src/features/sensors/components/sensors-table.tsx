@@ -4,17 +4,19 @@ import { memo, useRef } from 'react';
 import { Link } from 'react-router';
 
 import { StatusBadge } from '@/components/status-badge';
-import { formatNumber, formatPercent, formatTime } from '@/lib/format';
+import { formatNumber, formatPercent, formatTime, sourceLabel } from '@/lib/format';
 import type { SensorState } from '@/lib/api/types';
 
-export type SortKey = 'id' | 'machine' | 'type' | 'status' | 'value' | 'score' | 'failure_probability' | 'updated_at';
+export type SortKey =
+  'id' | 'machine' | 'type' | 'source' | 'status' | 'value' | 'score' | 'failure_probability' | 'updated_at';
 export type SortDir = 'asc' | 'desc';
 
 const STATUS_RANK: Record<string, number> = { normal: 0, warning: 1, critical: 2 };
 
 export function sortSensors(items: readonly SensorState[], key: SortKey, dir: SortDir): SensorState[] {
   const sign = dir === 'asc' ? 1 : -1;
-  const value = (s: SensorState): number | string => (key === 'status' ? (STATUS_RANK[s.status] ?? 0) : s[key]);
+  const value = (s: SensorState): number | string =>
+    key === 'status' ? (STATUS_RANK[s.status] ?? 0) : key === 'source' ? sourceLabel(s.source) : s[key];
   return [...items].sort((a, b) => {
     const x = value(a);
     const y = value(b);
@@ -27,6 +29,7 @@ const COLUMNS: { key: SortKey; label: string; numeric?: boolean }[] = [
   { key: 'id', label: 'Sensor' },
   { key: 'machine', label: 'Machine' },
   { key: 'type', label: 'Type' },
+  { key: 'source', label: 'Source' },
   { key: 'status', label: 'Status' },
   { key: 'value', label: 'Value', numeric: true },
   { key: 'score', label: 'Score', numeric: true },
@@ -61,6 +64,7 @@ const SensorRow = memo(function SensorRow({ sensor, rowIndex, selected, href }: 
       </td>
       <td>{sensor.machine}</td>
       <td>{sensor.type}</td>
+      <td data-testid="sensor-source">{sourceLabel(sensor.source)}</td>
       <td>
         <StatusBadge status={sensor.status} />
       </td>

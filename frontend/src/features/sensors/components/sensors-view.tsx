@@ -11,9 +11,26 @@ import { PageHeader } from '@/components/page-header';
 import { ErrorMessage, Loading } from '@/components/query-state';
 import { useLive } from '@/hooks/use-live';
 import { withLiveChange } from '@/lib/live-store';
-import { SENSOR_STATUSES, SENSOR_TYPES, type SensorStatus, type SensorType } from '@/lib/api/types';
+import {
+  SENSOR_SOURCES,
+  SENSOR_STATUSES,
+  SENSOR_TYPES,
+  type SensorSource,
+  type SensorStatus,
+  type SensorType,
+} from '@/lib/api/types';
 
-const SORT_KEYS: SortKey[] = ['id', 'machine', 'type', 'status', 'value', 'score', 'failure_probability', 'updated_at'];
+const SORT_KEYS: SortKey[] = [
+  'id',
+  'machine',
+  'type',
+  'source',
+  'status',
+  'value',
+  'score',
+  'failure_probability',
+  'updated_at',
+];
 
 export function SensorsView() {
   const { sensorId } = useParams();
@@ -23,10 +40,13 @@ export function SensorsView() {
     : null;
   const type = SENSOR_TYPES.includes(params.get('type') as SensorType) ? (params.get('type') as SensorType) : null;
   const q = params.get('q') ?? '';
+  const source = SENSOR_SOURCES.includes(params.get('source') as SensorSource)
+    ? (params.get('source') as SensorSource)
+    : null;
   const sortKey = SORT_KEYS.includes(params.get('sort') as SortKey) ? (params.get('sort') as SortKey) : 'id';
   const sortDir: SortDir = params.get('dir') === 'desc' ? 'desc' : 'asc';
 
-  const query = useSensors({ status, type, q });
+  const query = useSensors({ status, type, q, source });
   const changes = useLive((s) => s.changes);
 
   const sensors = useMemo(() => {
@@ -49,7 +69,7 @@ export function SensorsView() {
         ? sortDir === 'asc'
           ? 'desc'
           : 'asc'
-        : key === 'id' || key === 'machine' || key === 'type'
+        : key === 'id' || key === 'machine' || key === 'type' || key === 'source'
           ? 'asc'
           : 'desc';
     update({ sort: key, dir });
@@ -65,7 +85,12 @@ export function SensorsView() {
         title="Sensors"
         description="Latest scored state of every sensor; live changes are merged in as they arrive."
       />
-      <SensorFilters value={{ status, type, q }} onChange={update} total={query.data?.total} shown={sensors.length} />
+      <SensorFilters
+        value={{ status, type, q, source }}
+        onChange={update}
+        total={query.data?.total}
+        shown={sensors.length}
+      />
       {query.error ? <ErrorMessage error={query.error} what="the sensors" /> : null}
       <div className={sensorId ? 'split split--open' : 'split'}>
         <div className="split__main">

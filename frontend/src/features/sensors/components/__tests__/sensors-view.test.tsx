@@ -19,8 +19,13 @@ function serveSensors(all: SensorState[]) {
       const status = url.searchParams.get('status');
       const type = url.searchParams.get('type');
       const q = url.searchParams.get('q');
+      const source = url.searchParams.get('source');
       const items = all.filter(
-        (s) => (!status || s.status === status) && (!type || s.type === type) && (!q || s.id.includes(q)),
+        (s) =>
+          (!status || s.status === status) &&
+          (!type || s.type === type) &&
+          (!q || s.id.includes(q)) &&
+          (!source || s.source === source),
       );
       return { total: items.length, limit: 10_000, offset: 0, items };
     },
@@ -95,6 +100,22 @@ describe('SensorsView', () => {
     expect(screen.getByRole('link', { name: 'm00001-vibration-11' })).toBeInTheDocument();
   });
 
+  it("shows each sensor's source and filters by it through the API", async () => {
+    const calls = serveSensors(ALL.slice(0, 30));
+    const { router } = renderView(<SensorsView />, { path: '/sensors', route: '/sensors' });
+    await screen.findAllByTestId('sensor-row');
+    expect(screen.getByRole('columnheader', { name: /Source/ })).toBeInTheDocument();
+    const sourceOf = (s: SensorState) =>
+      within(screen.getByRole('link', { name: s.id }).closest('tr') as HTMLElement).getByTestId('sensor-source');
+    const shown = ALL.slice(0, 5).map((s) => sourceOf(s).textContent);
+    expect(shown).toEqual(['Simulated', 'HTTP', 'MQTT', 'Replay', 'Unknown']);
+    await userEvent.selectOptions(screen.getByLabelText('Source'), 'mqtt');
+    await waitFor(() => expect(screen.getByTestId('sensor-count')).toHaveTextContent('6 of 6 sensors'));
+    for (const cell of screen.getAllByTestId('sensor-source')) expect(cell).toHaveTextContent('MQTT');
+    expect(router.state.location.search).toContain('source=mqtt');
+    expect(calls.some((c) => c.url.searchParams.get('source') === 'mqtt')).toBe(true);
+  });
+
   it('sorts by failure probability when its header is clicked', async () => {
     serveSensors(ALL.slice(0, 30));
     renderView(<SensorsView />, { path: '/sensors', route: '/sensors' });
@@ -115,6 +136,7 @@ describe('SensorsView', () => {
     const panel = await screen.findByRole('complementary', { name: target.id });
     expect(await within(panel).findByTestId('detail-failure')).toHaveTextContent('7.2 %');
     expect(within(panel).getByTestId('detail-score')).toHaveTextContent('0.07');
+    expect(within(panel).getByTestId('detail-source')).toHaveTextContent('MQTT'); // sensor(7): the 3rd source
     expect(within(panel).getByRole('img', { name: /Live readings/ })).toBeInTheDocument();
   });
 });
