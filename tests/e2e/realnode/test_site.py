@@ -446,6 +446,80 @@ def test_ui_in_browser_against_real_pods(site: Site) -> None:
     assert " failed" not in result.stdout
 
 
+def test_kubectl_plugin_shows_the_real_site(site: Site) -> None:
+    """`kubectl gridwatch status` on real pods (issue 17 section 4): every component's live replicas, the lag, data
+    flowing, the Helm revision, and the active alerts answered by the API pod through the API server's service proxy
+    (on kwok pods that line can only say it is unreachable, tests/e2e/test_kubectl_plugin.py)."""
+    import re
+    import sys
+
+    from gridwatch.ops.site_alerts import alert_line
+
+    c = site.c
+    env = c.env()
+    env["PATH"] = f"{env['PATH']}:{Path(sys.executable).parent}"  # where `kubectl-gridwatch` is installed
+    env["KUBECONFIG"] = str(c.kubeconfig)
+    kubectl = str(c.plane.bin_dir / "kubectl")
+
+    def plugin(*args: str) -> str:
+        out = subprocess.run([kubectl, "gridwatch", "status", SITE, "-n", SITE_NS, *args],
+                             capture_output=True, text=True, env=env, timeout=90, check=False)  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    def report() -> dict[str, Any]:
+        found: dict[str, Any] = json.loads(plugin("-o", "json"))
+        flowing = {x["type"]: x["status"] for x in found["conditions"]}.get("DataFlowing") == "True"
+        ready = all(comp["ready"] == comp["desired"] for comp in found["components"])
+        # The sample's any-warning rule (forSeconds 0) raises alerts within seconds of the first readings.
+        lag = {"consumerLag", "consumerLagReadings"} <= set(found["consumer_lag"])
+        if flowing and ready and lag and found["alerts"].get("active", 0) >= 1:
+            return found
+        raise AssertionError(f"DataFlowing {flowing}, lag {found['consumer_lag']}, components {found['components']},"
+                             f" alerts {found['alerts']}")  # fmt: skip
+
+    try:
+        found = wait_until(report, 180, "the plugin's report: all ready, data flowing, the API pod's alerts", 3)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{_dump(c)}") from exc
+    status = c.site(SITE, SITE_NS)["status"]
+    assert found["site_id"] == f"{SITE_NS}.{SITE}" == status["siteId"]
+
+    # Components and replicas: the release's Deployments, read live.
+    deployments = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d
+                   for d in c.items("deployments", SITE_NS, f"app.kubernetes.io/instance={SITE}")}  # fmt: skip
+    assert set(deployments) == COMPONENTS
+    comps = {comp["component"]: comp for comp in found["components"]}
+    assert set(comps) == COMPONENTS
+    for name, comp in comps.items():
+        assert comp["name"] == deployments[name]["metadata"]["name"] == f"{SITE}-{name}", comp
+        assert comp["desired"] == deployments[name]["spec"]["replicas"] >= 1, comp
+        assert comp["ready"] == comp["desired"] and comp["image"] == "ghcr.io/gridwatch/gridwatch:dev", comp
+    assert found["processors"] == f"{comps['processor']['ready']}/{comps['processor']['desired']}"
+
+    # Lag, data flow and the Helm release from the operator's status.
+    assert isinstance(found["consumer_lag"]["consumerLag"], int) and found["consumer_lag"]["consumerLag"] >= 0
+    assert isinstance(found["consumer_lag"]["consumerLagReadings"], int)
+    assert found["sensors_reporting"] == REPORTING
+    assert isinstance(found["data_flow"]["lastMessageTime"], int | float) and not found["data_flow"].get("error")
+    assert found["helm"]["release"] == SITE and found["helm"]["revision"] >= 1
+    assert found["helm"]["revision"] <= status["helm"]["revision"]  # an upgrade may land between the two reads
+
+    # The alerts line came from the API pod: its count and lines are alerts the API itself lists.
+    alerts = found["alerts"]
+    assert "error" not in alerts and alerts["active"] >= 1, alerts
+    assert len(alerts["latest"]) == min(3, alerts["active"]), alerts
+    listed = httpx.get(f"{site.api_url()}/api/v1/alerts", params={"limit": 1000}, timeout=10).json()["items"]
+    known = {alert_line(a).split(":")[0] for a in listed}  # any state: one may clear between the two reads
+    assert {line.split(":")[0] for line in alerts["latest"]} <= known, (alerts, known)
+
+    text = plugin()
+    for expected in (f"EnergySite {SITE}", "Ready=True", "DataFlowing=True", f"{SITE}-processor", "Recent events",
+                     f"release {SITE} revision", f"sensors reporting {REPORTING}"):  # fmt: skip
+        assert expected in text, (expected, text)
+    assert re.search(r"\bAlerts +\d+ active\b", text) and "unknown (unreachable" not in text, text
+
+
 def test_forecasts_flow_on_real_pods(site: Site) -> None:
     """The forecaster pod forecasts from the site's PostgreSQL history and the API pod serves it (issue 15, "forecasts
     flow on Kubernetes"): two weeks of rollups are seeded under the site's identity, then the forecaster restarted."""
