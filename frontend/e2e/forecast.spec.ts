@@ -6,12 +6,33 @@ import { expectLive } from './helpers';
 
 test("the header names the site's zone and the dashboard prices today with the site's tariff", async ({ page }) => {
   const config = await (await page.request.get('/api/v1/site/config')).json();
+  // the last answer the UI itself received: the live site's cost grows, so compare with what it was shown
+  let answered: { total_cost: number; currency: string } | undefined;
+  page.on('response', async (response) => {
+    if (response.url().includes('/api/v1/analytics/energy') && response.ok()) answered = await response.json();
+  });
   await page.goto('/');
   await expectLive(page);
   await expect(page.getByTestId('site-zone')).toHaveText(config.timezone);
   await expect(page.getByText('Energy today')).toBeVisible();
   await expect(page.getByTestId('stat-cost')).toHaveText(/\d/);
   await expect(page.getByText(`at the site's tariff, ${config.currency}`)).toBeVisible();
+  // the cost shown is the API's total_cost (the figure Grafana's "Cost today" exports), rounded to the cent
+  await expect
+    .poll(async () => {
+      if (!answered) return 'no answer from /api/v1/analytics/energy yet';
+      const { total_cost: cost, currency } = answered;
+      const expected = await page.evaluate(
+        ([value, code]) =>
+          new Intl.NumberFormat(undefined, { style: 'currency', currency: code, maximumFractionDigits: 2 }).format(
+            value,
+          ),
+        [cost, currency] as [number, string],
+      );
+      const shown = await page.getByTestId('stat-cost').textContent();
+      return shown === expected ? 'equal' : `shown ${shown}, API ${expected} (${cost} ${currency})`;
+    })
+    .toBe('equal');
 });
 
 test('the dashboard and analytics draw forecast vs actual with the band, model and backtest error', async ({
