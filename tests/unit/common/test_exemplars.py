@@ -48,3 +48,25 @@ def test_the_probe_server_negotiates_the_format() -> None:
             assert r.headers["Content-Type"].startswith("text/plain")
     finally:
         server.stop()
+
+
+def test_a_bulk_histogram_keeps_the_batch_trace_on_its_slowest_reading(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+    from gridwatch.common.bulkhist import BulkHistogram
+
+    monkeypatch.setitem(tracing._state, "enabled", True)
+    registry = CollectorRegistry()
+    latency = BulkHistogram("x_reading_seconds", "x", {"site": "s"}, (0.1, 1.0), registry=registry)
+    latency.observe_many(np.array([0.02, 0.03]))  # no span: no exemplar anywhere
+    assert "trace_id" not in exposition(OPENMETRICS, registry)[0].decode()
+    with TracerProvider().get_tracer("t").start_as_current_span("batch") as span:
+        latency.observe_many(np.array([0.05, 0.4, 0.2]), tracing.exemplar())
+    trace_id = format(span.get_span_context().trace_id, "032x")
+
+    lines = exposition(OPENMETRICS, registry)[0].decode().splitlines()
+    (slow,) = [line for line in lines if line.startswith('x_reading_seconds_bucket{le="1.0",site="s"}')]
+    assert slow.startswith('x_reading_seconds_bucket{le="1.0",site="s"} 5.0 # ')
+    assert f'{{trace_id="{trace_id}"}} 0.4' in slow
+    (fast,) = [line for line in lines if line.startswith('x_reading_seconds_bucket{le="0.1",site="s"}')]
+    assert "#" not in fast  # only the bucket of the batch's largest value carries it
+    assert trace_id not in exposition(None, registry)[0].decode()

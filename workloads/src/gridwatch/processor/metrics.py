@@ -177,10 +177,12 @@ def observe_written(
     reading_ts: npt.NDArray[np.float64] | None,
     producers: Iterable[str],
     written_at: float,
+    exemplar: dict[str, str] | None = None,
 ) -> None:
-    """Record what one batch's completed Redis write means: per-reading latency and producer liveness."""
+    """Record what one batch's completed Redis write means: per-reading latency (the batch's trace id as the
+    exemplar of its slowest reading) and producer liveness."""
     if reading_ts is not None and reading_ts.size:
-        latency.observe_many(np.maximum(written_at - reading_ts, 0.0))
+        latency.observe_many(np.maximum(written_at - reading_ts, 0.0), exemplar)
     with _beats_lock:
         for producer in producers:
             HEARTBEAT.labels(**labels, producer=producer).set(written_at)

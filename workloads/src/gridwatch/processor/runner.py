@@ -195,6 +195,7 @@ class Processor:
                 None if result is None else result.ts,
                 [b.producer for b in beats],
                 time.time(),
+                tracing.exemplar(),
             )
             for alert in pending.alerts:
                 metrics.ALERTS.labels(**self.labels, severity=alert.severity.value).inc()
