@@ -54,6 +54,7 @@ k8s: ## Build (once, cached in ~/.cache/gridwatch/k8s) the test control plane: k
 	bash tests/infra/k8s/build-node.sh
 	bash tests/infra/k8s/build-prometheus-operator.sh
 	bash tests/infra/k8s/fetch-keda-crds.sh
+	bash tests/infra/k8s/build-metrics-server.sh
 
 bench: setup ## Benchmarks on real Kafka and Redis (a few minutes): writes docs/benchmarks.md and docs/benchmarks.json
 	@command -v wrk >/dev/null || { [ "$$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } \

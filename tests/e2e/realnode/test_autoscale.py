@@ -30,7 +30,7 @@ from gridwatch_operator.topics import Kafka as OperatorKafka
 
 from tests.e2e.cluster import REPO, Cluster, condition, wait_until
 from tests.e2e.realnode.conftest import Image
-from tests.e2e.realnode.test_site import REDIS_PASSWORD, Backends, _image_values, node_ip
+from tests.e2e.realnode.sample_site import REDIS_PASSWORD, Backends, image_values, node_ip
 from tests.infra.controlplane import ControlPlane
 
 # Not test_site.py's gridwatch-system/gw-site: the modules share the session's node, one after the other.
@@ -347,8 +347,8 @@ def scaled(
         # release installs it without the keep policy, so its uninstall leaves the cluster as it found it.
         crd_there = c.get(*CRD.split("/")) is not None
         values = {
-            "image": _image_values(node_images["operator"]),
-            "workloadsImage": _image_values(node_images["workloads"]),
+            "image": image_values(node_images["operator"]),
+            "workloadsImage": image_values(node_images["workloads"]),
             "crds": {"create": not crd_there, "keep": False},
             "watchNamespaces": [SITE_NS],
             "statusIntervalSeconds": 2,
