@@ -1,7 +1,9 @@
 """Ingest phase: batched HTTP readings/s and MQTT messages/s of one `gridwatch ingest` on one core, into real Kafka,
 beside ThingsBoard's published single-node figure (15,000 data points/s on 2 vCPU with Kafka and PostgreSQL, at
 95 % CPU; ThingsBoard's performance-test article). Only the ingest is measured: readings are counted once Kafka has
-acknowledged them (HTTP 202 / the bridge's ack), not once the processor has scored them.
+acknowledged them (HTTP 202 / the bridge's ack), not once the processor has scored them. `latency` adds a processor
+and measures, at a paced 20,000 readings/s over HTTP, how long a reading takes from its request to its sensor's state
+in Redis (target p99 < 500 ms).
 """
 
 from __future__ import annotations
@@ -9,19 +11,30 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import msgspec
+from gridwatch.common.rediskeys import Keys
 from gridwatch.ingest.tokens import new_token
 
+from tests.bench.latency import RedisProbe
 from tests.bench.procs import Pinned, wait_until
 from tests.bench.stack import BenchStack
+from tests.bench.stats import summary_ms
+from tests.bench.throughput import assigned
 from tests.infra.mosquitto import Mosquitto
 from tests.utils.workloads import free_port
 
 THINGSBOARD_DATAPOINTS_PER_S = 15_000
+LATENCY_RATE = 20_000  # readings/s offered over HTTP in the latency run
+LATENCY_TARGET_P99_MS = 500.0
+LATENCY_TICK_S = 0.2  # every sensor reads every 200 ms: 4,000 sensors for 20,000 readings/s
+LATENCY_CLIENTS = 4  # one gateway batch of 1,000 sensors per client per tick
+CATCH_UP_S = 60.0
 TYPES = ("power", "current", "voltage", "temperature", "pressure", "vibration")
 
 
@@ -111,6 +124,93 @@ def mqtt_load(broker: Mosquitto, site: str, proc: Pinned, metrics_url: str, mess
     return _run("mqtt", messages * keys, messages, keys, seconds, cpu)
 
 
+def latency_load(
+    stack: BenchStack, url: str, token: str, site: str, workdir: Path, warmup_s: float, window_s: float
+) -> dict[str, Any]:
+    """Paced HTTP load at LATENCY_RATE with a processor: per probed reading, the time from its request (its
+    timestamp is the moment it is posted) to its sensor's state showing it in Redis (RedisProbe reads the probed
+    sensors on every live publish). A client running late skips ticks, so the achieved rate shows the shortfall."""
+    sensors = int(LATENCY_RATE * LATENCY_TICK_S)
+    per = sensors // LATENCY_CLIENTS
+    proc = Pinned.workload("processor", stack.env(site), workdir / f"processor-{site}.log", stack.other_cpu).start()
+    client = stack.client()
+    stop = threading.Event()
+    posted = [0] * LATENCY_CLIENTS
+    refused = [0] * LATENCY_CLIENTS
+    start = time.time() + 1.0
+
+    def poster(k: int) -> None:
+        ids = [f"lat-{k * per + i:05d}-{TYPES[i % 6]}" for i in range(per)]
+        decl = [{"id": sid, "type": sid.rsplit("-", 1)[1]} for sid in ids]
+        # the body as a msgpack map of 3 built from pre-encoded parts: only the timestamp is encoded per request
+        enc = msgspec.msgpack.encode
+        head = b"\x83" + enc("sensors") + enc(decl) + enc("ts")
+        tails = [enc("values") + enc([[10.0 + v] for _ in ids]) for v in range(7)]
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/msgpack"}
+        with httpx.Client(timeout=60, headers=headers) as http:
+            tick = 0
+            while not stop.is_set():
+                wait = start + tick * LATENCY_TICK_S - time.time()
+                if wait > 0:
+                    time.sleep(wait)
+                else:  # running late: post now and skip the ticks missed (the achieved rate shows the shortfall)
+                    tick = int((time.time() - start) / LATENCY_TICK_S)
+                sent = time.time()  # the reading's timestamp is when its request is posted
+                r = http.post(url, content=head + enc([round(sent * 1000, 3)]) + tails[tick % 7])
+                posted[k] += per if r.status_code == 202 else 0
+                refused[k] += 0 if r.status_code == 202 else 1
+                tick += 1
+
+    threads = [threading.Thread(target=poster, args=(k,), daemon=True) for k in range(LATENCY_CLIENTS)]
+    try:
+        wait_until(lambda: assigned(proc) or not proc.alive(), 60, "processor assignment")
+        for t in threads:
+            t.start()
+        wait_until(lambda: client.hlen(Keys(site).sensors) >= sensors, 120, "every latency sensor in Redis")
+        probed = [f"lat-{n:05d}-{TYPES[(n % per) % 6]}" for n in range(0, sensors, max(1, sensors // 200))]
+        probe = RedisProbe(stack.client(), site, probed, LATENCY_TICK_S)
+        probe.thread.start()
+        time.sleep(warmup_s)
+        t0, n0, cpu0 = time.time(), sum(posted), proc.cpu_seconds()
+        time.sleep(window_s)
+        t1, n1, cpu1 = time.time(), sum(posted), proc.cpu_seconds()
+        # keep the load on until every probed sensor shows a reading from the window's end (or give up after
+        # CATCH_UP_S): a reading that never showed is reported as unseen, not dropped from the figures
+        caught_up = _wait(lambda: min(probe.last.values(), default=0.0) >= t1 - LATENCY_TICK_S, CATCH_UP_S)
+        probe.stop.set()
+        probe.thread.join(5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+        proc.stop()
+        client.close()
+    in_window = [seen - ts for ts, seen in probe.samples if t0 <= ts < t1]
+    summary = summary_ms(in_window)
+    expected = len(probed) * round((t1 - t0) / LATENCY_TICK_S)
+    return {
+        "target_rate": LATENCY_RATE,
+        "achieved_rate": round((n1 - n0) / (t1 - t0), 1),
+        "window_s": round(t1 - t0, 2),
+        "refused_requests": sum(refused),
+        "unseen_samples": max(0, expected - len(in_window)),
+        "caught_up": caught_up,
+        "processor_cpu_share": round((cpu1 - cpu0) / (t1 - t0), 3),
+        "redis": summary,
+        "target_p99_ms": LATENCY_TARGET_P99_MS,
+        "meets_target": caught_up and bool(summary["n"]) and float(summary["p99_ms"]) < LATENCY_TARGET_P99_MS,
+    }
+
+
+def _wait(check: Callable[[], bool], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return check()
+
+
 def _delivered(metrics_url: str) -> int:
     text = httpx.get(metrics_url).text
     return int(
@@ -122,8 +222,9 @@ def _delivered(metrics_url: str) -> int:
     )
 
 
-def measure(stack: BenchStack, workdir: Path, full: bool) -> list[IngestRun]:
-    """Both transports against one ingest pinned to the measured core."""
+def measure(stack: BenchStack, workdir: Path, full: bool, latency: dict[str, Any] | None = None) -> list[IngestRun]:
+    """Both transports against one ingest pinned to the measured core; with `latency`, then the ingest → Redis
+    latency run (its figures are put into that dict)."""
     site = f"bench-ingest-{time.strftime('%H%M%S')}"
     broker = Mosquitto(workdir / "mosquitto").start()
     token, line = new_token("bench-gw")
@@ -154,6 +255,8 @@ def measure(stack: BenchStack, workdir: Path, full: bool) -> list[IngestRun]:
             http_load(url, token, proc, "json", requests // 2, sensors, steps, clients=4),
             mqtt_load(broker, site, proc, f"{base}/metrics", 20_000 if full else 500, keys=1),
         ]
+        if latency is not None:
+            latency.update(latency_load(stack, url, token, site, workdir, 5.0 if full else 2.0, 20.0 if full else 5.0))
     finally:
         proc.stop()
         broker.stop()
@@ -174,5 +277,10 @@ if __name__ == "__main__":
     from dataclasses import asdict
 
     with tempfile.TemporaryDirectory() as tmp, BenchStack(Path(tmp)) as stack:
-        results = measure(stack, Path(tmp), full="--full" in sys.argv)
-        print(json.dumps([asdict(r) for r in results], indent=2))
+        figures: dict[str, Any] = {}
+        results = measure(stack, Path(tmp), full="--full" in sys.argv, latency=figures)
+        print(json.dumps({"runs": [asdict(r) for r in results], "latency": figures}, indent=2))
+        print(
+            f"ingest -> Redis p99 {figures['redis']['p99_ms']} ms at {figures['achieved_rate']:,.0f} readings/s"
+            f" (target < {LATENCY_TARGET_P99_MS:g} ms at {LATENCY_RATE:,} readings/s)"
+        )

@@ -113,6 +113,7 @@ class Results:
     storage: dict[str, Any] = field(default_factory=dict)
     forecasting: dict[str, Any] = field(default_factory=dict)
     ingest: list[dict[str, Any]] = field(default_factory=list)
+    ingest_latency: dict[str, Any] = field(default_factory=dict)
 
 
 def _phase(results: Results, name: str, fn: Callable[[], None]) -> None:
@@ -212,7 +213,13 @@ def run(sizes: Sizes, stack: BenchStack, workdir: Path) -> Results:
     if sizes.profile and profile.available():
         _phase(results, "profile", do_profile)
     if sizes.name == "full":  # device ingest over HTTP and MQTT (needs Mosquitto), beside ThingsBoard's figure
-        _phase(results, "ingest", lambda: results.ingest.extend(map(asdict, ingest.measure(stack, workdir, True))))
+        _phase(
+            results,
+            "ingest",
+            lambda: results.ingest.extend(
+                map(asdict, ingest.measure(stack, workdir, True, latency=results.ingest_latency))
+            ),
+        )
     if sizes.name == "full":  # needs no stack; its own report is docs/storage.md
         _phase(results, "storage", lambda: results.storage.update(storage.run_phase(workdir)))
     if sizes.name == "full":  # needs no stack; its own report is docs/forecasting.md
