@@ -117,6 +117,7 @@ def test_ten_thousand_mqtt_readings_exactly_once_across_a_broker_restart(
         raw: dict[bytes, bytes] = redis_client.hgetall(Keys(site).sensors)  # type: ignore[assignment]
         counts = {k.decode(): json.loads(v)["readings"] for k, v in raw.items()}
         assert len(counts) == 10 and set(counts.values()) == {1000}, counts
+        assert {json.loads(v)["source"] for v in raw.values()} == {"mqtt"}  # what the UI shows as their source
         beats: list[bytes] = redis_client.hkeys(Keys(site).producers)  # type: ignore[assignment]
         assert {b.decode() for b in beats} >= set(GATEWAYS)
         scrape = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
