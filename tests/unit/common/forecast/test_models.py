@@ -100,6 +100,22 @@ def test_seasonal_ar_one_pass_inner_errors_equal_refitting_at_every_origin(weeks
     np.testing.assert_allclose(again[0].level, state.level, atol=1e-9)
 
 
+def test_seasonal_ar_fitted_state_owns_its_last_season() -> None:
+    """The inner origins' states are views into the history; the kept state must not be, or a later change to
+    the caller's array would change the forecast."""
+    from gridwatch.common.forecast.models import SeasonalAR
+
+    p = weekly_panel(series=3, weeks=3, step_s=1800.0)
+    y = p.filled()
+    model = SeasonalAR()
+    state, _, _ = model._fit_with_errors(y, p, p.day)
+    before = model._predict_point(state, p.day)
+    y[:] = -1.0
+    assert not np.shares_memory(state.last_period, y)
+    np.testing.assert_array_equal(model._predict_point(state, p.day), before)
+    assert not np.shares_memory(model._fit_point(p.filled(), p).last_period, p.filled())
+
+
 def test_grid_quantiles_and_window_sums_match_numpy() -> None:
     from gridwatch.common.forecast.models import _GRID, grid_quantiles, window_sum, window_sums
 
