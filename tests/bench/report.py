@@ -89,17 +89,22 @@ def markdown(doc: dict[str, Any]) -> str:
             "",
             f"Best of {runs} drain(s) per size; every run is in the JSON. *CPU share* is the replica's CPU seconds per "
             "wall second (below 100% it waited for Redis, Kafka or for other load on its core); *per CPU-second* is "
-            "what one fully available core would do at that efficiency.",
+            "what one fully available core would do at that efficiency. *Raw ceiling* is the same core consuming, "
+            "decoding and discarding the same topic with the processor's consumer settings and batch size "
+            "(`tests/bench/rawdrain.py`), per CPU-second; *of ceiling* is the processor's per CPU-second rate as a "
+            "fraction of it, so the detector, Redis and publishing cost 1 minus that.",
             "",
             "| sensors | readings | readings/s | target ≥ 100,000/s | CPU share | per CPU-second | CPU-s per million "
-            "| peak RSS (MiB) | wall (s) |",
-            "|---:|---:|---:|:---:|---:|---:|---:|---:|---:|",
+            "| raw ceiling per CPU-second | of ceiling | peak RSS (MiB) | wall (s) |",
+            "|---:|---:|---:|:---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in tp:
+            raw = r.get("ceiling")
+            ceiling = f"{_num(raw['readings_per_cpu_s'])} | {r['share_of_ceiling'] * 100:.0f}%" if raw else "– | –"
             out.append(
                 f"| {r['sensors']:,} | {r['measured_readings']:,} | {_num(r['readings_per_s'])} | "
                 f"{verdict(r['readings_per_s'] >= TARGET_RATE)} | {r['cpu_share'] * 100:.0f}% | "
-                f"{_num(r['readings_per_cpu_s'])} | {r['cpu_s_per_million']:.2f} | "
+                f"{_num(r['readings_per_cpu_s'])} | {r['cpu_s_per_million']:.2f} | {ceiling} | "
                 f"{r['peak_rss_mb']:.0f} | {r['seconds']:.2f} |"
             )
         out.append("")

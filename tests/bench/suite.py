@@ -153,7 +153,11 @@ def run(sizes: Sizes, stack: BenchStack, workdir: Path) -> Results:
                 enriched_from[sensors] = history.end_offsets(stack.kafka.bootstrap, topic)
                 runs.append(asdict(throughput.drain(stack, filled[sensors], workdir)))
             best = max(runs, key=lambda r: float(r["readings_per_s"]))
-            results.throughput.append({**best, "runs": runs})
+            raw = throughput.ceiling(stack, filled[sensors], workdir)
+            share = best["readings_per_cpu_s"] / raw.readings_per_cpu_s if raw.readings_per_cpu_s else 0.0
+            results.throughput.append(
+                {**best, "runs": runs, "ceiling": asdict(raw), "share_of_ceiling": round(share, 3)}
+            )
 
     def do_history() -> None:
         processor = {int(r["sensors"]): r for r in results.throughput}

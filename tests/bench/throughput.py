@@ -146,3 +146,44 @@ def _check(procs: list[Pinned], deadline: float, what: str) -> None:
             raise RuntimeError(f"processor exited while waiting for {what}:\n{p.log()[-3000:]}")
     if time.monotonic() > deadline:
         raise TimeoutError(f"timed out waiting for {what}")
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """One core's consume + decode + discard of the same topic (`tests.bench.rawdrain`): the processor's upper bound."""
+
+    readings: int
+    messages: int
+    seconds: float
+    readings_per_s: float
+    cpu_seconds: float
+    readings_per_cpu_s: float
+
+
+def ceiling(stack: BenchStack, filled: Prefilled, logdir: Path, timeout: float = 600.0) -> Ceiling:
+    """Drain `filled`'s topic with the raw consumer pinned to the processor's core, and read its JSON line."""
+    log = logdir / f"rawdrain-{filled.site}-{time.time_ns()}.log"
+    proc = Pinned.module(
+        "tests.bench.rawdrain",
+        [stack.kafka.bootstrap, filled.topic, str(filled.readings)],
+        {},
+        log,
+        stack.measured_cpu,
+    ).start()
+    try:
+        code = proc.wait(timeout)
+    finally:
+        proc.stop()
+    lines = [line for line in proc.log().splitlines() if line.startswith("{")]
+    if code != 0 or not lines:
+        raise RuntimeError(f"raw drain exited {code}:\n{proc.log()[-3000:]}")
+    got = json.loads(lines[-1])
+    seconds, cpu = float(got["seconds"]), float(got["cpu_seconds"])
+    return Ceiling(
+        readings=int(got["readings"]),
+        messages=int(got["messages"]),
+        seconds=seconds,
+        readings_per_s=round(got["readings"] / seconds, 1) if seconds else 0.0,
+        cpu_seconds=cpu,
+        readings_per_cpu_s=round(got["readings"] / cpu, 1) if cpu else 0.0,
+    )

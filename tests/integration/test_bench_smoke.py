@@ -31,6 +31,11 @@ def test_bench_smoke_produces_a_complete_report(
     assert drain["measured_readings"] == drain["readings"] == sensors * ticks
     assert drain["sensors_in_redis"] == sensors
     assert drain["readings_per_s"] > 0 and drain["cpu_s_per_million"] > 0 and drain["peak_rss_mb"] > 0
+    # the raw consume + decode + discard of the same topic read every reading of it, once
+    ceiling = drain["ceiling"]
+    assert ceiling["readings"] == sensors * ticks and ceiling["messages"] == doc["prefill"][0]["messages"]
+    assert ceiling["readings_per_cpu_s"] > 0 and drain["share_of_ceiling"] > 0
+    assert "raw ceiling per CPU-second" in md.read_text()
 
     # the writer stored every reading of the data set once: as many as the processor drained, no repeat copies
     (hist,) = doc["history"]
