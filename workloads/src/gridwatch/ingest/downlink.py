@@ -101,11 +101,26 @@ class Downlink:
             messages = self.consumer.consume(num_messages=100, timeout=0.5)
             if not messages:
                 continue
-            if self.forward(messages):
-                self.consumer.commit(asynchronous=False)
-            else:
-                # not delivered: rewind to the first message of the batch and try again once reconnected
+            try:
+                self.step(messages)
+            except Exception:  # one bad batch must not end the downlink; it is retried
+                log.exception("downlink batch failed; retrying it")
                 self._rewind(messages)
+
+    def step(self, messages: list[Message]) -> None:
+        """Forward one consumed batch, then commit it; an undelivered batch is rewound and sent again."""
+        if not self.forward(messages):
+            # not delivered: rewind to the first message of the batch and try again once reconnected
+            self._rewind(messages)
+            return
+        if not any(m.error() is None for m in messages):
+            return  # only error events (an unknown topic while it is created, ...): nothing to commit
+        try:
+            self.consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError._NO_OFFSET:
+                # the commands were delivered; a failed commit only means they are delivered again (at least once)
+                log.warning("downlink commit failed; the batch may be delivered again", error=str(exc))
 
     def _rewind(self, messages: list[Message]) -> None:
         first: dict[tuple[str, int], int] = {}
