@@ -59,7 +59,7 @@ def main(settings: IngestSettings) -> None:
                 timeout_graceful_shutdown=10,
             )
         else:
-            ready = (lambda: bridge.connected) if bridge is not None else (lambda: pipeline.started)
+            ready = (lambda: bridge.healthy) if bridge is not None else (lambda: pipeline.started)
             probes = ProbeServer(settings.metrics_host, settings.metrics_port, ready=ready).start()
             try:
                 while not stop.wait(1.0):

@@ -53,6 +53,20 @@ class IngestSettings(CommonSettings):
     mqtt_cert_file: Path | None = Field(default=None, alias="GRIDWATCH_INGEST_MQTT_CERT_FILE")
     mqtt_key_file: Path | None = Field(default=None, alias="GRIDWATCH_INGEST_MQTT_KEY_FILE")
     mqtt_max_inflight: int = Field(default=1000, ge=1, le=65535, alias="GRIDWATCH_INGEST_MQTT_MAX_INFLIGHT")
+    mqtt_batch_messages: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        alias="GRIDWATCH_INGEST_MQTT_BATCH_MESSAGES",
+        description="Most MQTT messages coalesced into one Kafka submission per gateway.",
+    )
+    mqtt_batch_wait_ms: float = Field(
+        default=5.0,
+        ge=0,
+        le=1000,
+        alias="GRIDWATCH_INGEST_MQTT_BATCH_WAIT_MS",
+        description="How long the first message of a batch waits for others before the batch is submitted.",
+    )
     downlink_enabled: bool = Field(
         default=True,
         alias="GRIDWATCH_INGEST_DOWNLINK_ENABLED",

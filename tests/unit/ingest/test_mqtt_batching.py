@@ -1,0 +1,118 @@
+"""The MQTT bridge's batcher: each gateway's messages become one submission, a sensor declared earlier in a batch
+resolves later in it, malformed messages are refused one by one, and nothing is acknowledged before delivery."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from gridwatch.ingest import metrics
+from gridwatch.ingest.mqtt import Bridge, Received, merge
+from gridwatch.ingest.payloads import Parsed, SensorMeta
+from gridwatch.ingest.pipeline import Done
+from gridwatch.ingest.settings import IngestSettings
+
+NOW_MS = int(time.time() * 1000)
+
+
+class FakePipeline:
+    """What the bridge calls on the pipeline; deliveries are completed by the test."""
+
+    def __init__(self) -> None:
+        self.labels = metrics.init("unit")
+        self.catalog: dict[str, SensorMeta] = {}
+        self.submitted: list[tuple[str, Parsed, Done]] = []
+        self.rejected: list[tuple[str, str, Done | None]] = []
+
+    def lookup(self, sensor_id: str) -> SensorMeta | None:
+        return self.catalog.get(sensor_id)
+
+    def declare(self, gateway: str, metas: list[SensorMeta]) -> None:
+        for meta in metas:
+            self.catalog[meta.sensor_id] = meta
+
+    def submit(self, gateway: str, transport: str, parsed: Parsed, done: Done) -> None:
+        self.submitted.append((gateway, parsed, done))
+
+    def reject(
+        self, gateway: str, transport: str, body: bytes, reason: str, problems: Any, done: Done | None = None
+    ) -> None:
+        self.rejected.append((gateway, reason, done))
+
+
+class FakeClient:
+    def __init__(self) -> None:
+        self.acks: list[int] = []
+
+    def ack(self, mid: int, qos: int) -> None:
+        self.acks.append(mid)
+
+
+@pytest.fixture
+def bridge(monkeypatch: pytest.MonkeyPatch) -> tuple[Bridge, FakePipeline, FakeClient]:
+    monkeypatch.setenv("GRIDWATCH_SITE", "unit")
+    pipeline = FakePipeline()
+    b = Bridge(IngestSettings(), pipeline)  # type: ignore[arg-type]
+    client = FakeClient()
+    b.client = client  # type: ignore[assignment]
+    return b, pipeline, client
+
+
+def message(mid: int, gateway: str, body: Any) -> Received:
+    payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return Received(f"gridwatch/unit/{gateway}/telemetry", mid, 1, payload, 0.0)
+
+
+def test_a_batch_is_one_submission_per_gateway_acknowledged_only_on_delivery(
+    bridge: tuple[Bridge, FakePipeline, FakeClient],
+) -> None:
+    b, pipeline, client = bridge
+    batch = [
+        message(1, "gw-a", {"ts": NOW_MS, "values": {"k_power": 1.0}}),
+        message(2, "gw-b", {"ts": NOW_MS, "values": {"k_power": 2.0}}),
+        message(3, "gw-a", {"ts": NOW_MS + 1000, "values": {"k_power": 3.0, "j_current": 4.0}}),
+    ]
+    b.handle(batch)
+    assert [(g, p.values) for g, p, _ in pipeline.submitted] == [("gw-a", [1.0, 3.0, 4.0]), ("gw-b", [2.0])]
+    assert client.acks == []
+    pipeline.submitted[0][2]("broker down")  # a failed delivery: no acknowledgement, the broker resends
+    assert client.acks == []
+    pipeline.submitted[1][2](None)
+    pipeline.submitted[0][2](None)
+    assert client.acks == [2, 1, 3]
+
+
+def test_a_sensor_declared_in_a_batch_resolves_later_in_it(bridge: tuple[Bridge, FakePipeline, FakeClient]) -> None:
+    b, pipeline, _ = bridge
+    declare = {"sensors": [{"id": "gw-a.oil", "type": "temperature", "unit": "°C", "machine": "m1"}],
+               "ts": [NOW_MS], "values": [[40.0]]}  # fmt: skip
+    later = {"sensors": [{"id": "gw-a.oil"}], "ts": [NOW_MS + 1000], "values": [[41.0]]}
+    b.handle([message(1, "gw-a", declare), message(2, "gw-a", later)])
+    ((_, parsed, _),) = pipeline.submitted
+    assert parsed.values == [40.0, 41.0] and parsed.rejected_total == 0
+    assert parsed.machines == ["m1", "m1"]
+
+
+def test_malformed_messages_are_refused_alone(bridge: tuple[Bridge, FakePipeline, FakeClient]) -> None:
+    b, pipeline, client = bridge
+    good = {"ts": NOW_MS, "values": {"k_power": 1.0}}
+    bad_topic = Received("gridwatch/unit/$bad/telemetry", 2, 1, json.dumps(good).encode(), 0.0)
+    b.handle([message(1, "gw-a", good), bad_topic, message(3, "gw-a", b"{not json")])
+    assert [(g, "valid gateway" in r or "JSON" in r) for g, r, _ in pipeline.rejected] == [
+        ("unknown", True),
+        ("gw-a", True),
+    ]
+    assert len(pipeline.submitted) == 1 and pipeline.submitted[0][1].values == [1.0]
+    for _, _, done in pipeline.rejected:  # a refused message is acknowledged once its dead letter is written
+        assert done is not None
+        done(None)
+    assert sorted(client.acks) == [2, 3]
+
+
+def test_merge_keeps_every_column_in_order() -> None:
+    a = Parsed(sensor_ids=["s1"], machines=["m"], ts=[1.0], values=[1.0], rejected_total=1)
+    b = Parsed(sensor_ids=["s2"], machines=["m"], ts=[2.0], values=[2.0], rejected_total=2)
+    m = merge([a, b])
+    assert (m.sensor_ids, m.ts, m.values, m.rejected_total) == (["s1", "s2"], [1.0, 2.0], [1.0, 2.0], 3)
