@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from gridwatch.ingest import metrics
+from gridwatch.ingest import metrics, mqttclient
 from gridwatch.ingest.mqtt import Bridge, Received, merge
 from gridwatch.ingest.payloads import Parsed, SensorMeta
 from gridwatch.ingest.pipeline import Done
@@ -48,6 +48,9 @@ class FakeClient:
 
     def ack(self, mid: int, qos: int) -> None:
         self.acks.append(mid)
+
+    def ack_many(self, mids: list[int]) -> None:
+        self.acks.extend(mids)
 
 
 @pytest.fixture
@@ -116,3 +119,16 @@ def test_merge_keeps_every_column_in_order() -> None:
     b = Parsed(sensor_ids=["s2"], machines=["m"], ts=[2.0], values=[2.0], rejected_total=2)
     m = merge([a, b])
     assert (m.sensor_ids, m.ts, m.values, m.rejected_total) == (["s1", "s2"], [1.0, 2.0], [1.0, 2.0], 3)
+
+
+def test_ack_many_writes_exactly_the_pubacks_paho_would_write_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRIDWATCH_SITE", "unit")
+    c = mqttclient.client(IngestSettings(), "unit", clean_session=False, manual_ack=True)
+    queued: list[bytes] = []
+    monkeypatch.setattr(c, "_packet_queue", lambda command, packet, mid, qos, info=None: queued.append(bytes(packet)))
+    mids = [1, 2, 300, 65535]
+    for mid in mids:
+        c.ack(mid, 1)
+    one_by_one, queued[:] = b"".join(queued), []
+    c.ack_many(mids)
+    assert queued == [one_by_one]

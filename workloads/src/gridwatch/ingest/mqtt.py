@@ -183,8 +183,10 @@ class Bridge:
                 log.warning("Kafka refused MQTT readings; not acknowledging, the broker resends", error=err)
                 return
             done = time.perf_counter()
+            self.client.ack_many([item.mid for item in items if item.qos == 1])
             for item in items:
-                self._ack(item)
+                if item.qos == 2:
+                    self._ack(item)
                 self._seconds.observe(done - item.started)
 
         while not self._stopping.is_set():

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import ssl
+import struct
+from collections.abc import Sequence
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import CallbackAPIVersion, MessageType, MQTTErrorCode
 
 from gridwatch.ingest.settings import IngestSettings
 
 READ_BURST = 1000  # packets read per wake-up of paho's network loop
+_PUBACK = struct.Struct("!BBH")  # MQTT 3.1.1 PUBACK: type 0x40, remaining length 2, packet id
 
 
 class Client(mqtt.Client):
@@ -32,8 +35,16 @@ class Client(mqtt.Client):
                 break
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
+    def ack_many(self, mids: Sequence[int]) -> None:
+        """Acknowledge QoS 1 messages (manual_ack) in one queued write instead of one write and one wake-up each:
+        the same PUBACK packets, in the given order, that `ack(mid, 1)` sends one at a time."""
+        if not mids:
+            return
+        packet = b"".join([_PUBACK.pack(MessageType.PUBACK, 2, mid) for mid in mids])
+        self._packet_queue(MessageType.PUBACK, packet, mids[-1], 1)
 
-def client(settings: IngestSettings, client_id: str, *, clean_session: bool, manual_ack: bool = False) -> mqtt.Client:
+
+def client(settings: IngestSettings, client_id: str, *, clean_session: bool, manual_ack: bool = False) -> Client:
     """A client with the settings' username/password and TLS, reconnecting by itself after 1-10 s."""
     out = Client(
         callback_api_version=CallbackAPIVersion.VERSION2,
