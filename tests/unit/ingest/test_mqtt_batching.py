@@ -96,6 +96,18 @@ def test_a_sensor_declared_in_a_batch_resolves_later_in_it(bridge: tuple[Bridge,
     ((_, parsed, _),) = pipeline.submitted
     assert parsed.values == [40.0, 41.0] and parsed.rejected_total == 0
     assert parsed.machines == ["m1", "m1"]
+    assert parsed.declared == []  # declared once, while parsing; the submission would declare it again
+
+
+def test_a_single_message_declaration_reaches_the_registry_once(
+    bridge: tuple[Bridge, FakePipeline, FakeClient],
+) -> None:
+    b, pipeline, _ = bridge
+    declare = {"sensors": [{"id": "gw-a.oil", "type": "temperature", "unit": "°C", "machine": "m1"}],
+               "ts": [NOW_MS], "values": [[40.0]]}  # fmt: skip
+    b.handle([message(1, "gw-a", declare)])
+    ((_, parsed, _),) = pipeline.submitted
+    assert parsed.declared == [] and pipeline.catalog["gw-a.oil"].machine == "m1"
 
 
 def test_malformed_messages_are_refused_alone(bridge: tuple[Bridge, FakePipeline, FakeClient]) -> None:

@@ -40,7 +40,8 @@ class Received:
 
 
 def merge(parts: list[Parsed]) -> Parsed:
-    """One gateway's messages of a batch as one set of columns (declarations are applied as each is parsed)."""
+    """One gateway's messages of a batch as one set of columns (declarations are applied as each is parsed, so none
+    are carried here)."""
     if len(parts) == 1:
         return parts[0]
     out = Parsed()
@@ -170,7 +171,9 @@ class Bridge:
                 metrics.REQUESTS.labels(**self.labels, transport="mqtt", code="invalid").inc()
                 continue
             # declared now, so a later message of the batch that uses the sensor resolves it as it did before
+            # (and only now: the submission carries no declarations, so the registry gets each one once)
             self.pipeline.declare(gateway, parsed.declared)
+            parsed.declared = []
             items, parsed_list = by_gateway.setdefault(gateway, ([], []))
             items.append(item)
             parsed_list.append(parsed)
