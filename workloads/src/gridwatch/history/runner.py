@@ -25,6 +25,9 @@ from gridwatch.history.settings import HistorySettings
 from gridwatch.history.store import HistoryStore, WriteResult
 from gridwatch.history.store import Record as HistoryRecord
 
+WATERMARK_ATTEMPTS = 5  # a just-created partition has no leader for a moment
+RECONNECT_INTERVAL_S = 5.0  # how often a dropped PostgreSQL connection is retried between writes
+
 
 class HistoryWriter:
     """Consumes `<prefix>.enriched` at least once; the offset ledger in PostgreSQL makes the writes exactly once."""
@@ -72,6 +75,7 @@ class HistoryWriter:
         self.days: set[int] = set()
         self.healthy_db = False
         self.next_maintenance = 0.0
+        self.next_reconnect = 0.0
 
     # --- PostgreSQL --------------------------------------------------------------------------
     def _db(self) -> HistoryStore:
@@ -109,14 +113,30 @@ class HistoryWriter:
         try:
             store = self._db()
             for tp in assigned:
-                _, high = consumer.get_watermark_offsets(tp, timeout=5, cached=False)
-                if store.forget_ahead(tp.topic, tp.partition, high):
+                high = self._log_end(consumer, tp)
+                if high is not None and store.forget_ahead(tp.topic, tp.partition, high):
                     self.log.warning(
                         "offset ledger was past the log end (topic recreated?); reset", partition=tp.partition
                     )
-        except (psycopg.Error, KafkaException) as exc:
+        except psycopg.Error as exc:
             self.log.warning("could not check the offset ledger on assignment", error=str(exc))
-            self._drop_db()
+            self._drop_db()  # reconnected by the next tick, so readiness does not wait for a write
+
+    def _log_end(self, consumer: Consumer, tp: TopicPartition) -> int | None:
+        """The partition's log end; a just-created topic may briefly have no leader, so ask a few times."""
+        for attempt in range(WATERMARK_ATTEMPTS):
+            try:
+                return int(consumer.get_watermark_offsets(tp, timeout=5, cached=False)[1])
+            except KafkaException as exc:
+                if attempt + 1 == WATERMARK_ATTEMPTS or not self.stop.running:
+                    self.log.warning(
+                        "could not read the log end on assignment; ledger not checked",
+                        partition=tp.partition,
+                        error=str(exc),
+                    )
+                    return None
+                self.stop.wait(0.5 * (attempt + 1))
+        return None
 
     def _on_revoke(self, consumer: Consumer, revoked: list[TopicPartition]) -> None:
         self.lag.clear()
@@ -137,8 +157,15 @@ class HistoryWriter:
             self.log.info("history writer stopped")
 
     def _tick(self) -> None:
-        if time.monotonic() >= self.next_maintenance:
+        now = time.monotonic()
+        if now >= self.next_maintenance:
             self.maintain()
+        elif self.store is None and now >= self.next_reconnect:
+            self.next_reconnect = now + RECONNECT_INTERVAL_S
+            try:
+                self._db()
+            except psycopg.Error as exc:
+                self.log.warning("postgres unreachable; retrying", error=str(exc))
 
     def handle(self, records: list[Record]) -> None:
         """Write one consumed batch in one transaction (the loop then verifies dead letters and commits)."""
