@@ -26,9 +26,10 @@ def test_failure_probability_is_bounded_and_monotone_in_hazard() -> None:
 
 
 def _after(severities: list[float], dt: float = 1.0) -> float:
+    cfg = ScoringConfig()
     h = np.zeros(1)
     for s in severities:
-        h = next_hazard(h, np.array([dt]), np.array([s]), 0.35, 30.0)
+        h = next_hazard(h, np.array([dt]), np.array([s]), cfg.hazard_weight, cfg.hazard_readings, cfg.recovery_readings)
     return float(failure_probability(h)[0])
 
 
@@ -43,6 +44,40 @@ def test_failure_probability_decays_after_recovery() -> None:
     later = [_after([1.0] * 10 + [0.0] * n) for n in (1, 10, 60, 300)]
     assert during > later[0] > later[1] > later[2] > later[3]
     assert later[-1] < 0.01
+
+
+def test_a_fixed_fault_clears_within_a_few_readings_but_intermittent_evidence_accumulates() -> None:
+    cfg = ScoringConfig()
+    assert _after([0.9] * 10) >= cfg.critical_probability
+    assert _after([0.9] * 10 + [0.0] * 5) < cfg.warning_probability  # recovery decays with recovery_readings
+    # an episode flagged every other reading keeps the sensor at warning between its flags ...
+    assert _after([0.9, 0.0] * 10) >= cfg.warning_probability
+    assert _after([0.9, 0.0] * 10 + [0.9]) > _after([0.9])
+    # ... and one isolated flag stays below critical however strong
+    assert _after([0.99]) < cfg.critical_probability
+
+
+def test_the_recovery_decay_applies_only_to_normal_readings() -> None:
+    h0 = np.array([2.0, 2.0])
+    h = next_hazard(h0, np.array([3.0, 3.0]), np.array([0.0, 0.5]), 0.5, 10.0, 2.0)
+    assert h[0] == pytest.approx(2.0 * np.exp(-3.0 / 2.0))
+    assert h[1] == pytest.approx(2.0 * np.exp(-3.0 / 10.0) + 0.25)
+    same = next_hazard(h0, np.array([3.0, 3.0]), np.array([0.0, 0.5]), 0.5, 10.0)  # without it: one time constant
+    assert same[0] == pytest.approx(2.0 * np.exp(-3.0 / 10.0))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cadence_s", [1.0, 300.0])
+def test_failure_probability_is_calibrated_on_simulated_faults(cadence_s: float) -> None:
+    """Calibration bounds on a seed the parameters were not fitted on (they were fitted on seed 5)."""
+    from gridwatch.evaluation.anomaly import simulator_faults
+
+    q = simulator_faults(cadence_s, ScoringConfig(), sensors=200, ticks=1000, seed=23)
+    assert q.brier < 0.75 * q.brier_baseline, (q.brier, q.brier_baseline)
+    top = [(pred, obs, n) for lo, pred, obs, n in q.reliability if lo >= 0.8]
+    assert top and sum(n for *_, n in top) > 100  # critical is reached at this cadence
+    for pred, obs, n in top:
+        assert abs(pred - obs) < 0.15, (pred, obs, n)
 
 
 def _scorer_with(n: int) -> tuple[Scorer, np.ndarray]:

@@ -44,8 +44,10 @@ class ScoringConfig:
     tail_prior: float = 50.0  # weight, in readings, of the Gaussian tail in the calibrated tail
     flagged_weight: float = 0.1  # how much a flagged reading teaches the tail, relative to a normal one
     relative_floor: float = 1e-3  # the scale is at least this fraction of the prediction (noise-free signals)
-    hazard_weight: float = 0.35
-    hazard_readings: float = 30.0  # decay time constant of the hazard, in readings
+    # failure probability: fitted to the simulator's labelled faults (docs/scoring.md, make eval-anomaly)
+    hazard_weight: float = 0.5
+    hazard_readings: float = 10.0  # decay time constant of the hazard while anomalous, in readings
+    recovery_readings: float = 2.0  # decay time constant once a reading is normal again, in readings
     warning_probability: float = 0.3
     critical_probability: float = 0.8
     forest: bool = False  # second-stage Isolation Forest (see docs/scoring.md for what it adds)
@@ -64,9 +66,17 @@ def failure_probability(hazard: F64) -> F64:
     return p
 
 
-def next_hazard(hazard: F64, steps: F64, severity: F64, weight: float, tau: float) -> F64:
-    """h' = h·exp(-n/τ) + w·severity, n and τ in readings: grows with severity and persistence, decays once healthy."""
-    out: F64 = hazard * np.exp(-np.maximum(steps, 0.0) / tau) + weight * severity
+def next_hazard(
+    hazard: F64, steps: F64, severity: F64, weight: float, tau: float, recovery_tau: float | None = None
+) -> F64:
+    """h' = h·exp(-n/τ) + w·severity, n and τ in readings: grows with severity and persistence, decays once healthy.
+
+    A normal reading (severity 0) decays with `recovery_tau` instead of τ when given: faults end abruptly, so a
+    probability that lingers for τ readings after the signal is healthy again is badly calibrated.
+    """
+    n = np.maximum(steps, 0.0)
+    decay = np.exp(-n / tau) if recovery_tau is None else np.exp(-n / np.where(severity > 0, tau, recovery_tau))
+    out: F64 = hazard * decay + weight * severity
     return out
 
 
@@ -347,7 +357,10 @@ class Scorer:
             run = np.where(an, t.anomaly_run[s] + 1, 0)
             t.anomaly_run[s] = run
             t.anomalies[s] += an
-            h = next_hazard(t.hazard[s], steps[p], np.where(an, score[p], 0.0), cfg.hazard_weight, cfg.hazard_readings)
+            severity = np.where(an, score[p], 0.0)
+            h = next_hazard(
+                t.hazard[s], steps[p], severity, cfg.hazard_weight, cfg.hazard_readings, cfg.recovery_readings
+            )
             t.hazard[s] = h
             prob = failure_probability(h)
             probability[p] = prob

@@ -29,6 +29,9 @@ class ProcessorSettings(CommonSettings):
     z_anomaly: float = Field(default=_SCORING.z_anomaly, gt=0, le=50, alias="GRIDWATCH_PROC_Z_ANOMALY")
     hazard_weight: float = Field(default=_SCORING.hazard_weight, gt=0, alias="GRIDWATCH_PROC_HAZARD_WEIGHT")
     hazard_readings: float = Field(default=_SCORING.hazard_readings, gt=0, alias="GRIDWATCH_PROC_HAZARD_READINGS")
+    recovery_readings: float = Field(
+        default=_SCORING.recovery_readings, gt=0, alias="GRIDWATCH_PROC_HAZARD_RECOVERY_READINGS"
+    )
     warning_probability: float = Field(
         default=_SCORING.warning_probability, gt=0, lt=1, alias="GRIDWATCH_PROC_WARNING_PROBABILITY"
     )
@@ -79,6 +82,7 @@ class ProcessorSettings(CommonSettings):
             z_anomaly=self.z_anomaly,
             hazard_weight=self.hazard_weight,
             hazard_readings=self.hazard_readings,
+            recovery_readings=self.recovery_readings,
             warning_probability=self.warning_probability,
             critical_probability=self.critical_probability,
             forest=self.forest is True or from_registry,
