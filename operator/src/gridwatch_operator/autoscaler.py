@@ -7,7 +7,9 @@ that it waits (at most SETTLE_SECONDS after the last change) while processors ad
 change are not ready yet: the lag they have not started to absorb says nothing about the
 capacity they add, and scaling on it would step up once per poll. Scale-down waits until
 cooldownSeconds have passed since the last change, so a burst that was just absorbed does not
-make the group rebalance twice.
+make the group rebalance twice. Nor does it go below what the measured input rate needs (capacity.py): with the
+input rate and one processor's measured drain rate known, a scale-down keeps ceil(rate / (capacity x 0.8))
+processors, so steady load that N processors keep up with does not scale them to minReplicas and straight back.
 """
 
 from __future__ import annotations
@@ -94,10 +96,13 @@ def decide(
     now: float,
     last_scale_time: float | None,
     ready: int | None = None,
+    needed: int | None = None,
+    throughput: str = "",
 ) -> Decision:
     """Next processor replicas. `lag` None means it could not be measured: keep what runs
     (only pulled back inside [min, max] if the bounds changed). `ready` is how many processors are
-    ready (None: unknown, never holds a scale-up)."""
+    ready (None: unknown, never holds a scale-up). `needed` is how many the measured input rate needs
+    (None: not measured, the scale-down follows the lag alone); `throughput` says what was measured."""
     if lag is None:
         bounded = max(policy.min_replicas, min(policy.max_replicas, current))
         reason = "lag unknown; keeping replicas" if bounded == current else "lag unknown; applying new bounds"
@@ -117,7 +122,16 @@ def decide(
     if replicas < current:
         ceiling = min(policy.max_replicas, partitions) if partitions >= 1 else policy.max_replicas
         if current > ceiling:
+            if needed is not None and needed > replicas:
+                replicas, why = min(needed, ceiling), f"{why}, kept {min(needed, ceiling)} for {throughput}"
             return Decision(current, replicas, lag, f"scale down at once, above the allowed maximum {ceiling}: {why}")
+        if needed is not None and needed > replicas:
+            floor = min(needed, current)
+            if floor >= current:
+                return Decision(
+                    current, current, lag, f"scale down to {replicas} held: {throughput} needs {needed}: {why}"
+                )
+            replicas, why = floor, f"{why}, kept {floor} for {throughput}"
         if last_scale_time is not None and policy.cooldown_seconds > 0:
             waited = now - last_scale_time
             if waited < policy.cooldown_seconds:

@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from gridwatch_operator.capacity import Throughput
 from gridwatch_operator.rollout import Policy
 
 
@@ -23,6 +24,7 @@ class SiteState:
     upgrade: Policy | None = None  # spec.upgrade resolved (rollout.py), set by every handler that parsed the spec
     upgrade_status: dict[str, Any] | None = None  # status.upgrade of the last helm call
     keda_rendered: bool | None = None  # engine KEDA: whether the last helm call rendered the ScaledObject
+    throughput: Throughput = field(default_factory=Throughput)  # input rate and processor capacity (capacity.py)
 
 
 class Registry:

@@ -19,6 +19,7 @@ from kubernetes.client import ApiException
 from gridwatch_operator import keda, kube, metrics, rollout
 from gridwatch_operator import status as st
 from gridwatch_operator.autoscaler import decide
+from gridwatch_operator.capacity import Sample
 from gridwatch_operator.drift import find
 from gridwatch_operator.flow import heartbeat, sensors_reporting
 from gridwatch_operator.helm import Helm, HelmError, Outcome, deployments
@@ -402,7 +403,12 @@ def autoscale(
     ready = ((status.get("components") or {}).get("processor") or {}).get("ready")
     scaled_at = st.parse_time(scaling.get("lastScaleTime"))
     joined = ready if isinstance(ready, int) else None
-    decision = decide(parsed.policy, current, lag, partitions, now, scaled_at, joined)
+    if group is not None:
+        windows = group.windows.values()
+        sample = Sample(now, sum(w.end for w in windows), sum(w.first for w in windows))
+        site.throughput.observe(sample, current, joined)
+    flow = site.throughput
+    decision = decide(parsed.policy, current, lag, partitions, now, scaled_at, joined, flow.needed(), flow.describe())
     record = {
         "from": current,
         "to": decision.replicas,

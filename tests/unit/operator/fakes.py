@@ -73,6 +73,7 @@ class FakeKafka(Kafka):
         self.created: list[tuple[str, list[str], int, int]] = []
         self.lag_asked: list[tuple[str, str, str]] = []
         self.current_lag: int | None = 0
+        self.consumed = 1000  # each partition's committed offset: a test moves it to make the group drain
         self.partition_count = 4
         self.beats: list[bytes] = []
         self.newest: float | None = None
@@ -95,7 +96,8 @@ class FakeKafka(Kafka):
         if self.down or self.current_lag is None:
             raise TopicsError(self.down or "group unknown")
         share, rest = divmod(self.current_lag, self.partition_count)
-        return GroupLag({p: Window(1000, 1000 + share + (p < rest)) for p in range(self.partition_count)})
+        done = self.consumed
+        return GroupLag({p: Window(done, done + share + (p < rest)) for p in range(self.partition_count)})
 
     def readings_lag(self, bootstrap: str, topic: str, group_lag: GroupLag, sample: int) -> ReadingsLag | None:
         """The real estimate over samples of `readings_per_message` readings per lagging message."""
