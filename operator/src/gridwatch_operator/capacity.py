@@ -2,21 +2,24 @@
 
 Lag alone cannot tell a scale-down that is safe from one that will be undone: once N processors keep up, the lag
 is near zero whatever N is, so a lag-only autoscaler drops to minReplicas, the lag climbs again and it scales back
-up, once per cooldown under steady load. Two lag measurements a few seconds apart give the input rate (growth of
-the log end) and the drain rate (growth of the committed offsets); while a backlog lasted through the whole
-interval every processor was busy, so the drain rate per ready processor is what one of them can do. The scale-down
-then keeps enough processors for the input rate at TARGET_UTILISATION of that capacity.
+up, once per cooldown under steady load. Lag measurements over a window of WINDOW_S give the input rate (growth of
+the log end) and the drain rate (growth of the committed offsets); when a backlog lasted at every measurement of the
+window, with the same processors all ready, every processor was busy throughout, so the drain rate per processor is
+what one of them can do. The capacity is the best such window of the last CAPACITY_MEMORY_S (a window with a
+rebalance in it drains less, and must not make the estimate fall). The scale-down then keeps enough processors for
+the input rate at TARGET_UTILISATION of that capacity.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
-MIN_INTERVAL_S = 5.0  # shorter intervals are too noisy to give a rate (the sample is kept for a later one)
-MAX_INTERVAL_S = 600.0  # longer ones (an operator that was away) start over
-BUSY_BACKLOG_MESSAGES = 20  # per processor: a backlog this deep at both ends of an interval kept each one busy
-CAPACITY_WEIGHT = 0.5  # weight of the newest busy interval in the capacity estimate
+WINDOW_S = 30.0  # rates are taken over at least this long (a processor commits in batches: shorter is jittery)
+HISTORY_S = 300.0  # measurements kept; a gap longer than this (an operator that was away) starts over
+BUSY_BACKLOG_MESSAGES = 20  # per processor: a backlog this deep at every measurement kept each one busy
+CAPACITY_MEMORY_S = 1800.0  # busy windows older than this no longer count (limits or the load's shape changed)
 TARGET_UTILISATION = 0.8  # the scale-down keeps processors busy at most this share of their measured capacity
 
 
@@ -34,44 +37,66 @@ class Sample:
         return max(0, self.produced - self.consumed)
 
 
+@dataclass(frozen=True)
+class Look:
+    """A measurement with the processors that ran at that moment."""
+
+    sample: Sample
+    replicas: int
+    ready: int | None
+
+
 @dataclass
 class Throughput:
     """A site's rates, updated by each autoscale measurement (kept in memory; after a restart it is measured anew)."""
 
-    last: Sample | None = None
-    input_rate: float | None = None  # messages/s appended to the readings topic over the last interval
-    per_processor: float | None = None  # messages/s one processor drained while busy (None: never measured)
+    looks: deque[Look] = field(default_factory=deque)
+    input_rate: float | None = None  # messages/s appended to the readings topic over the last window
+    busy: list[tuple[float, float]] = field(default_factory=list)  # (time, messages/s per processor) of busy windows
+
+    @property
+    def per_processor(self) -> float | None:
+        """Messages/s one processor drained in the best busy window remembered; None: never measured."""
+        return max((each for _, each in self.busy), default=None)
 
     def observe(self, sample: Sample, replicas: int, ready: int | None) -> None:
         """Take a measurement; `replicas` processors ran since the last one, `ready` of them ready (None: unknown)."""
-        prev = self.last
-        if prev is None or sample.produced < prev.produced or sample.consumed < prev.consumed:
-            self.last, self.input_rate = sample, None  # first look, or the topic or group was recreated
-            return
-        elapsed = sample.at - prev.at
-        if elapsed < MIN_INTERVAL_S:
-            return
-        self.last = sample
-        if elapsed > MAX_INTERVAL_S:
+        last = self.looks[-1].sample if self.looks else None
+        restart = last is not None and (
+            sample.produced < last.produced or sample.consumed < last.consumed or sample.at - last.at > HISTORY_S
+        )
+        if restart:  # the topic or group was recreated, or nobody looked for a long time
+            self.looks.clear()
             self.input_rate = None
+        if last is not None and not restart and sample.at <= last.at:
             return
-        self.input_rate = (sample.produced - prev.produced) / elapsed
-        drained = (sample.consumed - prev.consumed) / elapsed
+        self.looks.append(Look(sample, replicas, ready))
+        while self.looks and self.looks[0].sample.at < sample.at - HISTORY_S:
+            self.looks.popleft()
+        self.busy = [(t, v) for t, v in self.busy if t >= sample.at - CAPACITY_MEMORY_S]
+        looks = list(self.looks)
+        base = next((i for i in range(len(looks) - 1, -1, -1) if looks[i].sample.at <= sample.at - WINDOW_S), None)
+        if base is None:
+            return  # not yet a window's worth of measurements
+        looks = looks[base:]
+        first = looks[0].sample
+        elapsed = sample.at - first.at
+        self.input_rate = (sample.produced - first.produced) / elapsed
+        drained = (sample.consumed - first.consumed) / elapsed
         deep = BUSY_BACKLOG_MESSAGES * max(replicas, 1)
-        busy = prev.backlog >= deep and sample.backlog >= deep and drained > 0
-        if busy and replicas >= 1 and (ready is None or ready >= replicas):
-            each = drained / replicas
-            old = self.per_processor
-            self.per_processor = each if old is None else old + CAPACITY_WEIGHT * (each - old)
+        steady = all(w.replicas == replicas and (w.ready is None or w.ready >= replicas) for w in looks)
+        if steady and replicas >= 1 and drained > 0 and all(w.sample.backlog >= deep for w in looks):
+            self.busy.append((sample.at, drained / replicas))
 
     def needed(self) -> int | None:
         """Processors the input rate needs at TARGET_UTILISATION of the measured capacity; None when unknown."""
-        if self.input_rate is None or not self.per_processor:
+        each = self.per_processor
+        if self.input_rate is None or not each:
             return None
-        return max(1, math.ceil(self.input_rate / (self.per_processor * TARGET_UTILISATION)))
+        return max(1, math.ceil(self.input_rate / (each * TARGET_UTILISATION)))
 
     def describe(self) -> str:
         """The measurement, for the decision's reason."""
         rate = "unknown" if self.input_rate is None else f"{self.input_rate:.1f}"
-        each = "unknown" if self.per_processor is None else f"{self.per_processor:.1f}"
-        return f"input {rate} msg/s, one processor drains {each} msg/s"
+        each = self.per_processor
+        return f"input {rate} msg/s, one processor drains {'unknown' if each is None else f'{each:.1f}'} msg/s"

@@ -117,21 +117,24 @@ def test_steady_load_keeps_the_processors_it_needs_and_an_idle_topic_lets_them_g
     spec = site_spec(processor=AUTO)
     rt, status = installed(helm, kafka, spec, scaler)
 
-    def measure(at: float, produced: int, lag: int) -> dict[str, Any]:
+    def measure(at: int, produced: int, lag: int) -> None:
+        nonlocal status
         kafka.current_lag, kafka.consumed = lag, (produced - lag) // kafka.partition_count
-        return run(rt, spec, status, events, now=NOW + at)
+        status = {**status, **run(rt, spec, status, events, now=NOW + at)}
 
-    status = {**status, **measure(0, 4400, 400)}  # 1 -> 4 on lag
+    measure(0, 4400, 400)  # 1 -> 4 on lag
     assert scaler.calls == [(NS, "north-processor", 4)]
-    status = {**status, **measure(10, 4800, 400)}  # a backlog throughout: 4 processors drained 40 messages/s
-    status = {**status, **measure(20, 5200, 0)}  # caught up; 40 messages/s keep arriving
-    status = {**status, **measure(400, 5200 + 40 * 380, 0)}  # past the cooldown, lag 0
+    for at in (10, 20, 30, 40):  # a backlog throughout: 4 processors drain 40 messages/s, 40 arrive
+        measure(at, 4400 + 40 * at, 400)
+    for at in range(50, 410, 10):  # caught up; 40 messages/s keep arriving; the cooldown ends at 300
+        measure(at, 4400 + 40 * at, 0)
     assert len(scaler.calls) == 1
     reason = status["scaling"]["lastEvaluation"]["reason"]
     assert reason.startswith("scale down to 1 held: input 40.0 msg/s, one processor drains 10.0 msg/s needs 5")
-    idle = measure(420, 5200 + 40 * 380, 0)  # the input stopped
+    for at in range(410, 450, 10):  # the input stopped at 400
+        measure(at, 4400 + 40 * 400, 0)
     assert scaler.calls[-1] == (NS, "north-processor", 1)
-    assert idle["scaling"]["replicas"] == 1
+    assert status["scaling"]["replicas"] == 1
 
 
 def test_a_refused_scale_keeps_the_replicas_and_says_why() -> None:

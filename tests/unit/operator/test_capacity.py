@@ -4,43 +4,65 @@ from __future__ import annotations
 
 import pytest
 from gridwatch_operator.autoscaler import Policy, decide
-from gridwatch_operator.capacity import BUSY_BACKLOG_MESSAGES, Sample, Throughput
+from gridwatch_operator.capacity import BUSY_BACKLOG_MESSAGES, CAPACITY_MEMORY_S, HISTORY_S, Sample, Throughput
 
 POLICY = Policy(min_replicas=1, max_replicas=6, lag_per_replica=1000, cooldown_seconds=300)
+DEEP = BUSY_BACKLOG_MESSAGES * 2  # the backlog that keeps two processors busy
 
 
-def test_the_input_rate_comes_from_the_growth_of_the_log_end() -> None:
+def feed(flow: Throughput, looks: list[tuple[float, int, int]], replicas: int = 2, ready: int | None = 2) -> None:
+    for at, produced, backlog in looks:
+        flow.observe(Sample(at, produced, produced - backlog), replicas, ready)
+
+
+def test_the_input_rate_is_the_growth_of_the_log_end_over_a_window() -> None:
     flow = Throughput()
-    flow.observe(Sample(0.0, 1000, 1000), replicas=2, ready=2)
-    assert flow.input_rate is None and flow.needed() is None  # one look gives no rate
-    flow.observe(Sample(10.0, 1500, 1490), replicas=2, ready=2)
+    feed(flow, [(0.0, 1000, 0), (10.0, 1500, 0), (20.0, 2000, 0)])
+    assert flow.input_rate is None and flow.needed() is None  # not yet 30 s of measurements
+    feed(flow, [(30.0, 2500, 0)])
     assert flow.input_rate == pytest.approx(50.0)
     assert flow.per_processor is None  # the group kept up: nothing says what a processor can do
 
 
-def test_capacity_is_measured_only_while_a_backlog_kept_every_processor_busy() -> None:
+def test_capacity_comes_only_from_windows_where_every_processor_was_busy() -> None:
     flow = Throughput()
-    deep = BUSY_BACKLOG_MESSAGES * 2
-    flow.observe(Sample(0.0, 10_000, 10_000 - 5 * deep), replicas=2, ready=2)
-    flow.observe(Sample(10.0, 12_000, 11_000 - 5 * deep), replicas=2, ready=1)  # one still joining
-    assert flow.per_processor is None
-    flow.observe(Sample(20.0, 14_000, 12_000 - 5 * deep), replicas=2, ready=2)
-    assert flow.per_processor == pytest.approx(50.0)  # 1000 messages in 10 s by two processors
+    # a backlog throughout, two processors draining 100 messages/s together, 200 arriving
+    feed(flow, [(t, 10_000 + 200 * int(t), 5 * DEEP + 100 * int(t)) for t in (0.0, 10.0, 20.0, 30.0)])
+    assert flow.per_processor == pytest.approx(50.0)
     assert flow.input_rate == pytest.approx(200.0)
     assert flow.needed() == 5  # 200 / (50 x 0.8)
-    flow.observe(Sample(30.0, 16_000, 14_000 - 5 * deep), replicas=2, ready=2)
-    assert flow.per_processor == pytest.approx(75.0)  # moves halfway to the newer 100
 
 
-def test_short_intervals_wait_and_a_recreated_topic_starts_over() -> None:
+def test_a_window_with_a_processor_not_ready_or_a_thin_backlog_measures_no_capacity() -> None:
+    joining = Throughput()
+    feed(joining, [(t, 10_000 + 200 * int(t), 5 * DEEP + 100 * int(t)) for t in (0.0, 10.0, 20.0, 30.0)], ready=1)
+    assert joining.per_processor is None and joining.input_rate == pytest.approx(200.0)
+    thin = Throughput()
+    feed(thin, [(0.0, 10_000, 5 * DEEP), (15.0, 11_000, DEEP - 1), (30.0, 12_000, 5 * DEEP)])
+    assert thin.per_processor is None
+
+
+def test_a_slow_window_does_not_lower_the_capacity_but_old_windows_are_forgotten() -> None:
     flow = Throughput()
-    flow.observe(Sample(0.0, 1000, 1000), replicas=1, ready=1)
-    flow.observe(Sample(2.0, 1100, 1100), replicas=1, ready=1)
-    assert flow.input_rate is None and flow.last == Sample(0.0, 1000, 1000)
-    flow.observe(Sample(10.0, 1400, 1400), replicas=1, ready=1)
-    assert flow.input_rate == pytest.approx(40.0)
-    flow.observe(Sample(20.0, 10, 10), replicas=1, ready=1)
-    assert flow.input_rate is None and flow.last == Sample(20.0, 10, 10)
+    feed(flow, [(t, 10_000 + 200 * int(t), 5 * DEEP + 100 * int(t)) for t in (0.0, 10.0, 20.0, 30.0)])
+    # a rebalance: the same backlog, the group drains half as much
+    feed(flow, [(t, 10_000 + 200 * int(t), 5 * DEEP + 100 * 30 + 150 * int(t - 30)) for t in (40.0, 50.0, 60.0)])
+    assert flow.per_processor == pytest.approx(50.0)
+    for t in range(70, int(CAPACITY_MEMORY_S) + 100, 60):  # idle since: measured, never busy
+        feed(flow, [(float(t), 50_000, 0)])
+    assert flow.per_processor is None
+
+
+def test_a_recreated_topic_or_a_long_gap_starts_over() -> None:
+    flow = Throughput()
+    feed(flow, [(0.0, 1000, 0), (30.0, 1300, 0)])
+    assert flow.input_rate == pytest.approx(10.0)
+    feed(flow, [(40.0, 10, 0)])
+    assert flow.input_rate is None and len(flow.looks) == 1
+    feed(flow, [(70.0, 310, 0)])
+    assert flow.input_rate == pytest.approx(10.0)
+    feed(flow, [(70.0 + HISTORY_S + 1, 5000, 0)])
+    assert flow.input_rate is None
 
 
 def test_steady_load_that_needs_the_processors_keeps_them_after_the_cooldown() -> None:
