@@ -4,9 +4,11 @@ resolves later in it, malformed messages are refused one by one, and nothing is 
 from __future__ import annotations
 
 import json
+import socket
 import time
 from typing import Any
 
+import paho.mqtt.client as mqtt
 import pytest
 from gridwatch.ingest import metrics, mqttclient
 from gridwatch.ingest.mqtt import Bridge, Received, merge
@@ -144,3 +146,71 @@ def test_ack_many_writes_exactly_the_pubacks_paho_would_write_one_by_one(monkeyp
     one_by_one, queued[:] = b"".join(queued), []
     c.ack_many(mids)
     assert queued == [one_by_one]
+
+
+def _publish(topic: str, payload: bytes) -> bytes:
+    """An MQTT 3.1.1 PUBLISH at QoS 0 (fixed header, remaining length, topic, payload)."""
+    body = len(topic).to_bytes(2, "big") + topic.encode() + payload
+    size, length = len(body), bytearray()
+    while True:
+        size, digit = divmod(size, 128)
+        length.append(digit | (128 if size else 0))
+        if not size:
+            break
+    return bytes([0x30]) + bytes(length) + body
+
+
+def test_buffered_reads_deliver_every_message_in_order_with_few_recv_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRIDWATCH_SITE", "unit")
+    c = mqttclient.client(IngestSettings(), "unit", clean_session=False, manual_ack=True)
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    got: list[tuple[str, bytes]] = []
+    c.on_message = lambda client, userdata, msg: got.append((msg.topic, bytes(msg.payload)))
+    c._sock = reader
+    recv_calls = [0]
+    real_recv = mqtt.Client._sock_recv
+
+    def counting(self: mqtt.Client, bufsize: int) -> bytes:
+        recv_calls[0] += 1
+        return real_recv(self, bufsize)
+
+    monkeypatch.setattr(mqtt.Client, "_sock_recv", counting)
+    sent = [(f"gridwatch/unit/gw{i % 3}/telemetry", f'{{"v": {i}}}'.encode() * (1 + i % 5)) for i in range(1500)]
+    stream = b"".join(_publish(t, p) for t, p in sent)
+    assert len(stream) < 200_000  # each half fits the socket buffers: no writer thread needed
+    cut = len(stream) // 2 + 3  # the second write starts in the middle of a packet
+    writer.sendall(stream[:cut])
+    assert c.loop_read() == 0
+    writer.sendall(stream[cut:])
+    while c.loop_read() == 0 and len(got) < len(sent):
+        pass
+    assert got == sent
+    assert recv_calls[0] < len(sent) / 10  # paho alone makes three or more per message
+    # a new connection drops what the old one left in the buffer
+    writer.sendall(_publish("gridwatch/unit/gw0/telemetry", b"x")[:3])
+    assert c.loop_read() == 0
+    reader2, writer2 = socket.socketpair()
+    reader2.setblocking(False)
+    c._sock = reader2
+    c._in_packet = {"command": 0, "have_remaining": 0, "remaining_count": [], "remaining_mult": 1,
+                    "remaining_length": 0, "packet": bytearray(b""), "to_process": 0, "pos": 0}  # fmt: skip
+    writer2.sendall(_publish("gridwatch/unit/gw1/telemetry", b"fresh"))
+    c.loop_read()
+    assert got[-1] == ("gridwatch/unit/gw1/telemetry", b"fresh")
+    for s in (reader, writer, reader2, writer2):
+        s.close()
+    c._sock = None
+
+
+def test_topic_callbacks_still_dispatch_through_paho(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRIDWATCH_SITE", "unit")
+    c = mqttclient.client(IngestSettings(), "unit", clean_session=False)
+    plain: list[str] = []
+    special: list[str] = []
+    c.on_message = lambda client, userdata, msg: plain.append(msg.topic)
+    c.message_callback_add("special/#", lambda client, userdata, msg: special.append(msg.topic))
+    for topic in ("special/a", "other/b"):
+        msg = mqtt.MQTTMessage(topic=topic.encode())
+        c._handle_on_message(msg)
+    assert (plain, special) == (["other/b"], ["special/a"])

@@ -6,8 +6,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import paho.mqtt.client as mqtt
 import structlog
@@ -28,8 +27,7 @@ def content_type(payload: bytes) -> str:
     return "application/json" if head in (b"{", b"[") else "application/msgpack"
 
 
-@dataclass(frozen=True)
-class Received:
+class Received(NamedTuple):
     """One MQTT message as it came off the socket, waiting for the batcher."""
 
     topic: str
