@@ -101,27 +101,47 @@ def http_load(
     return _run(f"http-batch-{encoding}", sum(accepted), per_client * clients, sensors * steps, seconds, cpu)
 
 
-def mqtt_load(broker: Mosquitto, site: str, proc: Pinned, metrics_url: str, messages: int, keys: int) -> IngestRun:
-    """QoS 1 messages from `mosquitto_pub -l` (C; one message per stdin line); the clock stops when the ingest's
-    counter shows every reading delivered to Kafka (the bridge acknowledges each message only after that)."""
+def mqtt_load(
+    broker: Mosquitto, site: str, proc: Pinned, metrics_url: str, messages: int, keys: int, publishers: int
+) -> IngestRun:
+    """QoS 1 messages from `publishers` concurrent `mosquitto_pub -l` (C; one message per stdin line), one gateway
+    each; the clock stops when the ingest's counter shows every reading delivered to Kafka (the bridge acknowledges
+    each message only after that). One publisher alone is the bottleneck: it waits for the broker's PUBACKs with
+    at most 20 messages in flight, so it cannot offer what the bridge takes."""
     now_ms = int(time.time() * 1000)
+    per = messages // publishers
     lines = b"".join(
         msgspec.json.encode(
             {"ts": now_ms - 3_600_000 + i, "values": {f"k{j}_{TYPES[j % 6]}": 1.0 + j for j in range(keys)}}
         )
         + b"\n"
-        for i in range(messages)
+        for i in range(per)
     )
-    topic = f"gridwatch/{site}/bench-gw/telemetry"
     before = _delivered(metrics_url)
     cpu0, t0 = proc.cpu_seconds(), time.monotonic()
-    subprocess.run(
-        ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1", "-t", topic, "-l"],
-        input=lines, check=True, timeout=600,
-    )  # fmt: skip
-    wait_until(lambda: _delivered(metrics_url) - before >= messages * keys, 300, "ingest delivering MQTT readings", 0.2)
+    argv = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1", "-l", "-t"]
+    pubs = [
+        subprocess.Popen([*argv, f"gridwatch/{site}/bench-gw-{k}/telemetry"], stdin=subprocess.PIPE)
+        for k in range(publishers)
+    ]
+    feeders = [threading.Thread(target=_feed, args=(p, lines)) for p in pubs]
+    for t in feeders:
+        t.start()
+    for t in feeders:
+        t.join()
+    for p in pubs:
+        if p.wait(600) != 0:
+            raise RuntimeError(f"mosquitto_pub exited with {p.returncode}")
+    total = per * publishers
+    wait_until(lambda: _delivered(metrics_url) - before >= total * keys, 300, "ingest delivering MQTT readings", 0.05)
     seconds, cpu = time.monotonic() - t0, proc.cpu_seconds() - cpu0
-    return _run("mqtt", messages * keys, messages, keys, seconds, cpu)
+    return _run(f"mqtt-{publishers}-gateways", total * keys, total, keys, seconds, cpu)
+
+
+def _feed(proc: subprocess.Popen[bytes], data: bytes) -> None:
+    assert proc.stdin is not None
+    proc.stdin.write(data)
+    proc.stdin.close()
 
 
 def latency_load(
@@ -253,7 +273,8 @@ def measure(stack: BenchStack, workdir: Path, full: bool, latency: dict[str, Any
         runs = [
             http_load(url, token, proc, "msgpack", requests, sensors, steps, clients=4),
             http_load(url, token, proc, "json", requests // 2, sensors, steps, clients=4),
-            mqtt_load(broker, site, proc, f"{base}/metrics", 20_000 if full else 500, keys=1),
+            mqtt_load(broker, site, proc, f"{base}/metrics", 20_000 if full else 500, keys=1, publishers=1),
+            mqtt_load(broker, site, proc, f"{base}/metrics", 100_000 if full else 2_000, keys=1, publishers=4),
         ]
         if latency is not None:
             latency.update(latency_load(stack, url, token, site, workdir, 5.0 if full else 2.0, 20.0 if full else 5.0))

@@ -149,6 +149,8 @@ def test_processor_hot_reloads_promoted_detectors_under_load_without_losing_a_re
         assert out.returncode == 0, out.stderr
         wait_for(lambda: metric(port, "gridwatch_processor_model_version") == fixed, 60, "v3 in", logs=(proc,))
         assert readings_in_redis(redis_client, site) > before, "the processor kept scoring through the reloads"
+        # enough of a stream for the count check below to mean something (three reloads can take under 5 s)
+        wait_for(lambda: readings_in_redis(redis_client, site) > 10_000, 60, "10,000 readings", logs=(sim, proc))
         assert proc.alive(), proc.log()[-3000:]
     finally:
         sim.stop()
