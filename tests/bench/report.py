@@ -244,7 +244,9 @@ def markdown(doc: dict[str, Any]) -> str:
             "",
             "Readings counted once Kafka acknowledged them. ThingsBoard publishes 15,000 data points/s for one node on "
             "2 vCPU with Kafka and PostgreSQL at 95 % CPU; targets here: 100,000 readings/s batched HTTP, 20,000 MQTT "
-            "messages/s. `python -m tests.bench.ingest --full` reruns this phase alone.",
+            "messages/s. MQTT is QoS 1 from `mosquitto_pub` on the other core, one gateway per publisher (one "
+            "publisher alone offers less than the bridge takes). `python -m tests.bench.ingest --full` reruns this "
+            "phase alone.",
             "",
             "| transport | readings/message | readings/s | messages/s | ingest CPU | readings/CPU-s | × ThingsBoard |",
             "|---|---:|---:|---:|---:|---:|---:|",
