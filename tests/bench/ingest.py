@@ -250,24 +250,29 @@ def measure(stack: BenchStack, workdir: Path, full: bool, latency: dict[str, Any
     token, line = new_token("bench-gw")
     tokens = workdir / "ingest-tokens"
     tokens.write_text(line + "\n")
-    port, metrics_port = free_port(), free_port()
-    env = {
-        "GRIDWATCH_SITE": site,
-        "GRIDWATCH_KAFKA_BOOTSTRAP": stack.kafka.bootstrap,
-        "GRIDWATCH_INGEST_HOST": "127.0.0.1",
-        "GRIDWATCH_INGEST_PORT": str(port),
-        "GRIDWATCH_INGEST_TOKENS_FILE": str(tokens),
-        "GRIDWATCH_INGEST_MQTT_ENABLED": "true",
-        "GRIDWATCH_INGEST_MQTT_HOST": "127.0.0.1",
-        "GRIDWATCH_INGEST_MQTT_PORT": str(broker.port),
-        "GRIDWATCH_INGEST_MAX_INFLIGHT_MESSAGES": "20000",
-        "GRIDWATCH_METRICS_PORT": str(metrics_port),
-        "GRIDWATCH_LOG_LEVEL": "WARNING",
-    }
-    proc = Pinned.workload("ingest", env, workdir / "ingest.log", stack.measured_cpu).start()
-    base = f"http://127.0.0.1:{port}"
+    for attempt in range(3):  # a port free_port() chose can be taken before the ingest binds it
+        port, metrics_port = free_port(), free_port()
+        env = {
+            "GRIDWATCH_SITE": site,
+            "GRIDWATCH_KAFKA_BOOTSTRAP": stack.kafka.bootstrap,
+            "GRIDWATCH_INGEST_HOST": "127.0.0.1",
+            "GRIDWATCH_INGEST_PORT": str(port),
+            "GRIDWATCH_INGEST_TOKENS_FILE": str(tokens),
+            "GRIDWATCH_INGEST_MQTT_ENABLED": "true",
+            "GRIDWATCH_INGEST_MQTT_HOST": "127.0.0.1",
+            "GRIDWATCH_INGEST_MQTT_PORT": str(broker.port),
+            "GRIDWATCH_INGEST_MAX_INFLIGHT_MESSAGES": "20000",
+            "GRIDWATCH_METRICS_PORT": str(metrics_port),
+            "GRIDWATCH_LOG_LEVEL": "WARNING",
+        }
+        proc = Pinned.workload("ingest", env, workdir / "ingest.log", stack.measured_cpu).start()
+        base = f"http://127.0.0.1:{port}"
+        if _started(proc, f"{base}/readyz"):
+            break
+        proc.stop()
+        if attempt == 2:
+            raise RuntimeError(f"ingest did not start; see {workdir / 'ingest.log'}")
     try:
-        wait_until(lambda: _ready(f"{base}/readyz"), 60, "ingest ready", 0.2)
         url = f"{base}/api/v1/ingest/telemetry"
         requests, sensors, steps = (200, 1000, 10) if full else (8, 100, 10)
         runs = [
@@ -282,6 +287,12 @@ def measure(stack: BenchStack, workdir: Path, full: bool, latency: dict[str, Any
         proc.stop()
         broker.stop()
     return runs
+
+
+def _started(proc: Pinned, url: str) -> bool:
+    """Wait up to 60 s for the ingest to answer ready; False as soon as it exits (a port taken meanwhile)."""
+    wait_until(lambda: _ready(url) or not proc.alive(), 60, "ingest ready", 0.2)
+    return _ready(url)
 
 
 def _ready(url: str) -> bool:
