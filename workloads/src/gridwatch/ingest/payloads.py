@@ -168,14 +168,6 @@ def _unknown_type(sensor_id: str) -> str:
     )
 
 
-def _at(single: bool, i: int, wrapped: bool, key: str | None = None) -> str:
-    """Where in a telemetry payload: `$`, `$[2]`, `$[2].values`, `$[2].values.temp` (built only for a problem)."""
-    at = "$" if single else f"$[{i}]"
-    if wrapped:
-        at += ".values"
-    return at if key is None else f"{at}.{key}"
-
-
 def parse_telemetry(obj: Any, gateway: str, lookup: Lookup, now: float) -> Parsed:
     """`{"ts": ms, "values": {key: number}}`, a list of them, or bare `{key: number}` (ts = now).
 
@@ -186,64 +178,47 @@ def parse_telemetry(obj: Any, gateway: str, lookup: Lookup, now: float) -> Parse
     problems: list[Problem] = []
     out = Parsed()
     metas: dict[str, SensorMeta] = {}
-    prefix = gateway + "."
     for i, item in enumerate(items):
+        at = "$" if single else f"$[{i}]"
         if not isinstance(item, dict):
-            problems.append(Problem(_at(single, i, False), 'expected an object {"ts": <ms>, "values": {...}}'))
+            problems.append(Problem(at, 'expected an object {"ts": <ms>, "values": {...}}'))
             continue
-        wrapped = "values" in item
-        if wrapped:
-            if len(item) > 2 or (len(item) == 2 and "ts" not in item):
-                extra = sorted(set(item) - {"ts", "values"})[0]
-                problems.append(
-                    Problem(f"{_at(single, i, False)}.{extra}", "unknown field; expected only ts and values")
-                )
+        if "values" in item:
+            extra = set(item) - {"ts", "values"}
+            if extra:
+                problems.append(Problem(f"{at}.{sorted(extra)[0]}", "unknown field; expected only ts and values"))
                 continue
             values, ts_ms = item["values"], item.get("ts")
+            vat = f"{at}.values"
         else:
-            values, ts_ms = item, None
+            values, ts_ms, vat = item, None, at
         if ts_ms is None:
             ts = now
         elif _number(ts_ms) and math.isfinite(ts_ms) and ts_ms > 0:
             ts = ts_ms / 1000.0
         else:
-            problems.append(
-                Problem(f"{_at(single, i, False)}.ts", "expected a positive number of milliseconds since the epoch")
-            )
+            problems.append(Problem(f"{at}.ts", "expected a positive number of milliseconds since the epoch"))
             continue
         if not isinstance(values, dict) or not values:
-            problems.append(Problem(_at(single, i, wrapped), "expected a non-empty object of sensor key -> number"))
+            problems.append(Problem(vat, "expected a non-empty object of sensor key -> number"))
             continue
-        ts_bad = limits.ts_problem(ts, now)
         for key, value in values.items():
-            if not isinstance(key, str) or not SENSOR_ID.match(sensor_id := prefix + key):
-                problems.append(
-                    Problem(
-                        _at(single, i, wrapped, str(key)), "sensor key must be 1-128 letters, digits or _ . : / @ -"
-                    )
-                )
+            kat = f"{vat}.{key}"
+            sensor_id = f"{gateway}.{key}"
+            if not isinstance(key, str) or not SENSOR_ID.match(sensor_id):
+                problems.append(Problem(kat, "sensor key must be 1-128 letters, digits or _ . : / @ -"))
                 continue
-            if value.__class__ is not float and not _number(value):
-                problems.append(Problem(_at(single, i, wrapped, key), f"expected a number, got {type(value).__name__}"))
+            if not _number(value):
+                problems.append(Problem(kat, f"expected a number, got {type(value).__name__}"))
                 continue
             meta = metas.get(sensor_id)
             if meta is None:
                 meta = resolve_type(sensor_id, key, lookup)
                 if meta is None:
-                    problems.append(Problem(_at(single, i, wrapped, key), _unknown_type(sensor_id)))
+                    problems.append(Problem(kat, _unknown_type(sensor_id)))
                     continue
                 metas[sensor_id] = meta
-            number = float(value)
-            low, high = limits.PLAUSIBLE[meta.type]
-            if ts_bad is None and low <= number <= high:
-                out.sensor_ids.append(sensor_id)
-                out.machines.append(meta.machine or gateway)
-                out.types.append(meta.type)
-                out.ts.append(ts)
-                out.values.append(number)
-            else:
-                reason = limits.value_problem(meta.type, number) or ts_bad or ""
-                out.reject(Problem(_at(single, i, wrapped, key), reason, sensor_id, ts, number))
+            _accept(out, meta, gateway, ts, float(value), kat, now)
     if problems:
         raise PayloadError(problems)
     out.declared = [m for m in metas.values() if lookup(m.sensor_id) is None]
