@@ -7,7 +7,9 @@ the log end) and the drain rate (growth of the committed offsets); when a backlo
 window, with the same processors all ready, every processor was busy throughout, so the drain rate per processor is
 what one of them can do. The capacity is the best such window of the last CAPACITY_MEMORY_S (a window with a
 rebalance in it drains less, and must not make the estimate fall). The scale-down then keeps enough processors for
-the input rate at TARGET_UTILISATION of that capacity.
+the input rate at TARGET_UTILISATION of that capacity. The best window is also kept in the site's status
+(status.scaling.capacity), so an operator that restarts holds the same scale-down floor instead of following the lag
+alone until it has measured a busy window again.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class Look:
 
 @dataclass
 class Throughput:
-    """A site's rates, updated by each autoscale measurement (kept in memory; after a restart it is measured anew)."""
+    """A site's rates, updated by each autoscale measurement; the capacity survives a restart through `restore`."""
 
     looks: deque[Look] = field(default_factory=deque)
     input_rate: float | None = None  # messages/s appended to the readings topic over the last window
@@ -88,9 +90,28 @@ class Throughput:
         if steady and replicas >= 1 and drained > 0 and all(w.sample.backlog >= deep for w in looks):
             self.busy.append((sample.at, drained / replicas))
 
-    def needed(self) -> int | None:
-        """Processors the input rate needs at TARGET_UTILISATION of the measured capacity; None when unknown."""
+    def best(self) -> tuple[float, float] | None:
+        """(time, messages/s per processor) of the best busy window remembered; None: never measured."""
+        return max(self.busy, key=lambda each: each[1], default=None)
+
+    def restore(self, at: float, per_processor: float, now: float) -> bool:
+        """Remember a busy window measured before a restart (from the status); False if too old or unusable."""
+        if self.busy or not math.isfinite(per_processor) or per_processor <= 0 or not at <= now:
+            return False
+        if at < now - CAPACITY_MEMORY_S:
+            return False
+        self.busy.append((at, per_processor))
+        return True
+
+    def needed(self, current: int | None = None) -> int | None:
+        """Processors the input rate needs at TARGET_UTILISATION of the measured capacity; None when unknown.
+
+        With a capacity known (restored after a restart) but no input rate yet (one window, WINDOW_S), `current`:
+        the scale-down waits for the measurement instead of following the lag alone in the meantime.
+        """
         each = self.per_processor
+        if self.input_rate is None and each:
+            return current
         if self.input_rate is None or not each:
             return None
         return max(1, math.ceil(self.input_rate / (each * TARGET_UTILISATION)))

@@ -403,12 +403,19 @@ def autoscale(
     ready = ((status.get("components") or {}).get("processor") or {}).get("ready")
     scaled_at = st.parse_time(scaling.get("lastScaleTime"))
     joined = ready if isinstance(ready, int) else None
+    flow = site.throughput
+    remembered = scaling.get("capacity") or {}
+    if not flow.busy and not flow.looks and isinstance(remembered, Mapping):  # first look since the operator started
+        each, at = remembered.get("messagesPerSecondPerProcessor"), st.parse_time(remembered.get("measuredAt"))
+        if isinstance(each, int | float) and at is not None:
+            flow.restore(at, float(each), now)
     if group is not None:
         windows = group.windows.values()
         sample = Sample(now, sum(w.end for w in windows), sum(w.first for w in windows))
-        site.throughput.observe(sample, current, joined)
-    flow = site.throughput
-    decision = decide(parsed.policy, current, lag, partitions, now, scaled_at, joined, flow.needed(), flow.describe())
+        flow.observe(sample, current, joined)
+    capacity = capacity_status(flow.best(), remembered)
+    needed = flow.needed(current)
+    decision = decide(parsed.policy, current, lag, partitions, now, scaled_at, joined, needed, flow.describe())
     record = {
         "from": current,
         "to": decision.replicas,
@@ -432,7 +439,7 @@ def autoscale(
                 "reason": f"scaling to {decision.replicas} failed: {why}",
                 "time": st.now(),
             }
-            patch["scaling"] = {"lastEvaluation": failed}
+            patch["scaling"] = {"lastEvaluation": failed, **capacity}
             return patch
         stamp = st.now()
         metrics.SCALING_DECISIONS.labels(**labels, direction=decision.direction).inc()
@@ -442,12 +449,32 @@ def autoscale(
             "lastScaleTime": stamp,
             "lastDecision": {**record, "time": stamp},
             "lastEvaluation": {**record, "time": stamp},
+            **capacity,
         }
         return patch
     last = scaling.get("lastEvaluation") or {}
     if {k: last.get(k) for k in record} != record or scaling.get("replicas") != current:
-        patch["scaling"] = {"replicas": current, "lastEvaluation": {**record, "time": st.now()}}
+        patch["scaling"] = {"replicas": current, "lastEvaluation": {**record, "time": st.now()}, **capacity}
+    elif capacity:
+        patch["scaling"] = capacity
     return patch
+
+
+def capacity_status(best: tuple[float, float] | None, stored: object) -> dict[str, Any]:
+    """{"capacity": ...} when the best busy window differs from the one in the status, else {} (no status churn)."""
+    if best is None:
+        return {}
+    at, each = best
+    value = {
+        "messagesPerSecondPerProcessor": round(each, 1),
+        "measuredAt": dt.datetime.fromtimestamp(int(at), dt.UTC).isoformat().replace("+00:00", "Z"),
+    }
+    if isinstance(stored, Mapping):
+        old, when = stored.get("messagesPerSecondPerProcessor"), st.parse_time(stored.get("measuredAt"))
+        # a newer window of the same capacity is written at most every 5 minutes: it only keeps the memory fresh
+        if isinstance(old, int | float) and when is not None and abs(old - each) <= 0.01 * each and at - when < 300:
+            return {}
+    return {"capacity": value}
 
 
 def keda_scaling(

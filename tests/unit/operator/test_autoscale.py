@@ -23,6 +23,19 @@ def run(rt: Runtime, spec: dict[str, Any], status: dict[str, Any], events: Event
     return logic.autoscale(rt, SiteSpec.parse("north", spec), NS, spec, status, events, events.warn, now)
 
 
+def patched(status: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """The status after the API server applies a merge patch (RFC 7386: maps merge, None deletes)."""
+    out = dict(status)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = patched(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def installed(
     helm: FakeHelm, kafka: FakeKafka, spec: dict[str, Any], scaler: Scaler | None = None
 ) -> tuple[Runtime, dict[str, Any]]:
@@ -120,7 +133,7 @@ def test_steady_load_keeps_the_processors_it_needs_and_an_idle_topic_lets_them_g
     def measure(at: int, produced: int, lag: int) -> None:
         nonlocal status
         kafka.current_lag, kafka.consumed = lag, (produced - lag) // kafka.partition_count
-        status = {**status, **run(rt, spec, status, events, now=NOW + at)}
+        status = patched(status, run(rt, spec, status, events, now=NOW + at))
 
     measure(0, 4400, 400)  # 1 -> 4 on lag
     assert scaler.calls == [(NS, "north-processor", 4)]
@@ -135,6 +148,45 @@ def test_steady_load_keeps_the_processors_it_needs_and_an_idle_topic_lets_them_g
         measure(at, 4400 + 40 * 400, 0)
     assert scaler.calls[-1] == (NS, "north-processor", 1)
     assert status["scaling"]["replicas"] == 1
+
+
+def test_the_measured_capacity_is_kept_in_the_status_and_a_restarted_operator_holds_the_same_floor() -> None:
+    helm, kafka, events, scaler = FakeHelm(), FakeKafka(), Events(), Scaler()
+    spec = site_spec(processor=AUTO)
+    rt, status = installed(helm, kafka, spec, scaler)
+
+    def measure(target: Runtime, at: int, produced: int, lag: int) -> dict[str, Any]:
+        nonlocal status
+        kafka.current_lag, kafka.consumed = lag, (produced - lag) // kafka.partition_count
+        patch = run(target, spec, status, events, now=NOW + at)
+        status = patched(status, patch)
+        return patch
+
+    measure(rt, 0, 4400, 400)  # 1 -> 4 on lag
+    written = []
+    for at in (10, 20, 30, 40, 50, 60):  # a backlog throughout: 4 processors drain 40 messages/s
+        written.append("capacity" in (measure(rt, at, 4400 + 40 * at, 400).get("scaling") or {}))
+    capacity = status["scaling"]["capacity"]
+    assert capacity["messagesPerSecondPerProcessor"] == 10.0
+    assert st.parse_time(capacity["measuredAt"]) == NOW + 40  # the first 30 s window with 4 processors throughout
+    assert written == [False, False, False, True, False, False]  # the same capacity again is not rewritten
+    for at in range(70, 300, 10):  # caught up, still 40 messages/s arriving
+        measure(rt, at, 4400 + 40 * at, 0)
+
+    fresh = runtime(helm, kafka, scaler)  # a new process: nothing in memory, the status from the API server
+    first = measure(fresh, 300, 4400 + 40 * 300, 0)  # after the cooldown, lag 0: lag alone would drop to 1
+    assert "held: input unknown msg/s, one processor drains 10.0 msg/s" in first["scaling"]["lastEvaluation"]["reason"]
+    for at in range(310, 420, 10):  # the input rate measured again
+        measure(fresh, at, 4400 + 40 * at, 0)
+    assert len(scaler.calls) == 1
+    reason = status["scaling"]["lastEvaluation"]["reason"]
+    assert reason.startswith("scale down to 1 held: input 40.0 msg/s, one processor drains 10.0 msg/s needs 5")
+
+    stale = runtime(helm, kafka, scaler)  # a status measured longer ago than the memory is not trusted
+    aged = {**status, "scaling": {**status["scaling"], "capacity": {**capacity, "measuredAt": "2020-01-01T00:00:00Z"}}}
+    kafka.current_lag = 0
+    run(stale, spec, aged, Events(), now=NOW + 430)
+    assert stale.registry.get(NS, "north").throughput.per_processor is None
 
 
 def test_a_refused_scale_keeps_the_replicas_and_says_why() -> None:

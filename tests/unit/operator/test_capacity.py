@@ -31,6 +31,9 @@ def test_capacity_comes_only_from_windows_where_every_processor_was_busy() -> No
     assert flow.per_processor == pytest.approx(50.0)
     assert flow.input_rate == pytest.approx(200.0)
     assert flow.needed() == 5  # 200 / (50 x 0.8)
+    restored = Throughput()
+    restored.restore(0.0, 50.0, now=1.0)
+    assert restored.needed(current=3) == 3 and restored.needed() is None  # no input rate yet: hold
 
 
 def test_a_window_with_a_processor_not_ready_or_a_thin_backlog_measures_no_capacity() -> None:
@@ -83,3 +86,15 @@ def test_the_measured_need_never_holds_a_scale_down_above_the_maximum() -> None:
     d = decide(policy, current=4, lag=0, partitions=8, now=1000.0, last_scale_time=999.0, needed=4, throughput="t")
     assert d.replicas == 2 and d.reason.startswith("scale down at once, above the allowed maximum 2")
     assert d.reason.endswith("kept 2 for t")
+
+
+def test_a_capacity_from_before_a_restart_is_restored_only_while_it_is_remembered() -> None:
+    flow = Throughput()
+    assert flow.best() is None
+    assert flow.restore(100.0, 50.0, now=200.0) and flow.per_processor == pytest.approx(50.0)
+    assert not flow.restore(150.0, 80.0, now=200.0)  # measured here already: the status is not read again
+    assert flow.best() == (100.0, 50.0)
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        assert not Throughput().restore(100.0, bad, now=200.0)
+    assert not Throughput().restore(300.0, 50.0, now=200.0)  # from the future: a clock that went back
+    assert not Throughput().restore(0.0, 50.0, now=CAPACITY_MEMORY_S + 1)  # older than the memory

@@ -1156,6 +1156,16 @@ export interface components {
             replicas: components["schemas"]["Replica"][];
         };
         /**
+         * ScalingCapacity
+         * @description What one processor drained in the best recent window in which every processor was busy.
+         */
+        ScalingCapacity: {
+            /** @default null */
+            measuredAt?: string | null;
+            /** @default null */
+            messagesPerSecondPerProcessor?: number | null;
+        };
+        /**
          * ScalingDecision
          * @description One autoscaling evaluation of the processor: replicas from -> to, the lag that drove it and why.
          */
@@ -1178,6 +1188,8 @@ export interface components {
          * @description The processor autoscaler's state.
          */
         ScalingStatus: {
+            /** @default null */
+            capacity?: components["schemas"]["ScalingCapacity"] | null;
             /** @default null */
             lastDecision?: components["schemas"]["ScalingDecision"] | null;
             /** @default null */

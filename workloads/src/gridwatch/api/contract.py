@@ -330,6 +330,13 @@ class ScalingDecision(msgspec.Struct, omit_defaults=True):
     reason: str | None = None
 
 
+class ScalingCapacity(msgspec.Struct, omit_defaults=True):
+    """What one processor drained in the best recent window in which every processor was busy."""
+
+    messagesPerSecondPerProcessor: float | None = None  # noqa: N815
+    measuredAt: str | None = None  # noqa: N815
+
+
 class ScalingStatus(msgspec.Struct, omit_defaults=True):
     """The processor autoscaler's state."""
 
@@ -337,6 +344,7 @@ class ScalingStatus(msgspec.Struct, omit_defaults=True):
     lastScaleTime: str | float | None = None  # noqa: N815
     lastDecision: ScalingDecision | None = None  # noqa: N815
     lastEvaluation: ScalingDecision | None = None  # noqa: N815
+    capacity: ScalingCapacity | None = None
 
 
 class SiteStatus(msgspec.Struct, omit_defaults=True):

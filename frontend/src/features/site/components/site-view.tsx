@@ -158,6 +158,13 @@ export function SiteView() {
               ) : (
                 <p className="muted">The autoscaler has not changed the processor count yet.</p>
               )}
+              {site.scaling?.capacity?.messagesPerSecondPerProcessor ? (
+                <p className="muted" data-testid="site-capacity">
+                  One processor drains {formatInteger(site.scaling.capacity.messagesPerSecondPerProcessor)} Kafka
+                  messages/s (measured {formatDateTime(site.scaling.capacity.measuredAt ?? null)}); scale-down keeps
+                  enough processors for the input at 80 % of that.
+                </p>
+              ) : null}
             </section>
             <section className="card card--wide" aria-labelledby="conditions-title">
               <h2 id="conditions-title">Conditions</h2>

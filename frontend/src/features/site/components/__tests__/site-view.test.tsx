@@ -42,6 +42,7 @@ describe('SiteView', () => {
             lag: 3900,
             reason: 'lag 3900 > 1000 per replica',
           },
+          capacity: { messagesPerSecondPerProcessor: 1234.5, measuredAt: '2026-01-01T10:05:00Z' },
         },
         sensors: 300,
         autoscaling: true,
@@ -57,6 +58,7 @@ describe('SiteView', () => {
     expect(screen.getByText('3 → 4')).toBeInTheDocument();
     expect(screen.getByText('3,900')).toBeInTheDocument();
     expect(screen.getByText('chart 0.1.0')).toBeInTheDocument();
+    expect(screen.getByTestId('site-capacity')).toHaveTextContent('One processor drains 1,235 Kafka messages/s');
     expect(screen.getByText('all components ready')).toBeInTheDocument();
   });
 });
