@@ -20,6 +20,9 @@ B = npt.NDArray[np.bool_]
 STATUSES: tuple[Status, ...] = (Status.NORMAL, Status.WARNING, Status.CRITICAL)
 KINDS: tuple[str, ...] = ("", "spike", "drift", "stuck", "overheat", "dropout", "deviation")
 TEMPERATURE = SENSOR_TYPES.index(SensorType.TEMPERATURE)
+POWER = SENSOR_TYPES.index(SensorType.POWER)
+# the kind codes kernel.judge assigns: deviation, drift, overheat, spike, dropout, stuck
+JUDGE_KINDS = np.array([KINDS.index(k) for k in ("deviation", "drift", "overheat", "spike", "dropout", "stuck")])
 FOREST_FEATURES: tuple[str, ...] = ("z", "dz", "stuck")  # the Isolation Forest's inputs, in column order
 
 
@@ -297,6 +300,26 @@ class Scorer:
         self._train_rows = 0
         self._rows_since_fit = 0
         self._rng = np.random.default_rng(config.seed)
+        c = config
+        self._learn_cfg = np.array(
+            [
+                c.warmup, c.level_readings, c.scale_readings, c.season_days, c.cadence_readings, c.max_gap_readings,
+                c.z_screen, c.shift_readings, c.history_readings, c.repeat_readings, c.likelihood_decades,
+                c.tail_readings, c.tail_prior, c.flagged_weight, c.relative_floor,
+            ],
+            dtype=np.float64,
+        )  # fmt: skip
+        self._judge_cfg = np.array(
+            [
+                c.threshold, c.hazard_weight, c.hazard_readings, c.recovery_readings, c.warning_probability,
+                c.critical_probability, c.z_screen,
+            ],
+            dtype=np.float64,
+        )  # fmt: skip
+
+    def compile(self) -> None:
+        """Compile the scoring loops now (numba, about 3 s once per process) rather than on the first batch."""
+        self.score(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0))
 
     def reset(self) -> None:
         """Forget all sensors (after a rebalance their state is reloaded from the store)."""
@@ -304,6 +327,8 @@ class Scorer:
 
     def score(self, sensor: I64, ts: F64, value: F64) -> BatchResult:
         """Score readings of registered sensors; readings not newer than the sensor's last are skipped."""
+        from gridwatch.common import kernel  # numba: imported by what scores, not by every user of the constants
+
         cfg = self.config
         t = self.table
         n_in = sensor.size
@@ -316,196 +341,34 @@ class Scorer:
         n = sensor.size
         z = np.zeros(n)
         dz = np.zeros(n)
-        dt = np.zeros(n)
         steps = np.zeros(n)
         log_tail = np.zeros(n)
         stuck = np.zeros(n, dtype=bool)
         warm = np.zeros(n, dtype=bool)
         energy_delta = np.zeros(n)
         power_delta = np.zeros(n)
-        power_code = SENSOR_TYPES.index(SensorType.POWER)
-        # rank r = r-th reading of its sensor in this batch; each rank touches each sensor at most once
-        starts = np.ones(n, dtype=bool)
-        if n > 1:
-            starts[1:] = sensor[1:] != sensor[:-1]
-        rank = np.arange(n) - np.maximum.accumulate(np.where(starts, np.arange(n), 0))
-        by_rank = np.argsort(rank, kind="stable")
-        bounds = np.searchsorted(rank[by_rank], np.arange(int(rank.max(initial=0)) + 2))
-        slices = [by_rank[bounds[r] : bounds[r + 1]] for r in range(bounds.size - 1)]
-        for p in slices:
-            self._step(p, sensor[p], ts[p], value[p], z, dz, dt, steps, log_tail, stuck, warm)
-            s = sensor[p]
-            x = value[p]
-            seen = t.count[s] > 0
-            is_power = t.type_code[s] == power_code
-            hours = np.minimum(dt[p], 300.0) / 3600.0
-            energy_delta[p] = np.where(is_power & seen, x * hours, 0.0)
-            power_delta[p] = np.where(is_power, x - np.where(seen, t.last_value[s], 0.0), 0.0)
-            t.last_value[s] = x
-            t.last_ts[s] = ts[p]
-            t.count[s] += 1
+        kernel.learn(
+            sensor, ts, value, self._learn_cfg, TAIL_LEVELS, POWER,
+            t.mean, t.var, t.last_value, t.last_ts, t.count, t.stuck_run, t.shift_run, t.log_cadence,
+            t.repeat_rate, t.quantum, t.shift_sum, t.long_mean, t.long_var, t.season, t.season_weight, t.exceed,
+            t.type_code, t.energy_kwh,
+            z, dz, steps, log_tail, stuck, warm, energy_delta, power_delta,
+        )  # fmt: skip
         score = anomaly_score(log_tail, cfg.likelihood_decades)
         if cfg.forest or self.feature_sink is not None:
             self._forest_stage(score, z, dz, stuck, warm)
-        anomaly = score >= cfg.threshold
+        anomaly = np.zeros(n, dtype=bool)
         kind = np.zeros(n, dtype=np.int64)
         probability = np.zeros(n)
         status = np.zeros(n, dtype=np.int64)
-        for p in slices:
-            s = sensor[p]
-            an = anomaly[p]
-            run = np.where(an, t.anomaly_run[s] + 1, 0)
-            t.anomaly_run[s] = run
-            t.anomalies[s] += an
-            severity = np.where(an, score[p], 0.0)
-            h = next_hazard(
-                t.hazard[s], steps[p], severity, cfg.hazard_weight, cfg.hazard_readings, cfg.recovery_readings
-            )
-            t.hazard[s] = h
-            prob = failure_probability(h)
-            probability[p] = prob
-            st = np.where(prob >= cfg.critical_probability, 2, np.where((prob >= cfg.warning_probability) | an, 1, 0))
-            status[p] = st
-            kind[p] = np.where(~an, 0, self._classify(p, s, value, z, dz, stuck, run))
-        for p in slices:
-            t.energy_kwh[sensor[p]] += energy_delta[p]
+        kernel.judge(
+            sensor, value, score, z, dz, steps, stuck, self._judge_cfg, TEMPERATURE, JUDGE_KINDS,
+            t.anomaly_run, t.anomalies, t.hazard, t.type_code,
+            anomaly, kind, probability, status,
+        )  # fmt: skip
         return BatchResult(
             order, sensor, ts, value, z, score, anomaly, kind, probability, status, energy_delta, power_delta, n_in - n
         )
-
-    def _step(
-        self, p: I64, s: I64, ts: F64, x: F64, z: F64, dz: F64, dt: F64, steps: F64, log_tail: F64, stuck: B, warm: B
-    ) -> None:
-        """Score one reading of each sensor in `s` against its state, then learn from it (no look-ahead)."""
-        cfg = self.config
-        t = self.table
-        c = t.count[s]
-        seen = c > 0
-        first = ~seen
-        # cadence: a robust running log-mean of the sampling interval; a gap counts as the readings it missed
-        gap = np.where(seen, np.maximum(ts - t.last_ts[s], 1e-6), 0.0)
-        lg = np.log(np.maximum(gap, 1e-6))
-        lc = t.log_cadence[s]
-        known = c >= 2
-        k = np.where(known, np.clip(np.exp(lg - lc), 0.0, cfg.max_gap_readings), 1.0)
-        a_cad = np.maximum(1.0 / np.maximum(c, 1), 1.0 / cfg.cadence_readings)
-        new_lc = np.where(c == 1, lg, lc + a_cad * (np.clip(lg, lc - 1.4, lc + 1.4) - lc))
-        new_lc = np.where(seen, new_lc, 0.0)
-        t.log_cadence[s] = new_lc
-        dt[p] = gap
-        steps[p] = np.where(seen, np.maximum(k, 1e-3), 0.0)
-        # prediction: level + time-of-day profile (the profile only counts once its bin has learnt)
-        b = ((ts % 86400.0) // (86400.0 / SEASON_BINS)).astype(np.int64)
-        cell = s * SEASON_BINS + b  # flat index of (sensor, bin): 1-D take/put beat 2-D fancy indexing
-        sw = np.take(t.season_weight, cell)
-        sv = np.take(t.season, cell)
-        season = sv * np.minimum(sw, 1.0)
-        level = np.where(first, x, t.mean[s])
-        pred = level + season
-        r = x - pred
-        q = t.quantum[s]
-        scale = np.sqrt(t.var[s])
-        floor = np.maximum(0.5 * q, 1e-9 + cfg.relative_floor * np.abs(pred))  # integer data: at least 0.5
-        sd = np.maximum(scale, floor)
-        zz = r / sd
-        w = c >= cfg.warmup
-        prev = t.last_value[s]
-        z[p] = np.where(w, zz, 0.0)
-        dz[p] = np.where(w & seen, (x - prev) / sd, 0.0)
-        warm[p] = w
-        # stuck: an exact repeat of a non-zero value is evidence in proportion to how rarely this sensor repeats
-        rep = seen & (x == prev)
-        run = np.where(rep & (x != 0.0), t.stuck_run[s] + 1, 0)
-        t.stuck_run[s] = run
-        rr = t.repeat_rate[s]
-        a_rep = np.where(c < cfg.warmup, 1.0 / (c + 1.0), 1.0 / cfg.repeat_readings)
-        # the run's own first repeat taught the rate; judge the run by the rate from before it
-        before = np.where(run >= 2, (rr - a_rep) / np.maximum(1.0 - a_rep, 1e-9), rr)
-        log_stuck = -run * np.log10(np.maximum(before, 1e-10))
-        # a run in progress does not teach the sensor that repeats are normal, unless it lasts `repeat_readings`
-        learn_rep = seen & ((run <= 1) | (c < cfg.warmup) | (run > cfg.repeat_readings))
-        t.repeat_rate[s] = np.where(learn_rep, rr + a_rep * (rep - rr), rr)
-        st = w & (run >= 1) & (log_stuck >= cfg.likelihood_decades)
-        stuck[p] = st
-        # long-run distribution of the deseasonalised value: sustained deviations and slow changes
-        lm, lv = t.long_mean[s], t.long_var[s]
-        dl = np.where(first, 0.0, x - season - lm)
-        zlong = dl / np.maximum(np.sqrt(lv), floor)
-        a_lg = np.where(c < cfg.warmup, 1.0 / (c + 1.0), 1.0 / cfg.history_readings)
-        t.long_mean[s] = np.where(first, x - season, lm + a_lg * dl)
-        t.long_var[s] = np.where(first, 0.0, (1.0 - a_lg) * (lv + a_lg * dl * dl))
-        # evidence D = -log10 of a tail probability: the largest of the long-run deviation (Gaussian tail), the
-        # residual against the level (this sensor's own calibrated tail) and an improbable run of repeats
-        d_long = -(log_ndtr(-np.minimum(np.abs(zlong), 1e6)) + math.log(2.0)) / LN10
-        d_fast = self._empirical_tail(s, c, np.abs(zz), d_long)
-        evidence = np.maximum(np.maximum(d_long, d_fast), np.where(st, log_stuck, 0.0))
-        log_tail[p] = np.where(w, evidence, 0.0)
-        # learning: suspicious readings barely move the baseline; a run of them on one side is a level shift
-        suspicious = w & (np.abs(zz) >= cfg.z_screen)
-        side = np.sign(r)
-        sr = t.shift_run[s]
-        same = suspicious & (np.sign(sr) == side)
-        sr = np.where(same, sr + side, np.where(suspicious, side, 0)).astype(np.int64)
-        ssum = np.where(same, t.shift_sum[s] + r, np.where(suspicious, r, 0.0))
-        # absorbed only if steady: the latest residual agrees with the run's mean (a ramp keeps being flagged)
-        steady = np.abs(r - ssum / np.maximum(np.abs(sr), 1)) < cfg.z_screen * sd
-        shifted = (np.abs(sr) >= cfg.shift_readings) & steady
-        a_l = np.where(c < cfg.warmup, 1.0 / (c + 1.0), rate(cfg.level_readings, np.maximum(k, 1.0)))
-        a_l = np.where(suspicious, a_l * 0.02, a_l)
-        new_level = np.where(first, x - season, level + a_l * r)
-        new_level = np.where(shifted, x - season, new_level)  # absorbed: the new level is the latest reading
-        t.mean[s] = new_level
-        t.shift_run[s] = np.where(shifted, 0, sr)
-        t.shift_sum[s] = np.where(shifted, 0.0, ssum)
-        a_v = np.where(c < cfg.warmup, 1.0 / (c + 1.0), rate(cfg.scale_readings, np.maximum(k, 1.0)))
-        a_v = np.where(suspicious, a_v * 0.02, a_v)
-        rc = np.where(seen, np.minimum(np.abs(r), cfg.z_screen * sd), 0.0)
-        t.var[s] = np.where(seen, (1.0 - a_v) * scale * scale + a_v * rc * rc, 0.0)
-        # the profile learns the residual of its bin; a bin's weight grows with the days it has seen
-        cad = np.exp(new_lc)
-        per_bin = np.maximum(86400.0 / SEASON_BINS / np.maximum(cad, 1e-3), 1.0)  # visits of a bin per day
-        a_b = -np.expm1(np.log1p(-1.0 / (cfg.season_days * per_bin)))  # rate(season_days·per_bin, 1 reading)
-        learn = seen & ~suspicious & known
-        np.put(t.season, cell, np.where(learn, sv + a_b * (x - level - sv), sv))
-        np.put(t.season_weight, cell, np.where(learn, sw + 1.0 / per_bin, sw))
-        dx = np.abs(x - prev)
-        t.quantum[s] = np.where(seen & (dx > 0), np.where(q > 0, np.minimum(q, dx), dx), q)
-
-    def _empirical_tail(self, s: I64, c: I64, u: F64, other: F64) -> F64:
-        """-log10 P(|z| >= u) from this sensor's own exceedance rates, shrunk towards the Gaussian tail, then learn u.
-
-        P = (N·rate(u) + m·G(u)) / (N + m): with little history (N small) it is the Gaussian tail G; a sensor whose
-        history is heavy-tailed gets lower scores for the same |z|; beyond anything seen it still ranks by G(u).
-        """
-        cfg = self.config
-        t = self.table
-        ex = np.take(t.exceed, s, axis=0)  # a row gather: much faster than fancy indexing t.exceed[s]
-        uu = np.minimum(u, 1e6)
-        pos = np.clip(2.0 * np.log2(np.maximum(uu, 1e-12)) - 2.0, 0.0, TAIL_LEVELS.size - 1.0)
-        j = np.minimum(pos.astype(np.int64), TAIL_LEVELS.size - 2)
-        frac = pos - j
-        at = np.arange(s.size) * TAIL_LEVELS.size + j
-        lo, hi = np.take(ex, at), np.take(ex, at + 1)
-        r = np.where(uu < TAIL_LEVELS[0], 1.0, lo + frac * (hi - lo))
-        r = np.where(uu >= TAIL_LEVELS[-1], hi, r)
-        n_eff = np.minimum(np.maximum(c - cfg.warmup, 0).astype(np.float64), cfg.tail_readings)
-        log_g = log_ndtr(-uu) + math.log(2.0)
-        # log of (N·r + m·G) / (N + m), computed without underflow when r = 0
-        total = n_eff + cfg.tail_prior
-        with np.errstate(divide="ignore"):
-            log_p = np.logaddexp(np.log(n_eff * r / total), log_g + np.log(cfg.tail_prior / total))
-        tail = -log_p / LN10
-        learnt = np.maximum(c - cfg.warmup, 0).astype(np.float64)  # z means nothing before the warm-up ends
-        a = np.where(c < cfg.warmup, 0.0, np.maximum(1.0 / (learnt + 1.0), 1.0 / cfg.tail_readings))
-        flagged = np.maximum(tail, other) >= cfg.likelihood_decades  # flagged readings barely teach the tail
-        a = np.where(flagged, a * cfg.flagged_weight, a)[:, None]
-        # ex + a·(1[u >= level] - ex), in place: the same operations without four (rows × levels) temporaries
-        upd: F64 = np.subtract(uu[:, None] >= TAIL_LEVELS, ex)
-        upd *= a
-        upd += ex
-        t.exceed[s] = upd
-        out: F64 = np.maximum(tail, 0.0)
-        return out
 
     def _forest_stage(self, score: F64, z: F64, dz: F64, stuck: B, warm: B) -> None:
         """Optional second stage: an Isolation Forest on (z, Δz, stuck) of the screened candidate rows."""
@@ -530,17 +393,6 @@ class Scorer:
         self.forest_threshold = forest.threshold_score
         self.local_fit = False
         self._train, self._train_rows, self._rows_since_fit = [], 0, 0
-
-    def _classify(self, p: I64, s: I64, value: F64, z: F64, dz: F64, stuck: B, run: I64) -> I64:
-        t = self.table
-        zp = z[p]
-        k = np.full(p.size, KINDS.index("deviation"), dtype=np.int64)
-        k = np.where(run >= 3, KINDS.index("drift"), k)
-        k = np.where((run >= 3) & (t.type_code[s] == TEMPERATURE) & (zp > 0), KINDS.index("overheat"), k)
-        k = np.where((run < 3) & (np.abs(dz[p]) >= self.config.z_screen), KINDS.index("spike"), k)
-        k = np.where((value[p] == 0.0) & (np.abs(zp) >= self.config.z_screen), KINDS.index("dropout"), k)
-        stuck_code: I64 = np.where(stuck[p], KINDS.index("stuck"), k)
-        return stuck_code
 
     def _collect(self, rows: F64) -> None:
         """Keep a sample of warm feature rows; fit the forest once enough arrived, refit periodically."""

@@ -129,6 +129,9 @@ class Processor:
         """Consume until stopped (or the group is lost beyond the bound); then close cleanly."""
         outcome = kafka.ensure_site_topics(self.settings)
         self.log.info("topics ready", topics=outcome, group=self.settings.consumer_group)
+        started = time.monotonic()
+        self.scorer.compile()  # before joining the group: the first batch is not held up by numba
+        self.log.info("scorer compiled", seconds=round(time.monotonic() - started, 2))
         if self.models is not None:
             self.models.start()
         try:

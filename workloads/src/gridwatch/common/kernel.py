@@ -1,0 +1,339 @@
+"""The scorer's per-reading loops compiled with numba: one pass over a batch in (sensor, time) order.
+
+`scoring.Scorer` keeps the per-sensor state in arrays (`SensorTable`) and the formulas' documentation; these two
+functions run the same formulas one reading at a time, so a batch costs one compiled loop instead of ~150 numpy
+calls per rank of readings. Sensors are independent, so readings in (sensor, time) order give exactly what the
+rank-by-rank vectorized form gave (tests/unit/common/test_scoring_golden.py pins the outputs).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from numba import njit
+
+LN10 = math.log(10.0)
+LN2 = math.log(2.0)
+SQRT1_2 = math.sqrt(0.5)
+LOG_SQRT_PI = 0.5 * math.log(math.pi)
+SEASON_SECONDS = 86400.0
+
+
+@njit(cache=False, nogil=True)
+def log_ndtr_neg(u: float) -> float:
+    """log P(Z <= -u) for u >= 0 (scipy's log_ndtr(-u)): erfc while it does not underflow, else its expansion."""
+    y = u * SQRT1_2
+    if y < 26.0:
+        return math.log(0.5 * math.erfc(y))
+    # erfc(y) = exp(-y^2) / (y sqrt(pi)) * (1 - 1/(2y^2) + 3/(2y^2)^2 - 15/(2y^2)^3 ...)
+    inv = 1.0 / (2.0 * y * y)
+    series = 1.0
+    term = 1.0
+    for k in range(1, 8):
+        term *= -(2 * k - 1) * inv
+        series += term
+    return -y * y - math.log(y) - LOG_SQRT_PI + math.log(series) - LN2
+
+
+@njit(cache=False, nogil=True)
+def logaddexp(x: float, y: float) -> float:
+    """log(exp(x) + exp(y)) as numpy computes it."""
+    if x == y:
+        return x + LN2
+    d = x - y
+    if d > 0:
+        return x + math.log1p(math.exp(-d))
+    if d <= 0:
+        return y + math.log1p(math.exp(d))
+    return d  # NaN
+
+
+@njit(cache=False, nogil=True)
+def rate(readings: float, steps: float) -> float:
+    """EWMA weight of a time constant of `readings` readings after `steps` readings' worth of time."""
+    return -math.expm1(steps * math.log1p(-1.0 / readings))
+
+
+@njit(cache=False, nogil=True)
+def learn(
+    sensor: Any,
+    ts: Any,
+    value: Any,
+    cfg: Any,
+    tail_levels: Any,
+    power_code: int,
+    # state (SensorTable), updated in place
+    mean: Any,
+    var: Any,
+    last_value: Any,
+    last_ts: Any,
+    count: Any,
+    stuck_run: Any,
+    shift_run: Any,
+    log_cadence: Any,
+    repeat_rate: Any,
+    quantum: Any,
+    shift_sum: Any,
+    long_mean: Any,
+    long_var: Any,
+    season: Any,
+    season_weight: Any,
+    exceed: Any,
+    type_code: Any,
+    energy_kwh: Any,
+    # outputs, one per reading
+    z: Any,
+    dz: Any,
+    steps: Any,
+    log_tail: Any,
+    stuck: Any,
+    warm: Any,
+    energy_delta: Any,
+    power_delta: Any,
+) -> None:
+    """Score each reading against its sensor's state, then learn from it (formulas: scoring.Scorer, docs/scoring.md).
+
+    `cfg` holds, in order: warmup, level_readings, scale_readings, season_days, cadence_readings, max_gap_readings,
+    z_screen, shift_readings, history_readings, repeat_readings, likelihood_decades, tail_readings, tail_prior,
+    flagged_weight, relative_floor.
+    """
+    warmup = cfg[0]
+    level_readings = cfg[1]
+    scale_readings = cfg[2]
+    season_days = cfg[3]
+    cadence_readings = cfg[4]
+    max_gap = cfg[5]
+    z_screen = cfg[6]
+    shift_readings = cfg[7]
+    history_readings = cfg[8]
+    repeat_readings = cfg[9]
+    decades = cfg[10]
+    tail_readings = cfg[11]
+    tail_prior = cfg[12]
+    flagged_weight = cfg[13]
+    relative_floor = cfg[14]
+    bins = season.shape[1]
+    levels = tail_levels.size
+    bin_seconds = SEASON_SECONDS / bins
+    for i in range(sensor.size):
+        s = sensor[i]
+        x = value[i]
+        t = ts[i]
+        c = count[s]
+        seen = c > 0
+        # cadence: a robust running log-mean of the sampling interval; a gap counts as the readings it missed
+        gap = max(t - last_ts[s], 1e-6) if seen else 0.0
+        lg = math.log(max(gap, 1e-6))
+        lc = log_cadence[s]
+        known = c >= 2
+        k = min(max(math.exp(lg - lc), 0.0), max_gap) if known else 1.0
+        a_cad = max(1.0 / max(c, 1), 1.0 / cadence_readings)
+        if not seen:
+            new_lc = 0.0
+        elif c == 1:
+            new_lc = lg
+        else:
+            new_lc = lc + a_cad * (min(max(lg, lc - 1.4), lc + 1.4) - lc)
+        log_cadence[s] = new_lc
+        steps[i] = max(k, 1e-3) if seen else 0.0
+        # prediction: level + time-of-day profile (the profile only counts once its bin has learnt)
+        b = int((t % SEASON_SECONDS) // bin_seconds)
+        sw = season_weight[s, b]
+        sv = season[s, b]
+        seas = sv * min(sw, 1.0)
+        level = mean[s] if seen else x
+        pred = level + seas
+        r = x - pred
+        q = quantum[s]
+        scale = math.sqrt(var[s])
+        floor = max(0.5 * q, 1e-9 + relative_floor * abs(pred))  # integer data: at least 0.5
+        sd = max(scale, floor)
+        zz = r / sd
+        w = c >= warmup
+        prev = last_value[s]
+        z[i] = zz if w else 0.0
+        dz[i] = (x - prev) / sd if (w and seen) else 0.0
+        warm[i] = w
+        # stuck: an exact repeat of a non-zero value is evidence in proportion to how rarely this sensor repeats
+        rep = seen and x == prev
+        run = stuck_run[s] + 1 if (rep and x != 0.0) else 0
+        stuck_run[s] = run
+        rr = repeat_rate[s]
+        a_rep = 1.0 / (c + 1.0) if c < warmup else 1.0 / repeat_readings
+        before = (rr - a_rep) / max(1.0 - a_rep, 1e-9) if run >= 2 else rr
+        log_stuck = -run * math.log10(max(before, 1e-10))
+        learn_rep = seen and (run <= 1 or c < warmup or run > repeat_readings)
+        if learn_rep:
+            repeat_rate[s] = rr + a_rep * ((1.0 if rep else 0.0) - rr)
+        st = w and run >= 1 and log_stuck >= decades
+        stuck[i] = st
+        # long-run distribution of the deseasonalised value: sustained deviations and slow changes
+        lm = long_mean[s]
+        lv = long_var[s]
+        dl = x - seas - lm if seen else 0.0
+        zlong = dl / max(math.sqrt(lv), floor)
+        a_lg = 1.0 / (c + 1.0) if c < warmup else 1.0 / history_readings
+        if seen:
+            long_mean[s] = lm + a_lg * dl
+            long_var[s] = (1.0 - a_lg) * (lv + a_lg * dl * dl)
+        else:
+            long_mean[s] = x - seas
+            long_var[s] = 0.0
+        d_long = -(log_ndtr_neg(min(abs(zlong), 1e6)) + LN2) / LN10
+        # the residual against the level, judged by this sensor's own exceedance rates (Scorer._empirical_tail)
+        uu = min(abs(zz), 1e6)
+        pos = min(max(2.0 * math.log2(max(uu, 1e-12)) - 2.0, 0.0), levels - 1.0)
+        j = min(int(pos), levels - 2)
+        frac = pos - j
+        lo = exceed[s, j]
+        hi = exceed[s, j + 1]
+        if uu >= tail_levels[levels - 1]:
+            rt = hi
+        elif uu < tail_levels[0]:
+            rt = 1.0
+        else:
+            rt = lo + frac * (hi - lo)
+        learnt = float(max(c - warmup, 0))
+        n_eff = min(learnt, tail_readings)
+        log_g = log_ndtr_neg(uu) + LN2
+        total = n_eff + tail_prior
+        mass = n_eff * rt / total
+        prior = log_g + math.log(tail_prior / total)
+        log_p = logaddexp(math.log(mass), prior) if mass > 0 else prior
+        tail = -log_p / LN10
+        a_t = 0.0 if c < warmup else max(1.0 / (learnt + 1.0), 1.0 / tail_readings)
+        if max(tail, d_long) >= decades:
+            a_t = a_t * flagged_weight
+        for lv_i in range(levels):
+            ex = exceed[s, lv_i]
+            exceed[s, lv_i] = ((1.0 if uu >= tail_levels[lv_i] else 0.0) - ex) * a_t + ex
+        d_fast = max(tail, 0.0)
+        evidence = max(d_long, d_fast)
+        if st:
+            evidence = max(evidence, log_stuck)
+        log_tail[i] = evidence if w else 0.0
+        # learning: suspicious readings barely move the baseline; a run of them on one side is a level shift
+        suspicious = w and abs(zz) >= z_screen
+        side = 1 if r > 0 else (-1 if r < 0 else 0)
+        sr = shift_run[s]
+        sr_sign = 1 if sr > 0 else (-1 if sr < 0 else 0)
+        same = suspicious and sr_sign == side
+        if same:
+            sr = sr + side
+            ssum = shift_sum[s] + r
+        elif suspicious:
+            sr = side
+            ssum = r
+        else:
+            sr = 0
+            ssum = 0.0
+        # absorbed only if steady: the latest residual agrees with the run's mean (a ramp keeps being flagged)
+        steady = abs(r - ssum / max(abs(sr), 1)) < z_screen * sd
+        shifted = abs(sr) >= shift_readings and steady
+        a_l = 1.0 / (c + 1.0) if c < warmup else rate(level_readings, max(k, 1.0))
+        if suspicious:
+            a_l = a_l * 0.02
+        if not seen or shifted:
+            mean[s] = x - seas  # first reading, or absorbed: the new level is the latest reading
+        else:
+            mean[s] = level + a_l * r
+        shift_run[s] = 0 if shifted else sr
+        shift_sum[s] = 0.0 if shifted else ssum
+        a_v = 1.0 / (c + 1.0) if c < warmup else rate(scale_readings, max(k, 1.0))
+        if suspicious:
+            a_v = a_v * 0.02
+        if seen:
+            rc = min(abs(r), z_screen * sd)
+            var[s] = (1.0 - a_v) * scale * scale + a_v * rc * rc
+        else:
+            var[s] = 0.0
+        # the profile learns the residual of its bin; a bin's weight grows with the days it has seen
+        cad = math.exp(new_lc)
+        per_bin = max(bin_seconds / max(cad, 1e-3), 1.0)  # visits of a bin per day
+        a_b = -math.expm1(math.log1p(-1.0 / (season_days * per_bin)))
+        if seen and not suspicious and known:
+            season[s, b] = sv + a_b * (x - level - sv)
+            season_weight[s, b] = sw + 1.0 / per_bin
+        dx = abs(x - prev)
+        if seen and dx > 0:
+            quantum[s] = min(q, dx) if q > 0 else dx
+        # energy and power deltas of power sensors
+        if type_code[s] == power_code:
+            energy_delta[i] = x * (min(gap, 300.0) / 3600.0) if seen else 0.0
+            power_delta[i] = x - (prev if seen else 0.0)
+        last_value[s] = x
+        last_ts[s] = t
+        count[s] = c + 1
+    for i in range(sensor.size):
+        energy_kwh[sensor[i]] += energy_delta[i]
+
+
+@njit(cache=False, nogil=True)
+def judge(
+    sensor: Any,
+    value: Any,
+    score: Any,
+    z: Any,
+    dz: Any,
+    steps: Any,
+    stuck: Any,
+    cfg: Any,
+    temperature_code: int,
+    kinds: Any,
+    # state, updated in place
+    anomaly_run: Any,
+    anomalies: Any,
+    hazard: Any,
+    type_code: Any,
+    # outputs
+    anomaly: Any,
+    kind: Any,
+    probability: Any,
+    status: Any,
+) -> None:
+    """Flags, the hazard and failure probability, status and kind of each reading, in (sensor, time) order.
+
+    `cfg`: threshold, hazard_weight, hazard_readings, recovery_readings, warning_probability, critical_probability,
+    z_screen. `kinds`: the codes of deviation, drift, overheat, spike, dropout and stuck.
+    """
+    threshold = cfg[0]
+    weight = cfg[1]
+    tau = cfg[2]
+    recovery = cfg[3]
+    warning = cfg[4]
+    critical = cfg[5]
+    z_screen = cfg[6]
+    for i in range(sensor.size):
+        s = sensor[i]
+        an = score[i] >= threshold
+        anomaly[i] = an
+        run = anomaly_run[s] + 1 if an else 0
+        anomaly_run[s] = run
+        if an:
+            anomalies[s] += 1
+        severity = score[i] if an else 0.0
+        n = max(steps[i], 0.0)
+        h = hazard[s] * math.exp(-n / (tau if severity > 0 else recovery)) + weight * severity
+        hazard[s] = h
+        p = -math.expm1(-max(h, 0.0))
+        probability[i] = p
+        if p >= critical:
+            status[i] = 2
+        elif p >= warning or an:
+            status[i] = 1
+        else:
+            status[i] = 0
+        if not an:
+            kind[i] = 0
+            continue
+        code = kinds[0]
+        if run >= 3:
+            code = kinds[2] if (type_code[s] == temperature_code and z[i] > 0) else kinds[1]
+        elif abs(dz[i]) >= z_screen:
+            code = kinds[3]
+        if value[i] == 0.0 and abs(z[i]) >= z_screen:
+            code = kinds[4]
+        if stuck[i]:
+            code = kinds[5]
+        kind[i] = code
