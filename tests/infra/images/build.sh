@@ -134,6 +134,13 @@ build_image() { # workloads|operator
       UV_CACHE_DIR=/.uv-cache UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never \
       UV_PYTHON=/usr/bin/python3 UV_PROJECT_ENVIRONMENT=/app/.venv UV_NO_PROGRESS=1 UV_SYSTEM_CERTS=1 \
       /bin/sh -c "cd /app && /.uv/uv sync --quiet --frozen --no-dev --package $pkg"
+    if [ "$pkg" = gridwatch ]; then
+      # The numba loops of the scorer, compiled once here instead of in every new processor (GRIDWATCH_NUMBA_SEED
+      # in workloads/Dockerfile); numba keys its cache by the mtime of the source, so the sources first get the
+      # mtime the image layer will carry (oci.py: SOURCE_DATE_EPOCH)
+      chroot "$r" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/tmp NUMBA_CACHE_DIR=/app/.numba /bin/sh -c \
+        "find /app/workloads/src -exec touch -h -d @$SOURCE_DATE_EPOCH {} + && /app/.venv/bin/python -m gridwatch.common.scoring"
+    fi
   ' uv-chroot "$rootfs" "$uv_cache" "$pkg"
   rm -rf "$rootfs/.uv" "$rootfs/.uv-cache" "$rootfs/tmp/"* "$rootfs/root/.cache"
   : >"$rootfs/etc/resolv.conf"

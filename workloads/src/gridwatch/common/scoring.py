@@ -431,3 +431,7 @@ def fit_forest(rows: F64, trees: int, seed: int) -> ArrayForest:
 def status_name(code: int) -> Status:
     """Status of a status code."""
     return STATUSES[code]
+
+
+if __name__ == "__main__":  # `python -m gridwatch.common.scoring`: compile and cache the loops (the image build)
+    Scorer(ScoringConfig()).compile()
