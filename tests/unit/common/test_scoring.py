@@ -6,12 +6,11 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from gridwatch.common.kernel import failure_probability, next_hazard
 from gridwatch.common.schema import TYPE_CODE
 from gridwatch.common.scoring import (
     Scorer,
     ScoringConfig,
-    failure_probability,
-    next_hazard,
 )
 from gridwatch.simulator.generator import Generator
 from gridwatch.simulator.settings import SimulatorSettings
@@ -19,18 +18,18 @@ from gridwatch.simulator.settings import SimulatorSettings
 
 def test_failure_probability_is_bounded_and_monotone_in_hazard() -> None:
     h = np.linspace(0, 50, 1001)
-    p = failure_probability(h)
+    p = np.array([failure_probability(x) for x in h])
     assert np.all((p >= 0) & (p <= 1))
     assert np.all(np.diff(p) >= 0)
-    assert failure_probability(np.array([-3.0]))[0] == 0.0
+    assert failure_probability(-3.0) == 0.0
 
 
 def _after(severities: list[float], dt: float = 1.0) -> float:
     cfg = ScoringConfig()
-    h = np.zeros(1)
+    h = 0.0
     for s in severities:
-        h = next_hazard(h, np.array([dt]), np.array([s]), cfg.hazard_weight, cfg.hazard_readings, cfg.recovery_readings)
-    return float(failure_probability(h)[0])
+        h = next_hazard(h, dt, s, cfg.hazard_weight, cfg.hazard_readings, cfg.recovery_readings)
+    return float(failure_probability(h))
 
 
 def test_failure_probability_grows_with_severity_and_persistence() -> None:
@@ -58,12 +57,11 @@ def test_a_fixed_fault_clears_within_a_few_readings_but_intermittent_evidence_ac
 
 
 def test_the_recovery_decay_applies_only_to_normal_readings() -> None:
-    h0 = np.array([2.0, 2.0])
-    h = next_hazard(h0, np.array([3.0, 3.0]), np.array([0.0, 0.5]), 0.5, 10.0, 2.0)
+    h = [next_hazard(2.0, 3.0, severity, 0.5, 10.0, 2.0) for severity in (0.0, 0.5)]
     assert h[0] == pytest.approx(2.0 * np.exp(-3.0 / 2.0))
     assert h[1] == pytest.approx(2.0 * np.exp(-3.0 / 10.0) + 0.25)
-    same = next_hazard(h0, np.array([3.0, 3.0]), np.array([0.0, 0.5]), 0.5, 10.0)  # without it: one time constant
-    assert same[0] == pytest.approx(2.0 * np.exp(-3.0 / 10.0))
+    same = next_hazard(2.0, 3.0, 0.0, 0.5, 10.0, 10.0)  # recovery = tau: one time constant
+    assert same == pytest.approx(2.0 * np.exp(-3.0 / 10.0))
 
 
 @pytest.mark.slow

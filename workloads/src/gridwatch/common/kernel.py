@@ -74,6 +74,23 @@ def logaddexp(x: float, y: float) -> float:
 
 
 @njit(cache=True, nogil=True)
+def failure_probability(hazard: float) -> float:
+    """p = 1 - exp(-h): bounded in [0, 1) and increasing in the hazard h >= 0."""
+    return -math.expm1(-max(hazard, 0.0))
+
+
+@njit(cache=True, nogil=True)
+def next_hazard(hazard: float, steps: float, severity: float, weight: float, tau: float, recovery: float) -> float:
+    """h' = h*exp(-n/tau) + w*severity, n and tau in readings: grows with severity and persistence, decays when healthy.
+
+    A normal reading (severity 0) decays with `recovery` instead of tau: faults end abruptly, so a probability that
+    lingers for tau readings after the signal is healthy again is badly calibrated.
+    """
+    n = max(steps, 0.0)
+    return hazard * math.exp(-n / (tau if severity > 0 else recovery)) + weight * severity
+
+
+@njit(cache=True, nogil=True)
 def rate(readings: float, steps: float) -> float:
     """EWMA weight of a time constant of `readings` readings after `steps` readings' worth of time."""
     return -math.expm1(steps * math.log1p(-1.0 / readings))
@@ -337,10 +354,9 @@ def judge(
         if an:
             anomalies[s] += 1
         severity = score[i] if an else 0.0
-        n = max(steps[i], 0.0)
-        h = hazard[s] * math.exp(-n / (tau if severity > 0 else recovery)) + weight * severity
+        h = next_hazard(hazard[s], steps[i], severity, weight, tau, recovery)
         hazard[s] = h
-        p = -math.expm1(-max(h, 0.0))
+        p = failure_probability(h)
         probability[i] = p
         if p >= critical:
             status[i] = 2

@@ -63,26 +63,6 @@ class ScoringConfig:
         object.__setattr__(self, "likelihood_decades", gaussian_decades(self.z_anomaly))
 
 
-def failure_probability(hazard: F64) -> F64:
-    """p = 1 - exp(-h): bounded in [0, 1) and increasing in the hazard h ≥ 0."""
-    p: F64 = -np.expm1(-np.maximum(hazard, 0.0))
-    return p
-
-
-def next_hazard(
-    hazard: F64, steps: F64, severity: F64, weight: float, tau: float, recovery_tau: float | None = None
-) -> F64:
-    """h' = h·exp(-n/τ) + w·severity, n and τ in readings: grows with severity and persistence, decays once healthy.
-
-    A normal reading (severity 0) decays with `recovery_tau` instead of τ when given: faults end abruptly, so a
-    probability that lingers for τ readings after the signal is healthy again is badly calibrated.
-    """
-    n = np.maximum(steps, 0.0)
-    decay = np.exp(-n / tau) if recovery_tau is None else np.exp(-n / np.where(severity > 0, tau, recovery_tau))
-    out: F64 = hazard * decay + weight * severity
-    return out
-
-
 SEASON_BINS = 24  # time-of-day profile: one bin per hour (UTC)
 TAIL_LEVELS = np.exp2(np.arange(2, 21) / 2.0)  # |z| levels 2 .. 1024 whose exceedance rate each sensor tracks
 # per-sensor float state of the detector beyond the baseline (persisted in Redis with the rest, see store.py)
@@ -260,12 +240,6 @@ class BatchResult:
     def size(self) -> int:
         """Number of scored readings."""
         return int(self.sensor.size)
-
-
-def rate(readings: float | F64, steps: F64) -> F64:
-    """EWMA weight of a time constant of `readings` readings after `steps` readings' worth of time."""
-    out: F64 = -np.expm1(steps * np.log1p(-1.0 / readings))
-    return out
 
 
 LN10 = math.log(10.0)
