@@ -50,7 +50,7 @@ TEST_WORKERS ?= 2
 
 test: setup lint k8s images ## Everything CI runs: lint, unit, integration and e2e tests
 	$(MAKE) --no-print-directory ui-test
-	$(PY) pytest -n $(TEST_WORKERS) --dist loadgroup tests
+	$(PY) pytest -n $(TEST_WORKERS) tests
 
 .PHONY: test-autoscale
 test-autoscale: setup k8s images ## Only the real-node autoscaling test (part of `make test`; about 9 min), its figures printed

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import pathlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -375,7 +376,11 @@ def scaled(
         backends.stop()
 
 
-def test_processors_scale_with_real_load_and_lose_no_reading(scaled: tuple[Cluster, Backends]) -> None:
+def test_processors_scale_with_real_load_and_lose_no_reading(
+    scaled: tuple[Cluster, Backends], tmp_path: pathlib.Path
+) -> None:
+    """The figures are printed and written to figures.json in the test's tmp_path (xdist keeps a passing test's
+    output to itself; pytest keeps the last three runs' temp dirs)."""
     c, backends = scaled
     bootstrap = backends.kafka.bootstrap
     t_start = time.monotonic()
@@ -527,6 +532,7 @@ def test_processors_scale_with_real_load_and_lose_no_reading(scaled: tuple[Clust
         test_s=round(time.monotonic() - t_start),
     )
     print(f"[autoscale] figures: {json.dumps(figures)}")
+    (tmp_path / "figures.json").write_text(json.dumps(figures, indent=1))
     assert len(produced.every) > 500_000  # the run produced at all (the rates give millions)
     assert len(np.setdiff1d(processed, produced.every, assume_unique=True)) == 0, "enriched readings never produced"
     assert len(lost) == 0, f"{len(lost)} of {len(produced.due)} readings never reached {IDENT}.enriched"
