@@ -85,14 +85,19 @@ def _reset(conn: psycopg.Connection[TupleRow], site: str, topic: str) -> None:
     conn.execute("VACUUM gw_history_minute")  # so that a repetition does not meet the dead rows of the last one
 
 
-def _row_writes(conn: psycopg.Connection[TupleRow]) -> int:
-    """Rows inserted + updated in gw_history_minute (all partitions) so far, by PostgreSQL's statistics."""
+def _row_writes(conn: psycopg.Connection[TupleRow]) -> dict[int, int]:
+    """Rows inserted + updated so far per partition of gw_history_minute (by relid), by PostgreSQL's statistics."""
     conn.execute("SELECT pg_stat_clear_snapshot()")
-    row = conn.execute(
-        "SELECT coalesce(sum(n_tup_ins + n_tup_upd), 0) FROM pg_stat_user_tables"
-        " WHERE relname LIKE 'gw_history_minute%%'"
-    ).fetchone()
-    return int(row[0]) if row is not None else 0
+    rows = conn.execute(
+        "SELECT relid, n_tup_ins + n_tup_upd FROM pg_stat_user_tables WHERE relname LIKE 'gw_history_minute%%'"
+    ).fetchall()
+    return {int(relid): int(n) for relid, n in rows}
+
+
+def _writes_since(before: dict[int, int], after: dict[int, int]) -> int:
+    """Row writes between two looks, partition by partition: a partition made since counts from 0, and one dropped
+    since (the retention of old days, which the bench's site has no rows in) takes nothing away."""
+    return sum(n - before.get(relid, 0) for relid, n in after.items())
 
 
 def _wait_backend_gone(conn: psycopg.Connection[TupleRow], timeout: float = 10.0) -> None:
@@ -176,7 +181,7 @@ def drain(
         finally:
             proc.stop()
         _wait_backend_gone(conn)  # an exiting backend reports its last statistics
-        writes = _row_writes(conn) - writes0
+        writes = _writes_since(writes0, _row_writes(conn))
         row = conn.execute(
             "SELECT coalesce(sum(readings), 0), count(*), count(DISTINCT sensor_id) FROM gw_history_minute"
             " WHERE site = %s",
