@@ -411,10 +411,17 @@ def test_processors_scale_with_real_load_and_lose_no_reading(
         crossed = wait_until(lambda: monitor.first(t_step, above(THRESHOLD)), 240, "the lag to cross the threshold")
         up = wait_until(lambda: monitor.first(t_step, lambda s: s.replicas > 1), 120, "the processors to scale up")
         n = up.replicas
-        figures.update(crossed_after_step_s=round(crossed.t - t_step), reaction_s=round(up.t - crossed.t, 1))
+        # reaction_s < 0: the operator's own lag poll saw the crossing before this monitor's once-a-second look did
+        # (the lag moves by whole batches between looks); scaled_after_step_s bounds the reaction either way
+        figures.update(
+            crossed_after_step_s=round(crossed.t - t_step),
+            reaction_s=round(up.t - crossed.t, 1),
+            scaled_after_step_s=round(up.t - t_step, 1),
+        )
         print(
             f"[autoscale] lag crossed {THRESHOLD} readings {crossed.t - t_step:.0f}s after the step; "
-            f"processors 1 -> {n} {up.t - crossed.t:.1f}s later (issue 18 asks within 30 s)"
+            f"processors 1 -> {n} {up.t - crossed.t:.1f}s later, {up.t - t_step:.1f}s after the step "
+            "(issue 18 asks within 30 s of the crossing)"
         )
         assert 1 < n <= PARTITIONS
         # The new pods start, join the group, and the lag falls below the threshold.
