@@ -45,7 +45,8 @@ test-unit: ## Unit tests (no servers)
 test-integration: ## Integration tests against real Kafka and Redis
 	$(PY) pytest tests/integration
 
-# pytest-xdist workers: one runs every e2e test (the clusters), the others the unit and integration modules.
+# pytest-xdist workers: every e2e test is one unit of work (one worker owns the clusters); unit and integration
+# modules, each whole, fill the workers around it (tests/conftest.py).
 TEST_WORKERS ?= 2
 
 test: setup lint k8s images ## Everything CI runs: lint, unit, integration and e2e tests

@@ -9,8 +9,8 @@ import pytest
 
 # Every e2e test is one unit of work for pytest-xdist: the two clusters (kwok's and the real node's, which owns the
 # machine's gwbr0 bridge and /gridwatch-node cgroup) are session fixtures, so one worker runs all of them in their
-# collected order and starts each plane once, while the other worker takes the unit and integration modules one
-# whole module at a time (its module fixtures set up once, its tests in their order).
+# collected order and starts each plane once, while the unit and integration modules, one whole module at a time
+# (its module fixtures set up once, its tests in their order), fill both workers around it.
 CLUSTER_UNIT = "tests/e2e/"
 
 
