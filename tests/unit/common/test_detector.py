@@ -150,3 +150,23 @@ def test_model_state_round_trips_so_a_restart_continues() -> None:
     a = [scorer.score(idx, np.array([t]), np.array([x])).score[0] for t, x in zip(ts[400:], v[400:], strict=True)]
     b = [other.score(idx2, np.array([t]), np.array([x])).score[0] for t, x in zip(ts[400:], v[400:], strict=True)]
     assert np.allclose(a, b, atol=1e-3)
+
+
+def test_an_episode_neither_blinds_the_sensor_to_the_next_nor_outlasts_its_return() -> None:
+    v = _noise(600, seed=21)
+    v[200:210] = 0.0  # an earlier dropout: its flagged readings teach the tail rates almost nothing
+    v[400:440] += 2.0 * np.arange(40)  # a drift of 2 noise scales per reading
+    flags, kinds = _flags(_run(v, 1e9 + np.arange(600.0)))
+    assert flags[405:440].all() and set(kinds[410:440]) == {"drift"}
+    assert not flags[440:].any()  # back at the anchor: no run of flags while a level shift is absorbed
+
+
+def test_episode_kinds_held_spike_drift_to_zero_and_dropout() -> None:
+    v = _noise(900, seed=22)
+    v[300:302] = 180.0  # a spike held for two readings is a spike, not stuck
+    v[500:540] = np.maximum(v[500:540] - 4.0 * np.arange(40), 0.0)  # a drift down to 0 stays a drift
+    v[700:708] = 0.0  # a sudden 0 is a dropout
+    flags, kinds = _flags(_run(v, 1e9 + np.arange(900.0)))
+    assert kinds[300:302] == ["spike", "spike"]
+    assert flags[526:540].all() and set(kinds[515:540]) == {"drift"}
+    assert kinds[700:708] == ["dropout"] * 8

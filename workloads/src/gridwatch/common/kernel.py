@@ -118,6 +118,7 @@ def learn(
     shift_sum: Any,
     long_mean: Any,
     long_var: Any,
+    anchor: Any,
     season: Any,
     season_weight: Any,
     exceed: Any,
@@ -137,7 +138,7 @@ def learn(
 
     `cfg` holds, in order: warmup, level_readings, scale_readings, season_days, cadence_readings, max_gap_readings,
     z_screen, shift_readings, history_readings, repeat_readings, likelihood_decades, tail_readings, tail_prior,
-    flagged_weight, relative_floor.
+    flagged_weight, relative_floor, anchor_readings, anchor_z, anchor_quiet.
     """
     warmup = cfg[0]
     level_readings = cfg[1]
@@ -154,6 +155,9 @@ def learn(
     tail_prior = cfg[12]
     flagged_weight = cfg[13]
     relative_floor = cfg[14]
+    anchor_readings = cfg[15]
+    anchor_z = cfg[16]
+    anchor_quiet = cfg[17]
     bins = season.shape[1]
     levels = tail_levels.size
     bin_seconds = SEASON_SECONDS / bins
@@ -192,6 +196,17 @@ def learn(
         sd = max(scale, floor)
         zz = r / sd
         w = c >= warmup
+        # back to normal: a reading far from the level but close to the level the sensor had before its latest
+        # episode (the anchor) is the end of that episode, not a new one; the level returns to the anchor
+        anc = anchor[s]
+        if math.isnan(anc):  # not known yet (a sensor restored without its model): the level it has now
+            anc = level
+            anchor[s] = anc
+        if w and abs(zz) >= z_screen and abs(x - anc - seas) < anchor_z * max(scale, floor):
+            level = anc
+            pred = level + seas
+            r = x - pred
+            zz = r / sd
         prev = last_value[s]
         z[i] = zz if w else 0.0
         dz[i] = (x - prev) / sd if (w and seen) else 0.0
@@ -244,8 +259,8 @@ def learn(
         log_p = logaddexp(math.log(mass), prior) if mass > 0 else prior
         tail = -log_p / LN10
         a_t = 0.0 if c < warmup else max(1.0 / (learnt + 1.0), 1.0 / tail_readings)
-        if max(tail, d_long) >= decades:
-            a_t = a_t * flagged_weight
+        if max(tail, d_long) >= decades:  # a flagged reading teaches little, even early in a sensor's life
+            a_t = min(a_t, 1.0 / tail_readings) * flagged_weight
         for lv_i in range(levels):
             ex = exceed[s, lv_i]
             exceed[s, lv_i] = ((1.0 if uu >= tail_levels[lv_i] else 0.0) - ex) * a_t + ex
@@ -279,6 +294,11 @@ def learn(
             mean[s] = x - seas  # first reading, or absorbed: the new level is the latest reading
         else:
             mean[s] = level + a_l * r
+        # the anchor: a slower copy of the level that follows only quiet readings, so it holds the pre-episode level
+        if not w:
+            anchor[s] = mean[s]
+        elif not suspicious and evidence < anchor_quiet * decades and not shifted and sr == 0:
+            anchor[s] = anc + rate(anchor_readings, max(k, 1.0)) * (mean[s] - anc)
         shift_run[s] = 0 if shifted else sr
         shift_sum[s] = 0.0 if shifted else ssum
         a_v = 1.0 / (c + 1.0) if c < warmup else rate(scale_readings, max(k, 1.0))
@@ -311,6 +331,35 @@ def learn(
 
 
 @njit(cache=True, nogil=True)
+def episode_kind_of(
+    run: int, before: int, x: float, zz: float, dzz: float, stuck: bool, temperature: bool, z_screen: float, kinds: Any
+) -> int:
+    """Kind of an anomalous reading, the `run`-th of its episode, from what the episode was so far (`before`).
+
+    `kinds`: the codes of deviation, drift, overheat, spike, dropout and stuck. An episode that starts with a sudden
+    jump (a change from the previous reading of at least 3 z_screen scales that is most of the residual) is a spike
+    for up to 3 readings, even while the spiked value is held; a sudden 0 is a dropout and stays one while the value
+    is 0; a repeat of a value near the level is stuck; 3 or more anomalies that are none of these are drift (overheat
+    for a hot temperature). A drift that ends at 0 stays a drift.
+    """
+    deviation, drift, overheat = int(kinds[0]), int(kinds[1]), int(kinds[2])
+    spike, dropout, stuck_code = int(kinds[3]), int(kinds[4]), int(kinds[5])
+    ramp = before in (drift, overheat)
+    if stuck and abs(zz) < z_screen:
+        return stuck_code
+    if x == 0.0 and abs(zz) >= z_screen and not ramp:
+        return dropout
+    sudden = abs(dzz) >= 3.0 * z_screen and abs(dzz) >= 0.6 * abs(zz)
+    if run == 1:
+        return spike if sudden else deviation
+    if before == spike and run <= 3:
+        return spike
+    if run >= 3 or ramp:
+        return overheat if temperature and zz > 0 else drift
+    return deviation
+
+
+@njit(cache=True, nogil=True)
 def judge(
     sensor: Any,
     value: Any,
@@ -324,6 +373,7 @@ def judge(
     kinds: Any,
     # state, updated in place
     anomaly_run: Any,
+    episode_kind: Any,
     anomalies: Any,
     hazard: Any,
     type_code: Any,
@@ -366,14 +416,9 @@ def judge(
             status[i] = 0
         if not an:
             kind[i] = 0
+            episode_kind[s] = 0
             continue
-        code = kinds[0]
-        if run >= 3:
-            code = kinds[2] if (type_code[s] == temperature_code and z[i] > 0) else kinds[1]
-        elif abs(dz[i]) >= z_screen:
-            code = kinds[3]
-        if value[i] == 0.0 and abs(z[i]) >= z_screen:
-            code = kinds[4]
-        if stuck[i]:
-            code = kinds[5]
-        kind[i] = code
+        kind[i] = episode_kind_of(
+            run, episode_kind[s], value[i], z[i], dz[i], stuck[i], type_code[s] == temperature_code, z_screen, kinds
+        )
+        episode_kind[s] = kind[i]

@@ -45,7 +45,10 @@ class ScoringConfig:
     threshold: float = 0.5  # anomaly = score >= threshold
     tail_readings: float = 5000.0  # time constant of each sensor's exceedance rates of |z|, in readings
     tail_prior: float = 50.0  # weight, in readings, of the Gaussian tail in the calibrated tail
-    flagged_weight: float = 0.1  # how much a flagged reading teaches the tail, relative to a normal one
+    flagged_weight: float = 0.003  # how much a flagged reading teaches the tail, relative to a normal one
+    anchor_readings: float = 50.0  # time constant of the pre-episode level (the anchor), in quiet readings
+    anchor_z: float = 3.0  # a reading within this many scales of the anchor ends an episode
+    anchor_quiet: float = 0.5  # the anchor follows readings whose evidence is below this fraction of D*
     relative_floor: float = 1e-3  # the scale is at least this fraction of the prediction (noise-free signals)
     # failure probability: fitted to the simulator's labelled faults (docs/scoring.md, make eval-anomaly)
     hazard_weight: float = 0.5
@@ -73,10 +76,11 @@ MODEL_FIELDS: tuple[str, ...] = (
     "shift_sum",
     "long_mean",
     "long_var",
+    "anchor",
 )
-MODEL_INT_FIELDS: tuple[str, ...] = ("stuck_run", "shift_run", "anomaly_run")
+MODEL_INT_FIELDS: tuple[str, ...] = ("stuck_run", "shift_run", "anomaly_run", "episode_kind")
 MODEL_MATRICES: tuple[str, ...] = ("season", "season_weight", "exceed")
-MODEL_VERSION = 1
+MODEL_VERSION = 2  # 2: anchor and episode kind (a version-1 checkpoint is not loaded: the sensor relearns)
 CHECKPOINT_READINGS = 20  # a sensor's model state is written to Redis at least every this many of its readings
 MODEL_WIDTH = len(MODEL_FIELDS) + len(MODEL_INT_FIELDS) + 2 * SEASON_BINS + TAIL_LEVELS.size
 
@@ -97,6 +101,7 @@ class SensorTable:
     stuck_run: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     shift_run: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # signed run of suspicious readings
     anomaly_run: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    episode_kind: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # kind code of the episode, 0: none
     anomalies: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     hazard: F64 = field(default_factory=lambda: np.zeros(0))
     energy_kwh: F64 = field(default_factory=lambda: np.zeros(0))
@@ -106,6 +111,7 @@ class SensorTable:
     shift_sum: F64 = field(default_factory=lambda: np.zeros(0))  # sum of residuals of the current suspicious run
     long_mean: F64 = field(default_factory=lambda: np.zeros(0))  # long-run mean of the deseasonalised value ...
     long_var: F64 = field(default_factory=lambda: np.zeros(0))  # ... and its variance
+    anchor: F64 = field(default_factory=lambda: np.zeros(0))  # the level before the latest episode
     season: F64 = field(default_factory=lambda: np.zeros((0, SEASON_BINS)))  # time-of-day profile
     season_weight: F64 = field(default_factory=lambda: np.zeros((0, SEASON_BINS)))  # how much each bin has learnt
     exceed: F64 = field(default_factory=lambda: np.zeros((0, TAIL_LEVELS.size)))  # rate of |z| >= each level
@@ -164,6 +170,7 @@ class SensorTable:
             ("shift_sum", 0.0),
             ("long_mean", 0.0),
             ("long_var", 0.0),
+            ("anchor", np.nan),
             ("stored_probability", np.nan),
         ):
             arr = getattr(self, name)
@@ -180,6 +187,7 @@ class SensorTable:
             ("stuck_run", 0),
             ("shift_run", 0),
             ("anomaly_run", 0),
+            ("episode_kind", 0),
             ("anomalies", 0),
             ("type_code", 0),
             ("source_code", -1),
@@ -279,7 +287,8 @@ class Scorer:
             [
                 c.warmup, c.level_readings, c.scale_readings, c.season_days, c.cadence_readings, c.max_gap_readings,
                 c.z_screen, c.shift_readings, c.history_readings, c.repeat_readings, c.likelihood_decades,
-                c.tail_readings, c.tail_prior, c.flagged_weight, c.relative_floor,
+                c.tail_readings, c.tail_prior, c.flagged_weight, c.relative_floor, c.anchor_readings, c.anchor_z,
+                c.anchor_quiet,
             ],
             dtype=np.float64,
         )  # fmt: skip
@@ -324,8 +333,8 @@ class Scorer:
         kernel.learn(
             sensor, ts, value, self._learn_cfg, TAIL_LEVELS, POWER,
             t.mean, t.var, t.last_value, t.last_ts, t.count, t.stuck_run, t.shift_run, t.log_cadence,
-            t.repeat_rate, t.quantum, t.shift_sum, t.long_mean, t.long_var, t.season, t.season_weight, t.exceed,
-            t.type_code, t.energy_kwh,
+            t.repeat_rate, t.quantum, t.shift_sum, t.long_mean, t.long_var, t.anchor, t.season, t.season_weight,
+            t.exceed, t.type_code, t.energy_kwh,
             z, dz, steps, log_tail, stuck, warm, energy_delta, power_delta,
         )  # fmt: skip
         score = anomaly_score(log_tail, cfg.likelihood_decades)
@@ -337,7 +346,7 @@ class Scorer:
         status = np.zeros(n, dtype=np.int64)
         kernel.judge(
             sensor, value, score, z, dz, steps, stuck, self._judge_cfg, TEMPERATURE, JUDGE_KINDS,
-            t.anomaly_run, t.anomalies, t.hazard, t.type_code,
+            t.anomaly_run, t.episode_kind, t.anomalies, t.hazard, t.type_code,
             anomaly, kind, probability, status,
         )  # fmt: skip
         return BatchResult(
