@@ -102,6 +102,12 @@ class Cluster:
         proc = self.helm("history", release, "-n", namespace, "-o", "json", "--max", "100")
         return [int(r["revision"]) for r in json.loads(proc.stdout)]
 
+    def deployed(self, release: str, namespace: str) -> int:
+        """The latest revision in the release's helm history when its status is deployed, else 0 (pending, failed)."""
+        proc = self.helm("history", release, "-n", namespace, "-o", "json", "--max", "1")
+        (last,) = json.loads(proc.stdout)
+        return int(last["revision"]) if last["status"] == "deployed" else 0
+
     def events(self, name: str, namespace: str) -> list[dict[str, Any]]:
         """Events about an EnergySite."""
         selector = f"involvedObject.name={name},involvedObject.kind=EnergySite"

@@ -455,6 +455,9 @@ def test_processors_scale_with_real_load_and_lose_no_reading(
         t_down_step = time.monotonic()
         steps.append(("base", _set_simulators(c, BASE)))
         wait_until(lambda: len(c.revisions(SITE, SITE_NS)) == revisions_before + 3, 120, "the base rate applied")
+        # and deployed: an operator killed while helm still holds the revision pending-upgrade is unstuck by its
+        # successor with a rollback and an upgrade (two more revisions; seen once, on a loaded machine)
+        wait_until(lambda: c.deployed(SITE, SITE_NS) > 0, 120, "the base rate's revision deployed")
         (op,) = c.items("pods", OPERATOR_NS, "app.kubernetes.io/name=gridwatch-operator")
         consumed = _consumed(bootstrap)
         c.kubectl("delete", "pod", op["metadata"]["name"], "-n", OPERATOR_NS, "--grace-period=0", "--force")
