@@ -170,3 +170,20 @@ def test_episode_kinds_held_spike_drift_to_zero_and_dropout() -> None:
     assert kinds[300:302] == ["spike", "spike"]
     assert flags[526:540].all() and set(kinds[515:540]) == {"drift"}
     assert kinds[700:708] == ["dropout"] * 8
+
+
+def test_a_spike_that_recurs_at_the_same_time_every_day_stops_ranking_as_a_novelty() -> None:
+    cadence = 300.0
+    n = 288 * 8
+    ts = 1e9 - (1e9 % 86400) + cadence * np.arange(n)
+    v = _noise(n, seed=23, level=0.1, sd=0.01)
+    daily = np.flatnonzero((ts % 86400) == 10 * 3600 + 300)  # 10:05 every day
+    v[daily] = 1.6
+    res = _run(v, ts)
+    scores = np.array([res[i].score[0] for i in daily])
+    # the first one is a novelty; once its hour has seen a day, the long-run deviation is judged against the hour's
+    # own spread and only the residual's tail (which flagged readings barely teach) still speaks
+    assert scores[0] > 0.99 and scores[1] > 0.95
+    assert np.all(scores[3:] < 0.6)
+    flags, _ = _flags(res)
+    assert flags[288 * 3 :].sum() <= len(daily)  # nothing but those spikes

@@ -121,6 +121,7 @@ def learn(
     anchor: Any,
     season: Any,
     season_weight: Any,
+    season_var: Any,
     exceed: Any,
     type_code: Any,
     energy_kwh: Any,
@@ -187,6 +188,7 @@ def learn(
         sw = season_weight[s, b]
         sv = season[s, b]
         seas = sv * min(sw, 1.0)
+        s_sd = math.sqrt(season_var[s, b]) if sw >= 1.0 else 0.0  # the bin's own spread, once it has seen a day
         level = mean[s] if seen else x
         pred = level + seas
         r = x - pred
@@ -228,7 +230,7 @@ def learn(
         lm = long_mean[s]
         lv = long_var[s]
         dl = x - seas - lm if seen else 0.0
-        zlong = dl / max(math.sqrt(lv), floor)
+        zlong = dl / max(math.sqrt(lv), floor, s_sd)  # a regular daily spike or a noisy hour is not a deviation
         a_lg = 1.0 / (c + 1.0) if c < warmup else 1.0 / history_readings
         if seen:
             long_mean[s] = lm + a_lg * dl
@@ -316,6 +318,9 @@ def learn(
         if seen and not suspicious and known:
             season[s, b] = sv + a_b * (x - level - sv)
             season_weight[s, b] = sw + 1.0 / per_bin
+        if seen and known:  # every reading, suspicious or not: a spike that recurs daily must be learnt
+            rb = x - level - sv
+            season_var[s, b] += a_b * (rb * rb - season_var[s, b])
         dx = abs(x - prev)
         if seen and dx > 0:
             quantum[s] = min(q, dx) if q > 0 else dx

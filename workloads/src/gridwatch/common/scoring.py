@@ -79,10 +79,10 @@ MODEL_FIELDS: tuple[str, ...] = (
     "anchor",
 )
 MODEL_INT_FIELDS: tuple[str, ...] = ("stuck_run", "shift_run", "anomaly_run", "episode_kind")
-MODEL_MATRICES: tuple[str, ...] = ("season", "season_weight", "exceed")
+MODEL_MATRICES: tuple[str, ...] = ("season", "season_weight", "season_var", "exceed")
 MODEL_VERSION = 2  # 2: anchor and episode kind (a version-1 checkpoint is not loaded: the sensor relearns)
 CHECKPOINT_READINGS = 20  # a sensor's model state is written to Redis at least every this many of its readings
-MODEL_WIDTH = len(MODEL_FIELDS) + len(MODEL_INT_FIELDS) + 2 * SEASON_BINS + TAIL_LEVELS.size
+MODEL_WIDTH = len(MODEL_FIELDS) + len(MODEL_INT_FIELDS) + 3 * SEASON_BINS + TAIL_LEVELS.size
 
 
 @dataclass
@@ -114,6 +114,7 @@ class SensorTable:
     anchor: F64 = field(default_factory=lambda: np.zeros(0))  # the level before the latest episode
     season: F64 = field(default_factory=lambda: np.zeros((0, SEASON_BINS)))  # time-of-day profile
     season_weight: F64 = field(default_factory=lambda: np.zeros((0, SEASON_BINS)))  # how much each bin has learnt
+    season_var: F64 = field(default_factory=lambda: np.zeros((0, SEASON_BINS)))  # mean square residual of each bin
     exceed: F64 = field(default_factory=lambda: np.zeros((0, TAIL_LEVELS.size)))  # rate of |z| >= each level
     type_code: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     source_code: I64 = field(default_factory=lambda: np.full(0, -1, dtype=np.int64))  # READING_SOURCES, -1: unknown
@@ -177,7 +178,7 @@ class SensorTable:
             new = np.full(cap, blank)
             new[: arr.size] = arr
             setattr(self, name, new)
-        for name in ("season", "season_weight", "exceed"):
+        for name in ("season", "season_weight", "season_var", "exceed"):
             arr2 = getattr(self, name)
             new2 = np.zeros((cap, arr2.shape[1]))
             new2[: arr2.shape[0]] = arr2
@@ -334,7 +335,7 @@ class Scorer:
             sensor, ts, value, self._learn_cfg, TAIL_LEVELS, POWER,
             t.mean, t.var, t.last_value, t.last_ts, t.count, t.stuck_run, t.shift_run, t.log_cadence,
             t.repeat_rate, t.quantum, t.shift_sum, t.long_mean, t.long_var, t.anchor, t.season, t.season_weight,
-            t.exceed, t.type_code, t.energy_kwh,
+            t.season_var, t.exceed, t.type_code, t.energy_kwh,
             z, dz, steps, log_tail, stuck, warm, energy_delta, power_delta,
         )  # fmt: skip
         score = anomaly_score(log_tail, cfg.likelihood_decades)
