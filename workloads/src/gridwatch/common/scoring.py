@@ -80,7 +80,7 @@ MODEL_FIELDS: tuple[str, ...] = (
 )
 MODEL_INT_FIELDS: tuple[str, ...] = ("stuck_run", "shift_run", "anomaly_run", "episode_kind")
 MODEL_MATRICES: tuple[str, ...] = ("season", "season_weight", "season_var", "exceed")
-MODEL_VERSION = 2  # 2: anchor and episode kind (a version-1 checkpoint is not loaded: the sensor relearns)
+MODEL_VERSION = 2  # 2: anchor, episode kind, hour spreads (a version-1 checkpoint is not loaded: the sensor relearns)
 CHECKPOINT_READINGS = 20  # a sensor's model state is written to Redis at least every this many of its readings
 MODEL_WIDTH = len(MODEL_FIELDS) + len(MODEL_INT_FIELDS) + 3 * SEASON_BINS + TAIL_LEVELS.size
 
