@@ -122,7 +122,10 @@ def test_forecaster_publishes_site_and_machine_forecasts(
             ]
             error = np.abs(np.array(f.p50) - np.array(truth)).mean() / np.mean(truth)
             assert error < 0.05, (key, f.model, error)
-        stored: dict[bytes, bytes] = redis_client.hgetall(f"gw:{site}:forecasts")  # type: ignore[assignment]
+        # The forecaster writes Redis after Kafka acknowledged the step, so a consumer can see the messages first.
+        key = f"gw:{site}:forecasts"
+        wait_for(lambda: redis_client.hlen(key) >= len(got), 30, "forecasts in Redis", logs=(forecaster,))
+        stored: dict[bytes, bytes] = redis_client.hgetall(key)  # type: ignore[assignment]
         assert {k.decode() for k in stored} == set(got)
         latest = msgspec.json.decode(stored[b"site:site"], type=Forecast)
         assert latest.p50 == got["site:site"].p50
