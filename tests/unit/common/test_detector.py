@@ -187,3 +187,50 @@ def test_a_spike_that_recurs_at_the_same_time_every_day_stops_ranking_as_a_novel
     assert np.all(scores[3:] < 0.6)
     flags, _ = _flags(res)
     assert flags[288 * 3 :].sum() <= len(daily)  # nothing but those spikes
+
+
+def test_a_daily_idle_at_a_setpoint_is_not_stuck_but_a_noisy_signal_that_stops_still_is() -> None:
+    # noise-free and hourly: 12 identical readings per hour at 5 min, idle at exactly 20.0 from 18:00 to 07:00
+    cadence = 300.0
+    n = 288 * 8
+    ts = 1e9 - (1e9 % 86400) + cadence * np.arange(n)
+    hour = (ts % 86400) // 3600
+    v = np.where((hour >= 7) & (hour < 18), 20.0 + 5.0 * (hour - 6), 20.0)
+    _, kinds = _flags(_run(v, ts))
+    assert "stuck" not in kinds[288 * 2 :]  # the idle run is as long as the ones it makes every day
+    noisy = _noise(400, seed=24)
+    noisy[300:330] = noisy[299]
+    _, kinds = _flags(_run(noisy, 1e9 + np.arange(400.0)))
+    assert all(k == "stuck" for k in kinds[301:330])
+
+
+def test_the_score_reaches_the_threshold_once_per_alarm_while_every_anomalous_reading_is_flagged() -> None:
+    v = _noise(700, seed=25)
+    v[300:310] = 160.0  # one sustained fault
+    v[500] = 160.0  # a new one, after more than alarm_gap quiet readings
+    res = _run(v, 1e9 + np.arange(700.0))
+    flags, _ = _flags(res)
+    score = np.array([r.score[0] for r in res])
+    prob = np.array([r.probability[0] for r in res])
+    assert flags[300:310].all() and flags[500]
+    assert score[300] >= 0.5 and np.all(score[301:310] < 0.5)  # one alarm, its later readings just below
+    assert np.all(np.diff(score[301:310]) < 0)  # and fading, so they rank under any new alarm
+    assert prob[309] > prob[300] and prob[309] >= CFG.critical_probability  # the hazard counts every flag
+    assert score[500] >= 0.5  # a new alarm
+    gapless = Scorer(ScoringConfig(alarm_gap=0))
+    gapless.table.lookup(["s"], ["m"], [TYPE_CODE["power"]])
+    res0 = _run(v, 1e9 + np.arange(700.0), gapless)
+    assert all(r.score[0] >= 0.5 for r in res0[300:310])  # without the gap, every flagged reading is an alarm
+
+
+def test_evidence_a_sensor_shows_often_counts_less_for_it_than_for_a_quiet_sensor() -> None:
+    n = 6000
+    ts = 1e9 + np.arange(float(n))
+    quiet = _noise(n, seed=26)
+    spiky = quiet.copy()
+    spiky[500:-1:150] += 12.0  # a 12-sigma spike every 150 readings: this sensor's normal
+    quiet[-1] = spiky[-1] = quiet[-2] + 12.0
+    a = _run(quiet, ts)[-1]
+    b = _run(spiky, ts)[-1]
+    assert a.anomaly[0] and a.score[0] >= 0.5
+    assert b.score[0] < a.score[0] - 0.1

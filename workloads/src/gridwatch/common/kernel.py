@@ -119,6 +119,8 @@ def learn(
     long_mean: Any,
     long_var: Any,
     anchor: Any,
+    long_run: Any,
+    evidence_level: Any,
     season: Any,
     season_weight: Any,
     season_var: Any,
@@ -130,6 +132,7 @@ def learn(
     dz: Any,
     steps: Any,
     log_tail: Any,
+    log_rel: Any,
     stuck: Any,
     warm: Any,
     energy_delta: Any,
@@ -139,7 +142,7 @@ def learn(
 
     `cfg` holds, in order: warmup, level_readings, scale_readings, season_days, cadence_readings, max_gap_readings,
     z_screen, shift_readings, history_readings, repeat_readings, likelihood_decades, tail_readings, tail_prior,
-    flagged_weight, relative_floor, anchor_readings, anchor_z, anchor_quiet.
+    flagged_weight, relative_floor, anchor_readings, anchor_z, anchor_quiet, evidence_quantile, evidence_step.
     """
     warmup = cfg[0]
     level_readings = cfg[1]
@@ -159,6 +162,8 @@ def learn(
     anchor_readings = cfg[15]
     anchor_z = cfg[16]
     anchor_quiet = cfg[17]
+    quantile = cfg[18]
+    q_step = cfg[19]
     bins = season.shape[1]
     levels = tail_levels.size
     bin_seconds = SEASON_SECONDS / bins
@@ -216,11 +221,17 @@ def learn(
         # stuck: an exact repeat of a non-zero value is evidence in proportion to how rarely this sensor repeats
         rep = seen and x == prev
         run = stuck_run[s] + 1 if (rep and x != 0.0) else 0
+        # runs as long as the sensor's own recent long runs (a daily idle level, a slow counter) are not evidence
+        lr = long_run[s] * (1.0 - 1.0 / (4.0 * repeat_readings))
+        if run == 0 and stuck_run[s] > lr:
+            lr = float(stuck_run[s])
+        long_run[s] = lr
         stuck_run[s] = run
         rr = repeat_rate[s]
         a_rep = 1.0 / (c + 1.0) if c < warmup else 1.0 / repeat_readings
         before = (rr - a_rep) / max(1.0 - a_rep, 1e-9) if run >= 2 else rr
-        log_stuck = -run * math.log10(max(before, 1e-10))
+        usual = min(lr * before, run - 1.0) if run >= 1 else 0.0  # long runs are usual where repeats are common
+        log_stuck = -(run - usual) * math.log10(max(before, 1e-10))
         learn_rep = seen and (run <= 1 or c < warmup or run > repeat_readings)
         if learn_rep:
             repeat_rate[s] = rr + a_rep * ((1.0 if rep else 0.0) - rr)
@@ -270,7 +281,14 @@ def learn(
         evidence = max(d_long, d_fast)
         if st:
             evidence = max(evidence, log_stuck)
+        # judged against this sensor's own high quantile of evidence: what it shows often is not an anomaly for it
+        el = evidence_level[s]
+        usual_evidence = max(math.expm1(el), decades)
         log_tail[i] = evidence if w else 0.0
+        log_rel[i] = evidence * decades / usual_evidence if w else 0.0
+        if w:
+            up = math.log1p(max(evidence, 0.0)) > el
+            evidence_level[s] = max(el + q_step * (quantile if up else quantile - 1.0), 0.0)
         # learning: suspicious readings barely move the baseline; a run of them on one side is a level shift
         suspicious = w and abs(zz) >= z_screen
         side = 1 if r > 0 else (-1 if r < 0 else 0)
@@ -369,6 +387,7 @@ def judge(
     sensor: Any,
     value: Any,
     score: Any,
+    likelihood: Any,
     z: Any,
     dz: Any,
     steps: Any,
@@ -379,19 +398,24 @@ def judge(
     # state, updated in place
     anomaly_run: Any,
     episode_kind: Any,
+    since_alarm: Any,
     anomalies: Any,
     hazard: Any,
     type_code: Any,
     # outputs
+    alarm: Any,
     anomaly: Any,
     kind: Any,
     probability: Any,
     status: Any,
 ) -> None:
-    """Flags, the hazard and failure probability, status and kind of each reading, in (sensor, time) order.
+    """Flags, the hazard and failure probability, status, kind and alarm score of each reading, in (sensor, time) order.
 
+    `score` is the reading's own evidence (the flag, the hazard), `likelihood` the same judged against the sensor's
+    evidence quantile. `alarm` is the likelihood, except that a reading at the threshold after fewer than alarm_gap
+    readings below it continues the previous alarm: it scores just below the threshold, fading.
     `cfg`: threshold, hazard_weight, hazard_readings, recovery_readings, warning_probability, critical_probability,
-    z_screen. `kinds`: the codes of deviation, drift, overheat, spike, dropout and stuck.
+    z_screen, alarm_gap. `kinds`: the codes of deviation, drift, overheat, spike, dropout and stuck.
     """
     threshold = cfg[0]
     weight = cfg[1]
@@ -400,10 +424,18 @@ def judge(
     warning = cfg[4]
     critical = cfg[5]
     z_screen = cfg[6]
+    gap = cfg[7]
     for i in range(sensor.size):
         s = sensor[i]
         an = score[i] >= threshold
         anomaly[i] = an
+        hot = likelihood[i] >= threshold
+        since = since_alarm[s]
+        if hot and since < gap:  # the same alarm goes on: ranked below every new one, fading
+            alarm[i] = min(likelihood[i], threshold) * 0.99 * 0.9 ** min(anomaly_run[s], 200)
+        else:
+            alarm[i] = likelihood[i]
+        since_alarm[s] = 0 if hot else min(since + 1, 1_000_000)
         run = anomaly_run[s] + 1 if an else 0
         anomaly_run[s] = run
         if an:

@@ -42,13 +42,16 @@ class ScoringConfig:
     repeat_readings: float = 500.0  # time constant of each sensor's rate of exactly repeated values
     z_anomaly: float = 4.5  # a Gaussian deviation of this many sigmas scores 0.5 (the anomaly threshold)
     likelihood_decades: float = field(init=False)  # evidence D* = -log10 P(|Z| >= z_anomaly), 5.17 at 4.5
-    threshold: float = 0.5  # anomaly = score >= threshold
+    threshold: float = 0.5  # anomaly = D / (D + D*) >= threshold; the score reaches it once per alarm
     tail_readings: float = 5000.0  # time constant of each sensor's exceedance rates of |z|, in readings
     tail_prior: float = 50.0  # weight, in readings, of the Gaussian tail in the calibrated tail
     flagged_weight: float = 0.003  # how much a flagged reading teaches the tail, relative to a normal one
     anchor_readings: float = 50.0  # time constant of the pre-episode level (the anchor), in quiet readings
     anchor_z: float = 3.0  # a reading within this many scales of the anchor ends an episode
     anchor_quiet: float = 0.5  # the anchor follows readings whose evidence is below this fraction of D*
+    evidence_quantile: float = 0.9995  # evidence counts above this quantile of the sensor's own evidence ...
+    evidence_step: float = 0.05  # ... tracked with this step (in log1p of decades) per reading
+    alarm_gap: int = 12  # an alarm after fewer quiet readings than this continues the previous one (score < threshold)
     relative_floor: float = 1e-3  # the scale is at least this fraction of the prediction (noise-free signals)
     # failure probability: fitted to the simulator's labelled faults (docs/scoring.md, make eval-anomaly)
     hazard_weight: float = 0.5
@@ -77,10 +80,13 @@ MODEL_FIELDS: tuple[str, ...] = (
     "long_mean",
     "long_var",
     "anchor",
+    "long_run",
+    "evidence_level",
 )
-MODEL_INT_FIELDS: tuple[str, ...] = ("stuck_run", "shift_run", "anomaly_run", "episode_kind")
+MODEL_INT_FIELDS: tuple[str, ...] = ("stuck_run", "shift_run", "anomaly_run", "episode_kind", "since_alarm")
 MODEL_MATRICES: tuple[str, ...] = ("season", "season_weight", "season_var", "exceed")
-MODEL_VERSION = 2  # 2: anchor, episode kind, hour spreads (a version-1 checkpoint is not loaded: the sensor relearns)
+# 2: anchor, episode kind, hour spreads; 3: longest repeat run, evidence quantile, readings since the last alarm
+MODEL_VERSION = 3  # an older checkpoint is not loaded: the sensor relearns
 CHECKPOINT_READINGS = 20  # a sensor's model state is written to Redis at least every this many of its readings
 MODEL_WIDTH = len(MODEL_FIELDS) + len(MODEL_INT_FIELDS) + 3 * SEASON_BINS + TAIL_LEVELS.size
 
@@ -102,6 +108,7 @@ class SensorTable:
     shift_run: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # signed run of suspicious readings
     anomaly_run: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     episode_kind: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # kind code of the episode, 0: none
+    since_alarm: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # readings since the last alarm
     anomalies: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     hazard: F64 = field(default_factory=lambda: np.zeros(0))
     energy_kwh: F64 = field(default_factory=lambda: np.zeros(0))
@@ -112,6 +119,8 @@ class SensorTable:
     long_mean: F64 = field(default_factory=lambda: np.zeros(0))  # long-run mean of the deseasonalised value ...
     long_var: F64 = field(default_factory=lambda: np.zeros(0))  # ... and its variance
     anchor: F64 = field(default_factory=lambda: np.zeros(0))  # the level before the latest episode
+    long_run: F64 = field(default_factory=lambda: np.zeros(0))  # longest recent run of exact repeats (decaying)
+    evidence_level: F64 = field(default_factory=lambda: np.zeros(0))  # log1p of the sensor's high evidence quantile
     season: F64 = field(default_factory=lambda: np.zeros((0, SEASON_BINS)))  # time-of-day profile
     season_weight: F64 = field(default_factory=lambda: np.zeros((0, SEASON_BINS)))  # how much each bin has learnt
     season_var: F64 = field(default_factory=lambda: np.zeros((0, SEASON_BINS)))  # mean square residual of each bin
@@ -172,6 +181,8 @@ class SensorTable:
             ("long_mean", 0.0),
             ("long_var", 0.0),
             ("anchor", np.nan),
+            ("long_run", 0.0),
+            ("evidence_level", 0.0),
             ("stored_probability", np.nan),
         ):
             arr = getattr(self, name)
@@ -189,6 +200,7 @@ class SensorTable:
             ("shift_run", 0),
             ("anomaly_run", 0),
             ("episode_kind", 0),
+            ("since_alarm", 1_000_000),
             ("anomalies", 0),
             ("type_code", 0),
             ("source_code", -1),
@@ -236,7 +248,7 @@ class BatchResult:
     ts: F64
     value: F64
     z: F64
-    score: F64
+    score: F64  # anomaly_score: the sensor-relative likelihood, at the threshold once per alarm (docs/scoring.md)
     anomaly: B
     kind: I64
     probability: F64
@@ -289,14 +301,14 @@ class Scorer:
                 c.warmup, c.level_readings, c.scale_readings, c.season_days, c.cadence_readings, c.max_gap_readings,
                 c.z_screen, c.shift_readings, c.history_readings, c.repeat_readings, c.likelihood_decades,
                 c.tail_readings, c.tail_prior, c.flagged_weight, c.relative_floor, c.anchor_readings, c.anchor_z,
-                c.anchor_quiet,
+                c.anchor_quiet, c.evidence_quantile, c.evidence_step,
             ],
             dtype=np.float64,
         )  # fmt: skip
         self._judge_cfg = np.array(
             [
                 c.threshold, c.hazard_weight, c.hazard_readings, c.recovery_readings, c.warning_probability,
-                c.critical_probability, c.z_screen,
+                c.critical_probability, c.z_screen, c.alarm_gap,
             ],
             dtype=np.float64,
         )  # fmt: skip
@@ -327,6 +339,7 @@ class Scorer:
         dz = np.zeros(n)
         steps = np.zeros(n)
         log_tail = np.zeros(n)
+        log_rel = np.zeros(n)
         stuck = np.zeros(n, dtype=bool)
         warm = np.zeros(n, dtype=bool)
         energy_delta = np.zeros(n)
@@ -334,27 +347,29 @@ class Scorer:
         kernel.learn(
             sensor, ts, value, self._learn_cfg, TAIL_LEVELS, POWER,
             t.mean, t.var, t.last_value, t.last_ts, t.count, t.stuck_run, t.shift_run, t.log_cadence,
-            t.repeat_rate, t.quantum, t.shift_sum, t.long_mean, t.long_var, t.anchor, t.season, t.season_weight,
-            t.season_var, t.exceed, t.type_code, t.energy_kwh,
-            z, dz, steps, log_tail, stuck, warm, energy_delta, power_delta,
+            t.repeat_rate, t.quantum, t.shift_sum, t.long_mean, t.long_var, t.anchor, t.long_run, t.evidence_level,
+            t.season, t.season_weight, t.season_var, t.exceed, t.type_code, t.energy_kwh,
+            z, dz, steps, log_tail, log_rel, stuck, warm, energy_delta, power_delta,
         )  # fmt: skip
         score = anomaly_score(log_tail, cfg.likelihood_decades)
+        likelihood = anomaly_score(log_rel, cfg.likelihood_decades)
         if cfg.forest or self.feature_sink is not None:
-            self._forest_stage(score, z, dz, stuck, warm)
+            self._forest_stage((score, likelihood), z, dz, stuck, warm)
+        alarm = np.zeros(n)
         anomaly = np.zeros(n, dtype=bool)
         kind = np.zeros(n, dtype=np.int64)
         probability = np.zeros(n)
         status = np.zeros(n, dtype=np.int64)
         kernel.judge(
-            sensor, value, score, z, dz, steps, stuck, self._judge_cfg, TEMPERATURE, JUDGE_KINDS,
-            t.anomaly_run, t.episode_kind, t.anomalies, t.hazard, t.type_code,
-            anomaly, kind, probability, status,
+            sensor, value, score, likelihood, z, dz, steps, stuck, self._judge_cfg, TEMPERATURE, JUDGE_KINDS,
+            t.anomaly_run, t.episode_kind, t.since_alarm, t.anomalies, t.hazard, t.type_code,
+            alarm, anomaly, kind, probability, status,
         )  # fmt: skip
         return BatchResult(
-            order, sensor, ts, value, z, score, anomaly, kind, probability, status, energy_delta, power_delta, n_in - n
+            order, sensor, ts, value, z, alarm, anomaly, kind, probability, status, energy_delta, power_delta, n_in - n
         )
 
-    def _forest_stage(self, score: F64, z: F64, dz: F64, stuck: B, warm: B) -> None:
+    def _forest_stage(self, scores: tuple[F64, ...], z: F64, dz: F64, stuck: B, warm: B) -> None:
         """Optional second stage: an Isolation Forest on (z, Δz, stuck) of the screened candidate rows."""
         features = forest_features(z, dz, stuck)
         if self.feature_sink is not None:
@@ -365,7 +380,9 @@ class Scorer:
         if self.forest is not None and candidates.size:
             raw = -self.forest.score_samples(features[candidates])
             forest_score = np.clip(0.5 + (raw - self.forest_threshold) / (2 * (1.0 - self.forest_threshold)), 0, 1)
-            score[candidates] = np.maximum(score[candidates], np.where(raw > self.forest_threshold, forest_score, 0))
+            boost = np.where(raw > self.forest_threshold, forest_score, 0)
+            for score in scores:
+                score[candidates] = np.maximum(score[candidates], boost)
         if self.local_fit:
             self._collect(features[warm])
 

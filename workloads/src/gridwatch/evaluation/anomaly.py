@@ -177,6 +177,8 @@ def report(nab_root: Path, config: ScoringConfig) -> str:
         "The processor's `Scorer` at its default settings streams each series one reading at a time (no look-ahead);",
         "the NAB scorer is `gridwatch.evaluation.nab` (windows, scaled sigmoid, profiles, corpus threshold sweep,",
         "normalisation against the null and perfect detectors, as the dev set's README specifies).",
+        "NAB thresholds `anomaly_score`, the sensor-relative likelihood that reaches the threshold once per alarm; the",
+        "simulator's precision and recall count the `anomaly` flag of every reading (docs/scoring.md).",
         "",
         f"## NAB development set ({len(corpus.files)} series, {corpus.windows} windows)",
         "",

@@ -27,6 +27,7 @@ class ProcessorSettings(CommonSettings):
     shift_readings: int = Field(default=_SCORING.shift_readings, ge=2, alias="GRIDWATCH_PROC_SHIFT_READINGS")
     z_screen: float = Field(default=_SCORING.z_screen, gt=0, alias="GRIDWATCH_PROC_Z_SCREEN")
     z_anomaly: float = Field(default=_SCORING.z_anomaly, gt=0, le=50, alias="GRIDWATCH_PROC_Z_ANOMALY")
+    alarm_gap: int = Field(default=_SCORING.alarm_gap, ge=0, le=100_000, alias="GRIDWATCH_PROC_ALARM_GAP_READINGS")
     hazard_weight: float = Field(default=_SCORING.hazard_weight, gt=0, alias="GRIDWATCH_PROC_HAZARD_WEIGHT")
     hazard_readings: float = Field(default=_SCORING.hazard_readings, gt=0, alias="GRIDWATCH_PROC_HAZARD_READINGS")
     recovery_readings: float = Field(
@@ -80,6 +81,7 @@ class ProcessorSettings(CommonSettings):
             shift_readings=self.shift_readings,
             z_screen=self.z_screen,
             z_anomaly=self.z_anomaly,
+            alarm_gap=self.alarm_gap,
             hazard_weight=self.hazard_weight,
             hazard_readings=self.hazard_readings,
             recovery_readings=self.recovery_readings,

@@ -110,6 +110,7 @@ def guard_finite(table: SensorTable, result: BatchResult, site: str) -> list[str
     for name in ("count", "anomaly_run", "stuck_run", "episode_kind"):
         if isinstance(getattr(table, name, None), np.ndarray):
             getattr(table, name)[sensors] = 0
+    table.since_alarm[sensors] = 1_000_000  # no alarm yet: the next one is new
     table.status[sensors] = -1  # rejoins its status set in this batch's write
     table.stored_probability[sensors] = np.nan
     ids = [table.ids[n] for n in sensors.tolist()]
