@@ -234,3 +234,14 @@ def test_evidence_a_sensor_shows_often_counts_less_for_it_than_for_a_quiet_senso
     b = _run(spiky, ts)[-1]
     assert a.anomaly[0] and a.score[0] >= 0.5
     assert b.score[0] < a.score[0] - 0.1
+
+
+def test_a_second_fault_like_the_first_is_flagged_like_the_first() -> None:
+    v = _noise(900, seed=27, level=30.0, sd=0.1)
+    for start in (300, 600):  # two overheats of the same sensor, 300 readings apart
+        v[start : start + 30] += 1.5 * np.arange(1, 31)
+    scorer, _ = _one("temperature")
+    flags, kinds = _flags(_run(v, 1e9 + np.arange(900.0), scorer))
+    first, second = flags[300:330], flags[600:630]
+    assert first[2:].all() and second[2:].all()  # the first episode taught the tail once, not 30 times
+    assert set(kinds[605:630]) == {"overheat"}

@@ -127,6 +127,7 @@ def learn(
     exceed: Any,
     type_code: Any,
     energy_kwh: Any,
+    evident_run: Any,
     # outputs, one per reading
     z: Any,
     dz: Any,
@@ -272,8 +273,10 @@ def learn(
         log_p = logaddexp(math.log(mass), prior) if mass > 0 else prior
         tail = -log_p / LN10
         a_t = 0.0 if c < warmup else max(1.0 / (learnt + 1.0), 1.0 / tail_readings)
-        if max(tail, d_long) >= decades:  # a flagged reading teaches little, even early in a sensor's life
-            a_t = min(a_t, 1.0 / tail_readings) * flagged_weight
+        evident = max(tail, d_long) >= decades
+        if evident:  # a flagged episode teaches as much as `flagged_weight` readings, once, even early in life
+            a_t = min(a_t, 1.0 / tail_readings) * flagged_weight if evident_run[s] == 0 else 0.0
+        evident_run[s] = evident_run[s] + 1 if evident else 0
         for lv_i in range(levels):
             ex = exceed[s, lv_i]
             exceed[s, lv_i] = ((1.0 if uu >= tail_levels[lv_i] else 0.0) - ex) * a_t + ex

@@ -45,12 +45,12 @@ class ScoringConfig:
     threshold: float = 0.5  # anomaly = D / (D + D*) >= threshold; the score reaches it once per alarm
     tail_readings: float = 5000.0  # time constant of each sensor's exceedance rates of |z|, in readings
     tail_prior: float = 50.0  # weight, in readings, of the Gaussian tail in the calibrated tail
-    flagged_weight: float = 0.003  # how much a flagged reading teaches the tail, relative to a normal one
+    flagged_weight: float = 0.02  # what a flagged episode teaches the tail (once), relative to a normal reading
     anchor_readings: float = 50.0  # time constant of the pre-episode level (the anchor), in quiet readings
     anchor_z: float = 3.0  # a reading within this many scales of the anchor ends an episode
     anchor_quiet: float = 0.5  # the anchor follows readings whose evidence is below this fraction of D*
     evidence_quantile: float = 0.9995  # evidence counts above this quantile of the sensor's own evidence ...
-    evidence_step: float = 0.05  # ... tracked with this step (in log1p of decades) per reading
+    evidence_step: float = 0.08  # ... tracked with this step (in log1p of decades) per reading
     alarm_gap: int = 12  # an alarm after fewer quiet readings than this continues the previous one (score < threshold)
     relative_floor: float = 1e-3  # the scale is at least this fraction of the prediction (noise-free signals)
     # failure probability: fitted to the simulator's labelled faults (docs/scoring.md, make eval-anomaly)
@@ -83,7 +83,14 @@ MODEL_FIELDS: tuple[str, ...] = (
     "long_run",
     "evidence_level",
 )
-MODEL_INT_FIELDS: tuple[str, ...] = ("stuck_run", "shift_run", "anomaly_run", "episode_kind", "since_alarm")
+MODEL_INT_FIELDS: tuple[str, ...] = (
+    "stuck_run",
+    "shift_run",
+    "anomaly_run",
+    "episode_kind",
+    "since_alarm",
+    "evident_run",
+)
 MODEL_MATRICES: tuple[str, ...] = ("season", "season_weight", "season_var", "exceed")
 # 2: anchor, episode kind, hour spreads; 3: longest repeat run, evidence quantile, readings since the last alarm
 MODEL_VERSION = 3  # an older checkpoint is not loaded: the sensor relearns
@@ -109,6 +116,7 @@ class SensorTable:
     anomaly_run: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     episode_kind: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # kind code of the episode, 0: none
     since_alarm: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # readings since the last alarm
+    evident_run: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # consecutive readings with D >= D*
     anomalies: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     hazard: F64 = field(default_factory=lambda: np.zeros(0))
     energy_kwh: F64 = field(default_factory=lambda: np.zeros(0))
@@ -201,6 +209,7 @@ class SensorTable:
             ("anomaly_run", 0),
             ("episode_kind", 0),
             ("since_alarm", 1_000_000),
+            ("evident_run", 0),
             ("anomalies", 0),
             ("type_code", 0),
             ("source_code", -1),
@@ -348,7 +357,7 @@ class Scorer:
             sensor, ts, value, self._learn_cfg, TAIL_LEVELS, POWER,
             t.mean, t.var, t.last_value, t.last_ts, t.count, t.stuck_run, t.shift_run, t.log_cadence,
             t.repeat_rate, t.quantum, t.shift_sum, t.long_mean, t.long_var, t.anchor, t.long_run, t.evidence_level,
-            t.season, t.season_weight, t.season_var, t.exceed, t.type_code, t.energy_kwh,
+            t.season, t.season_weight, t.season_var, t.exceed, t.type_code, t.energy_kwh, t.evident_run,
             z, dz, steps, log_tail, log_rel, stuck, warm, energy_delta, power_delta,
         )  # fmt: skip
         score = anomaly_score(log_tail, cfg.likelihood_decades)

@@ -107,7 +107,7 @@ def guard_finite(table: SensorTable, result: BatchResult, site: str) -> list[str
     for name, a in states.items():
         keep = name in ("energy_kwh", "last_ts")  # the sensor's totals and replay watermark survive if finite
         a[sensors] = np.where(np.isfinite(a[sensors]), a[sensors], 0.0) if keep else 0.0
-    for name in ("count", "anomaly_run", "stuck_run", "episode_kind"):
+    for name in ("count", "anomaly_run", "stuck_run", "episode_kind", "evident_run"):
         if isinstance(getattr(table, name, None), np.ndarray):
             getattr(table, name)[sensors] = 0
     table.since_alarm[sensors] = 1_000_000  # no alarm yet: the next one is new
