@@ -20,7 +20,10 @@ Liveness and readiness: the loop records when it last confirmed that it is a sta
 broker answers (a committed batch, or an idle check every `IDLE_CHECK_S` that finds the group steady, the
 coordinator reachable and no backlog on its partitions). Ready while that is recent (`READY_WITHIN_S`) and the
 workload says so; when it is older than `max_lost_s` the loop exits with `EXIT_LOST_GROUP` so that its supervisor
-restarts it, rather than idling in `consume()` while the group is gone.
+restarts it, rather than idling in `consume()` while the group is gone. A partition with a backlog that the client
+has not started fetching (no position) for `STALL_S` is logged with its offsets and sought to its committed offset,
+which starts its fetcher; the watermarks of a partition never fetched are asked from the broker, since the cached
+ones are unknown and would hide the backlog.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ STATS_INTERVAL_MS = 1_000  # group state (and lag) seen within a second
 IDLE_CHECK_S = 5.0  # how often an idle loop checks that it is still in its group and the broker answers
 READY_WITHIN_S = 2 * IDLE_CHECK_S + 2.0  # ready while the last confirmation is this recent
 CHECK_TIMEOUT_S = 2.0  # an idle check's broker round trip
+STALL_S = 10.0  # an assigned partition with a backlog and no fetch position this long is restarted (seek)
 DEFAULT_MAX_LOST_S = 60.0  # beyond this without confirmation the loop exits non-zero
 EXIT_LOST_GROUP = 3
 DLQ_HEADER_REASON = "gridwatch.dlq.reason"
@@ -157,6 +161,8 @@ class ConsumerLoop:
         self._failures = 0
         self._batch_end = time.monotonic()
         self._running = False
+        self._unfetched: dict[int, float] = {}  # partition -> since when it has a backlog and no fetch position
+        self._stall_offsets: dict[int, tuple[int, int]] = {}  # partition -> (committed offset, high watermark)
 
     # --- callbacks ---------------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -301,6 +307,7 @@ class ConsumerLoop:
         self._next_check = now + IDLE_CHECK_S
         if self.confirm():
             self._confirmed = time.monotonic()
+        self._restart_stalled()
 
     def confirm(self) -> bool:
         """True when the group is steady, the broker answers and no assigned partition has a backlog."""
@@ -316,15 +323,44 @@ class ConsumerLoop:
                 return True  # a steady member without partitions (more replicas than partitions) is idle
             committed = self.consumer.committed(assigned, timeout=CHECK_TIMEOUT_S)
             positions = {tp.partition: tp.offset for tp in self.consumer.position(assigned)}
+            backlog = False
+            unfetched: set[int] = set()
             for tp in committed:
                 low, high = self.consumer.get_watermark_offsets(tp, cached=True)
+                if high < 0:  # never fetched: the cached watermarks are unknown, not empty
+                    low, high = self.consumer.get_watermark_offsets(tp, timeout=CHECK_TIMEOUT_S, cached=False)
                 at = positions.get(tp.partition, OFFSET_INVALID)
                 start = at if at >= 0 else tp.offset if tp.offset >= 0 else low
                 if high > start >= 0:
-                    return False  # a backlog and no batch: not progress
+                    backlog = True  # a backlog and no batch: not progress
+                    if at < 0:
+                        unfetched.add(tp.partition)
+                        self._stall_offsets[tp.partition] = (start, high)
         except KafkaException:
             return False
-        return True
+        now = time.monotonic()
+        self._unfetched = {p: self._unfetched.get(p, now) for p in unfetched}
+        return not backlog
+
+    def _restart_stalled(self) -> None:
+        """Seek partitions that have had a backlog and no fetch position for STALL_S to their committed offset."""
+        now = time.monotonic()
+        due = [p for p, since in self._unfetched.items() if now - since >= STALL_S]
+        for p in due:
+            start, high = self._stall_offsets.get(p, (OFFSET_INVALID, OFFSET_INVALID))
+            self.log.warning(
+                "partition has a backlog but is not being fetched; seeking it to its committed offset",
+                partition=p,
+                offset=start,
+                high=high,
+                seconds=round(now - self._unfetched[p], 1),
+                group_state=self.group_state,
+            )
+            try:
+                self.consumer.seek(TopicPartition(self.spec.topic, p, start))
+            except KafkaException as exc:
+                self.log.warning("could not restart the partition", partition=p, error=str(exc))
+            self._unfetched[p] = now
 
     def _give_up_if_lost(self) -> None:
         # counted from the later of the last confirmation and the end of the last batch: a batch that waited long
