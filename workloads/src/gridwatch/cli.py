@@ -147,7 +147,11 @@ def api() -> None:
 def detect(
     csv: Annotated[Path, typer.Option(help="Input CSV with a header row (NAB format: timestamp,value).")],
     out: Annotated[
-        Path, typer.Option(help="Output CSV: timestamp,value,anomaly_score,anomaly,failure_probability,kind.")
+        Path,
+        typer.Option(
+            help="Output CSV: timestamp,value,anomaly_score,anomaly,failure_probability,kind (anomaly_score >= 0.5"
+            " on the reading that raises an alarm, anomaly = 1 on every anomalous reading; docs/scoring.md)."
+        ),
     ],
     timestamp_col: Annotated[
         str, typer.Option(help="Column with ISO-8601 (naive = UTC) or epoch-second timestamps.")
