@@ -161,8 +161,9 @@ class ConsumerLoop:
         self._failures = 0
         self._batch_end = time.monotonic()
         self._running = False
-        self._unfetched: dict[int, float] = {}  # partition -> since when it has a backlog and no fetch position
-        self._stall_offsets: dict[int, tuple[int, int]] = {}  # partition -> (committed offset, high watermark)
+        # partition -> (since when it has had a backlog and no fetch position, committed offset, high watermark),
+        # as the latest complete idle check found it (cleared by any other outcome, so a revoked partition drops out)
+        self._unfetched: dict[int, tuple[float, int, int]] = {}
 
     # --- callbacks ---------------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -311,6 +312,7 @@ class ConsumerLoop:
 
     def confirm(self) -> bool:
         """True when the group is steady, the broker answers and no assigned partition has a backlog."""
+        previous, self._unfetched = self._unfetched, {}
         state, join = self.group_state
         if time.monotonic() - self._stats_at > 3 * STATS_INTERVAL_MS / 1000 + CHECK_TIMEOUT_S:
             return False  # no statistics: the client's threads are not getting anywhere
@@ -324,7 +326,7 @@ class ConsumerLoop:
             committed = self.consumer.committed(assigned, timeout=CHECK_TIMEOUT_S)
             positions = {tp.partition: tp.offset for tp in self.consumer.position(assigned)}
             backlog = False
-            unfetched: set[int] = set()
+            unfetched: dict[int, tuple[int, int]] = {}
             for tp in committed:
                 low, high = self.consumer.get_watermark_offsets(tp, cached=True)
                 if high < 0:  # never fetched: the cached watermarks are unknown, not empty
@@ -334,33 +336,32 @@ class ConsumerLoop:
                 if high > start >= 0:
                     backlog = True  # a backlog and no batch: not progress
                     if at < 0:
-                        unfetched.add(tp.partition)
-                        self._stall_offsets[tp.partition] = (start, high)
+                        unfetched[tp.partition] = (start, high)
         except KafkaException:
             return False
         now = time.monotonic()
-        self._unfetched = {p: self._unfetched.get(p, now) for p in unfetched}
+        self._unfetched = {p: (previous.get(p, (now,))[0], *offsets) for p, offsets in unfetched.items()}
         return not backlog
 
     def _restart_stalled(self) -> None:
         """Seek partitions that have had a backlog and no fetch position for STALL_S to their committed offset."""
         now = time.monotonic()
-        due = [p for p, since in self._unfetched.items() if now - since >= STALL_S]
-        for p in due:
-            start, high = self._stall_offsets.get(p, (OFFSET_INVALID, OFFSET_INVALID))
+        for p, (since, start, high) in list(self._unfetched.items()):
+            if now - since < STALL_S:
+                continue
             self.log.warning(
                 "partition has a backlog but is not being fetched; seeking it to its committed offset",
                 partition=p,
                 offset=start,
                 high=high,
-                seconds=round(now - self._unfetched[p], 1),
+                seconds=round(now - since, 1),
                 group_state=self.group_state,
             )
             try:
                 self.consumer.seek(TopicPartition(self.spec.topic, p, start))
             except KafkaException as exc:
                 self.log.warning("could not restart the partition", partition=p, error=str(exc))
-            self._unfetched[p] = now
+            self._unfetched[p] = (now, start, high)
 
     def _give_up_if_lost(self) -> None:
         # counted from the later of the last confirmation and the end of the last batch: a batch that waited long

@@ -438,7 +438,7 @@ def judge(
             alarm[i] = min(likelihood[i], threshold) * 0.99 * 0.9 ** min(anomaly_run[s], 200)
         else:
             alarm[i] = likelihood[i]
-        since_alarm[s] = 0 if hot else min(since + 1, 1_000_000)
+        since_alarm[s] = 0 if hot else min(since + 1, 1_000_000)  # saturates at scoring.NO_ALARM
         run = anomaly_run[s] + 1 if an else 0
         anomaly_run[s] = run
         if an:

@@ -94,6 +94,7 @@ MODEL_INT_FIELDS: tuple[str, ...] = (
 MODEL_MATRICES: tuple[str, ...] = ("season", "season_weight", "season_var", "exceed")
 # 2: anchor, episode kind, hour spreads; 3: longest repeat run, evidence quantile, readings since the last alarm
 MODEL_VERSION = 3  # an older checkpoint is not loaded: the sensor relearns
+NO_ALARM = 1_000_000  # since_alarm of a sensor without an alarm yet (also the count's saturation)
 CHECKPOINT_READINGS = 20  # a sensor's model state is written to Redis at least every this many of its readings
 MODEL_WIDTH = len(MODEL_FIELDS) + len(MODEL_INT_FIELDS) + 3 * SEASON_BINS + TAIL_LEVELS.size
 
@@ -208,7 +209,7 @@ class SensorTable:
             ("shift_run", 0),
             ("anomaly_run", 0),
             ("episode_kind", 0),
-            ("since_alarm", 1_000_000),
+            ("since_alarm", NO_ALARM),
             ("evident_run", 0),
             ("anomalies", 0),
             ("type_code", 0),

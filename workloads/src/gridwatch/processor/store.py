@@ -16,7 +16,7 @@ import structlog
 from gridwatch.common.live import LiveBatch
 from gridwatch.common.rediskeys import Keys
 from gridwatch.common.schema import READING_SOURCES, SENSOR_TYPES, UNITS, Alert, ReadingSource
-from gridwatch.common.scoring import CHECKPOINT_READINGS, KINDS, STATUSES, BatchResult, SensorTable
+from gridwatch.common.scoring import CHECKPOINT_READINGS, KINDS, NO_ALARM, STATUSES, BatchResult, SensorTable
 from gridwatch.common.state import (
     CORRUPT,
     CorruptRecord,
@@ -110,7 +110,7 @@ def guard_finite(table: SensorTable, result: BatchResult, site: str) -> list[str
     for name in ("count", "anomaly_run", "stuck_run", "episode_kind", "evident_run"):
         if isinstance(getattr(table, name, None), np.ndarray):
             getattr(table, name)[sensors] = 0
-    table.since_alarm[sensors] = 1_000_000  # no alarm yet: the next one is new
+    table.since_alarm[sensors] = NO_ALARM  # the next alarm is a new one
     table.status[sensors] = -1  # rejoins its status set in this batch's write
     table.stored_probability[sensors] = np.nan
     ids = [table.ids[n] for n in sensors.tolist()]
