@@ -126,9 +126,9 @@ def test_scores_are_bounded_increasing_and_do_not_tie_at_the_top() -> None:
     assert np.all(np.diff(s) > 0) and np.all(s < 1.0)
     assert gaussian_decades(4.5) == pytest.approx(CFG.likelihood_decades, abs=0.01)
     v = _noise(400, seed=7)
-    v[[300, 320, 340, 360]] += [30.0, 60.0, 120.0, 240.0]  # ever larger spikes rank ever higher
+    v[[300, 330, 360, 390]] += [30.0, 60.0, 120.0, 240.0]  # ever larger spikes, alarm_gap apart, rank ever higher
     res = _run(v, 1e9 + np.arange(400.0))
-    top = [res[i].score[0] for i in (300, 320, 340, 360)]
+    top = [res[i].score[0] for i in (300, 330, 360, 390)]
     assert all(0 <= x < 1 for x in top) and top == sorted(top) and len(set(top)) == 4
 
 
@@ -245,3 +245,22 @@ def test_a_second_fault_like_the_first_is_flagged_like_the_first() -> None:
     first, second = flags[300:330], flags[600:630]
     assert first[2:].all() and second[2:].all()  # the first episode taught the tail once, not 30 times
     assert set(kinds[605:630]) == {"overheat"}
+
+
+def test_a_sustained_excursion_outranks_a_blip_of_the_same_size_and_leaves_the_flags_per_reading() -> None:
+    n = 6000
+    ts = 1e9 + np.arange(float(n))
+    spiky = _noise(n, seed=26)
+    spiky[500:-10:150] += 12.0  # a 12-sigma spike every 150 readings: this sensor's normal
+    blip, held = spiky.copy(), spiky.copy()
+    blip[-5] = 112.0  # one more of them
+    held[-5:-2] = 112.0  # the same deviation held for 3 readings
+    a, b = _run(blip, ts), _run(held, ts)
+    assert a[-5].score[0] == pytest.approx(b[-5].score[0])  # the first reading cannot know what follows
+    best = max(r.score[0] for r in b[-5:-2])
+    assert best >= CFG.threshold > a[-5].score[0] + 0.05  # the run adds up its readings' evidence, the blip is usual
+    alone = Scorer(ScoringConfig(run_decay=0.0))  # a run then counts only its own reading
+    alone.table.lookup(["s"], ["m"], [TYPE_CODE["power"]])
+    c = _run(held, ts, alone)
+    assert [r.anomaly[0] for r in b] == [r.anomaly[0] for r in c]  # the flag judges each reading alone
+    assert max(r.score[0] for r in c[-5:-2]) < CFG.threshold

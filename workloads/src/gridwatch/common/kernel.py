@@ -121,6 +121,7 @@ def learn(
     anchor: Any,
     long_run: Any,
     evidence_level: Any,
+    run_evidence: Any,
     season: Any,
     season_weight: Any,
     season_var: Any,
@@ -143,7 +144,8 @@ def learn(
 
     `cfg` holds, in order: warmup, level_readings, scale_readings, season_days, cadence_readings, max_gap_readings,
     z_screen, shift_readings, history_readings, repeat_readings, likelihood_decades, tail_readings, tail_prior,
-    flagged_weight, relative_floor, anchor_readings, anchor_z, anchor_quiet, evidence_quantile, evidence_step.
+    flagged_weight, relative_floor, anchor_readings, anchor_z, anchor_quiet, evidence_quantile, evidence_step,
+    run_decay.
     """
     warmup = cfg[0]
     level_readings = cfg[1]
@@ -165,6 +167,7 @@ def learn(
     anchor_quiet = cfg[17]
     quantile = cfg[18]
     q_step = cfg[19]
+    run_decay = cfg[20]
     bins = season.shape[1]
     levels = tail_levels.size
     bin_seconds = SEASON_SECONDS / bins
@@ -281,22 +284,32 @@ def learn(
             ex = exceed[s, lv_i]
             exceed[s, lv_i] = ((1.0 if uu >= tail_levels[lv_i] else 0.0) - ex) * a_t + ex
         d_fast = max(tail, 0.0)
+        # a run of suspicious readings on one side adds up (geometrically fading): a sustained excursion is more
+        # evidence than any one of its readings, an isolated blip is not
+        suspicious = w and abs(zz) >= z_screen
+        side = 1 if zz > 0 else (-1 if zz < 0 else 0)
+        sr = shift_run[s]
+        sr_sign = 1 if sr > 0 else (-1 if sr < 0 else 0)
         evidence = max(d_long, d_fast)
         if st:
             evidence = max(evidence, log_stuck)
+        if suspicious and sr_sign == side:
+            acc = run_evidence[s] * run_decay + evidence
+        elif suspicious:
+            acc = evidence
+        else:
+            acc = 0.0
+        run_evidence[s] = acc
+        sustained = max(evidence, acc)  # judged by the anomaly score only: the flag stays per reading
         # judged against this sensor's own high quantile of evidence: what it shows often is not an anomaly for it
         el = evidence_level[s]
         usual_evidence = max(math.expm1(el), decades)
         log_tail[i] = evidence if w else 0.0
-        log_rel[i] = evidence * decades / usual_evidence if w else 0.0
+        log_rel[i] = sustained * decades / usual_evidence if w else 0.0
         if w:
             up = math.log1p(max(evidence, 0.0)) > el
             evidence_level[s] = max(el + q_step * (quantile if up else quantile - 1.0), 0.0)
         # learning: suspicious readings barely move the baseline; a run of them on one side is a level shift
-        suspicious = w and abs(zz) >= z_screen
-        side = 1 if r > 0 else (-1 if r < 0 else 0)
-        sr = shift_run[s]
-        sr_sign = 1 if sr > 0 else (-1 if sr < 0 else 0)
         same = suspicious and sr_sign == side
         if same:
             sr = sr + side

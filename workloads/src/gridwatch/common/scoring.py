@@ -49,9 +49,10 @@ class ScoringConfig:
     anchor_readings: float = 50.0  # time constant of the pre-episode level (the anchor), in quiet readings
     anchor_z: float = 3.0  # a reading within this many scales of the anchor ends an episode
     anchor_quiet: float = 0.5  # the anchor follows readings whose evidence is below this fraction of D*
-    evidence_quantile: float = 0.9995  # evidence counts above this quantile of the sensor's own evidence ...
+    evidence_quantile: float = 0.9998  # evidence counts above this quantile of the sensor's own evidence ...
     evidence_step: float = 0.08  # ... tracked with this step (in log1p of decades) per reading
-    alarm_gap: int = 12  # an alarm after fewer quiet readings than this continues the previous one (score < threshold)
+    run_decay: float = 0.7  # the score sums the evidence of a one-sided suspicious run, each earlier reading x this
+    alarm_gap: int = 24  # an alarm after fewer quiet readings than this continues the previous one (score < threshold)
     relative_floor: float = 1e-3  # the scale is at least this fraction of the prediction (noise-free signals)
     # failure probability: fitted to the simulator's labelled faults (docs/scoring.md, make eval-anomaly)
     hazard_weight: float = 0.5
@@ -82,6 +83,7 @@ MODEL_FIELDS: tuple[str, ...] = (
     "anchor",
     "long_run",
     "evidence_level",
+    "run_evidence",
 )
 MODEL_INT_FIELDS: tuple[str, ...] = (
     "stuck_run",
@@ -92,8 +94,9 @@ MODEL_INT_FIELDS: tuple[str, ...] = (
     "evident_run",
 )
 MODEL_MATRICES: tuple[str, ...] = ("season", "season_weight", "season_var", "exceed")
-# 2: anchor, episode kind, hour spreads; 3: longest repeat run, evidence quantile, readings since the last alarm
-MODEL_VERSION = 3  # an older checkpoint is not loaded: the sensor relearns
+# 2: anchor, episode kind, hour spreads; 3: longest repeat run, evidence quantile, readings since the last alarm;
+# 4: evidence of the current run of suspicious readings
+MODEL_VERSION = 4  # an older checkpoint is not loaded: the sensor relearns
 NO_ALARM = 1_000_000  # since_alarm of a sensor without an alarm yet (also the count's saturation)
 CHECKPOINT_READINGS = 20  # a sensor's model state is written to Redis at least every this many of its readings
 MODEL_WIDTH = len(MODEL_FIELDS) + len(MODEL_INT_FIELDS) + 3 * SEASON_BINS + TAIL_LEVELS.size
@@ -130,6 +133,7 @@ class SensorTable:
     anchor: F64 = field(default_factory=lambda: np.zeros(0))  # the level before the latest episode
     long_run: F64 = field(default_factory=lambda: np.zeros(0))  # longest recent run of exact repeats (decaying)
     evidence_level: F64 = field(default_factory=lambda: np.zeros(0))  # log1p of the sensor's high evidence quantile
+    run_evidence: F64 = field(default_factory=lambda: np.zeros(0))  # fading sum of the suspicious run's evidence
     season: F64 = field(default_factory=lambda: np.zeros((0, SEASON_BINS)))  # time-of-day profile
     season_weight: F64 = field(default_factory=lambda: np.zeros((0, SEASON_BINS)))  # how much each bin has learnt
     season_var: F64 = field(default_factory=lambda: np.zeros((0, SEASON_BINS)))  # mean square residual of each bin
@@ -192,6 +196,7 @@ class SensorTable:
             ("anchor", np.nan),
             ("long_run", 0.0),
             ("evidence_level", 0.0),
+            ("run_evidence", 0.0),
             ("stored_probability", np.nan),
         ):
             arr = getattr(self, name)
@@ -311,7 +316,7 @@ class Scorer:
                 c.warmup, c.level_readings, c.scale_readings, c.season_days, c.cadence_readings, c.max_gap_readings,
                 c.z_screen, c.shift_readings, c.history_readings, c.repeat_readings, c.likelihood_decades,
                 c.tail_readings, c.tail_prior, c.flagged_weight, c.relative_floor, c.anchor_readings, c.anchor_z,
-                c.anchor_quiet, c.evidence_quantile, c.evidence_step,
+                c.anchor_quiet, c.evidence_quantile, c.evidence_step, c.run_decay,
             ],
             dtype=np.float64,
         )  # fmt: skip
@@ -358,7 +363,7 @@ class Scorer:
             sensor, ts, value, self._learn_cfg, TAIL_LEVELS, POWER,
             t.mean, t.var, t.last_value, t.last_ts, t.count, t.stuck_run, t.shift_run, t.log_cadence,
             t.repeat_rate, t.quantum, t.shift_sum, t.long_mean, t.long_var, t.anchor, t.long_run, t.evidence_level,
-            t.season, t.season_weight, t.season_var, t.exceed, t.type_code, t.energy_kwh, t.evident_run,
+            t.run_evidence, t.season, t.season_weight, t.season_var, t.exceed, t.type_code, t.energy_kwh, t.evident_run,
             z, dz, steps, log_tail, log_rel, stuck, warm, energy_delta, power_delta,
         )  # fmt: skip
         score = anomaly_score(log_tail, cfg.likelihood_decades)
