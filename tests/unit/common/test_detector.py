@@ -161,13 +161,15 @@ def test_an_episode_neither_blinds_the_sensor_to_the_next_nor_outlasts_its_retur
     assert not flags[440:].any()  # back at the anchor: no run of flags while a level shift is absorbed
 
 
-def test_episode_kinds_held_spike_drift_to_zero_and_dropout() -> None:
+def test_episode_kinds_held_spike_drift_to_zero_dropout_and_a_sudden_ramp() -> None:
     v = _noise(900, seed=22)
     v[300:302] = 180.0  # a spike held for two readings is a spike, not stuck
     v[500:540] = np.maximum(v[500:540] - 4.0 * np.arange(40), 0.0)  # a drift down to 0 stays a drift
     v[700:708] = 0.0  # a sudden 0 is a dropout
+    v[800:830] += 15.0 * np.arange(1, 31)  # a ramp whose first step is as sudden as a spike
     flags, kinds = _flags(_run(v, 1e9 + np.arange(900.0)))
     assert kinds[300:302] == ["spike", "spike"]
+    assert kinds[800] == "spike" and set(kinds[801:830]) == {"drift"}  # it keeps moving away: a drift from then on
     assert flags[526:540].all() and set(kinds[515:540]) == {"drift"}
     assert kinds[700:708] == ["dropout"] * 8
 

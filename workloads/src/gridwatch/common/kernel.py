@@ -377,7 +377,7 @@ def episode_kind_of(
 
     `kinds`: the codes of deviation, drift, overheat, spike, dropout and stuck. An episode that starts with a sudden
     jump (a change from the previous reading of at least 3 z_screen scales that is most of the residual) is a spike
-    for up to 3 readings, even while the spiked value is held; a sudden 0 is a dropout and stays one while the value
+    for up to 3 readings, even while the spiked value is held, unless it keeps moving away (a ramp: drift); a sudden 0 is a dropout and stays one while the value
     is 0; a repeat of a value near the level is stuck; 3 or more anomalies that are none of these are drift (overheat
     for a hot temperature). A drift that ends at 0 stays a drift.
     """
@@ -392,6 +392,9 @@ def episode_kind_of(
     if run == 1:
         return spike if sudden else deviation
     if before == spike and run <= 3:
+        # a spike holds its value or falls back; a value that keeps moving away by more than z_screen is a ramp
+        if dzz * zz > 0 and abs(dzz) >= z_screen:
+            return overheat if temperature and zz > 0 else drift
         return spike
     if run >= 3 or ramp:
         return overheat if temperature and zz > 0 else drift
