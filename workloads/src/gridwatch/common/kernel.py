@@ -377,9 +377,9 @@ def episode_kind_of(
 
     `kinds`: the codes of deviation, drift, overheat, spike, dropout and stuck. An episode that starts with a sudden
     jump (a change from the previous reading of at least 3 z_screen scales that is most of the residual) is a spike
-    for up to 3 readings, even while the spiked value is held, unless it keeps moving away (a ramp: drift); a sudden 0 is a dropout and stays one while the value
-    is 0; a repeat of a value near the level is stuck; 3 or more anomalies that are none of these are drift (overheat
-    for a hot temperature). A drift that ends at 0 stays a drift.
+    for up to 3 readings, even while the spiked value is held, unless it keeps moving away (a ramp: drift); a sudden
+    0 is a dropout and stays one while the value is 0; a repeat of a value near the level is stuck; 3 or more
+    anomalies that are none of these are drift (overheat for a hot temperature). A drift that ends at 0 stays a drift.
     """
     deviation, drift, overheat = int(kinds[0]), int(kinds[1]), int(kinds[2])
     spike, dropout, stuck_code = int(kinds[3]), int(kinds[4]), int(kinds[5])
