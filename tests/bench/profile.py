@@ -47,6 +47,8 @@ def stages(raw: Path) -> dict[str, float]:
         if not stack or not n.isdigit() or "Processor.run " not in stack:
             continue
         frames = stack.split(";")
+        if any(f.startswith("Scorer.compile ") for f in frames):
+            continue  # numba's compile (or cache load) before the replica joins its group: start-up, not the loop
         count = int(n)
         total += count
         for stage, marker in STAGES:
