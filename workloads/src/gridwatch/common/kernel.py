@@ -290,10 +290,11 @@ def learn(
         side = 1 if zz > 0 else (-1 if zz < 0 else 0)
         sr = shift_run[s]
         sr_sign = 1 if sr > 0 else (-1 if sr < 0 else 0)
+        same = suspicious and sr_sign == side  # continues the current run (also the level-shift count below)
         evidence = max(d_long, d_fast)
         if st:
             evidence = max(evidence, log_stuck)
-        if suspicious and sr_sign == side:
+        if same:
             acc = run_evidence[s] * run_decay + evidence
         elif suspicious:
             acc = evidence
@@ -310,7 +311,6 @@ def learn(
             up = math.log1p(max(evidence, 0.0)) > el
             evidence_level[s] = max(el + q_step * (quantile if up else quantile - 1.0), 0.0)
         # learning: suspicious readings barely move the baseline; a run of them on one side is a level shift
-        same = suspicious and sr_sign == side
         if same:
             sr = sr + side
             ssum = shift_sum[s] + r
